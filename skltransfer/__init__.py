@@ -1,0 +1,33 @@
+"""skltransfer: transfer learning as scikit-learn estimators.
+
+Importing this package never imports TensorFlow: the Keras-backed estimators
+(``PretrainedFeatureExtractor``, ``FineTunedCNNClassifier``) are loaded from
+:mod:`skltransfer.keras` on first access.
+"""
+
+from ._domains import stack_domains
+from .alignment import *  # noqa: F403
+from .alignment import __all__ as _alignment_all
+from .pipeline import LabeledOnly, make_da_pipeline
+from .reweighting import *  # noqa: F403
+from .reweighting import __all__ as _reweighting_all
+
+__version__ = "0.1.0"
+
+_KERAS_NAMES = ("PretrainedFeatureExtractor", "FineTunedCNNClassifier")
+
+__all__ = sorted(
+    ["LabeledOnly", "make_da_pipeline", "stack_domains", *_alignment_all, *_reweighting_all, *_KERAS_NAMES]
+)
+
+
+def __getattr__(name: str):
+    if name in _KERAS_NAMES:
+        from . import keras
+
+        return getattr(keras, name)
+    raise AttributeError(f"module 'skltransfer' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

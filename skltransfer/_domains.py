@@ -1,0 +1,251 @@
+"""The domain convention: which rows are source, which are target, which are labeled.
+
+One ``X`` and one ``y``, as scikit-learn expects. Rows whose label is unknown carry
+``y == -1`` (the convention of scikit-learn's semi-supervised estimators) and are target
+rows; the others are labeled source rows. An explicit ``sample_domain`` (ints per row,
+``>= 0`` for source domains, ``< 0`` for target domains, as in skada) overrides that rule and
+expresses labeled target rows or several source domains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.validation import check_array
+
+__all__ = ["UNLABELED", "Domains", "resolve_domains", "stack_domains", "unlabeled_mask"]
+
+#: The label that marks a row whose label is unknown.
+UNLABELED = -1
+
+
+def unlabeled_mask(y) -> np.ndarray:
+    """Boolean mask of the rows of ``y`` whose label is unknown.
+
+    A row is unlabeled when its label equals ``-1`` or, for float labels, is NaN (the
+    regression convention). String labels cannot hold ``-1``; use an object array (as
+    :func:`stack_domains` builds) or ``sample_domain``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels, with ``-1`` (or NaN) for unlabeled rows.
+
+    Returns
+    -------
+    mask : ndarray of shape (n_samples,), dtype=bool
+
+    Examples
+    --------
+    >>> from skltransfer._domains import unlabeled_mask
+    >>> unlabeled_mask([0, 1, -1, 2]).tolist()
+    [False, False, True, False]
+    """
+    y = np.asarray(y)
+    if y.dtype.kind in "US":
+        return np.zeros(y.shape[0], dtype=bool)
+    if y.dtype.kind == "f":
+        return np.isnan(y) | (y == UNLABELED)
+    if y.dtype.kind == "O":
+        return np.array(
+            [v is None or (isinstance(v, (int, float, np.number)) and (v == UNLABELED or v != v)) for v in y],
+            dtype=bool,
+        )
+    return y == UNLABELED
+
+
+@dataclass(frozen=True)
+class Domains:
+    """The domain of each row of a fit, as resolved by :func:`resolve_domains`.
+
+    Attributes
+    ----------
+    sample_domain : ndarray of shape (n_samples,), dtype=int
+        ``>= 0`` for source rows, ``< 0`` for target rows.
+    labeled : ndarray of shape (n_samples,), dtype=bool
+        Rows whose label is known.
+    """
+
+    sample_domain: np.ndarray
+    labeled: np.ndarray
+
+    @property
+    def source(self) -> np.ndarray:
+        """Boolean mask of the source rows."""
+        return self.sample_domain >= 0
+
+    @property
+    def target(self) -> np.ndarray:
+        """Boolean mask of the target rows."""
+        return self.sample_domain < 0
+
+
+def resolve_domains(
+    y=None,
+    sample_domain=None,
+    *,
+    n_samples: int,
+    require_source: bool = True,
+    require_target: bool = True,
+    require_labels: bool = False,
+) -> Domains:
+    """Resolve the domain of every row from ``y`` and ``sample_domain``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or None
+        Labels with ``-1`` for unlabeled target rows.
+    sample_domain : array-like of int of shape (n_samples,) or None
+        Domain of each row (``>= 0`` source, ``< 0`` target). Overrides the ``-1`` rule.
+    n_samples : int
+        Number of rows of ``X``.
+    require_source, require_target : bool, default=True
+        Raise a ``ValueError`` when the fit has no source rows / no target rows.
+    require_labels : bool, default=False
+        Raise a ``ValueError`` when the labeled rows hold fewer than two classes.
+
+    Returns
+    -------
+    domains : Domains
+
+    Raises
+    ------
+    ValueError
+        When neither ``y`` nor ``sample_domain`` is given, when their lengths do not match
+        ``X``, or when a required domain or class is missing.
+
+    Examples
+    --------
+    >>> from skltransfer._domains import resolve_domains
+    >>> d = resolve_domains([0, 1, -1, -1], n_samples=4)
+    >>> d.source.tolist(), d.target.tolist()
+    ([True, True, False, False], [False, False, True, True])
+    """
+    if y is None and sample_domain is None:
+        raise ValueError(
+            "Domain adaptation needs to know the target rows: pass y with -1 for unlabeled "
+            "target rows (see skltransfer.stack_domains) or sample_domain (>= 0 source, "
+            "< 0 target)."
+        )
+    labeled = np.ones(n_samples, dtype=bool)
+    if y is not None:
+        y = column_or_1d(y, warn=True, dtype=None)
+        check_consistent_length(np.empty(n_samples), y)
+        labeled = ~unlabeled_mask(y)
+    if sample_domain is None:
+        sample_domain = np.where(labeled, 0, -1)
+    else:
+        sample_domain = check_array(sample_domain, ensure_2d=False, dtype=None, input_name="sample_domain")
+        if sample_domain.ndim != 1 or sample_domain.dtype.kind not in "iu":
+            raise ValueError(
+                f"sample_domain must be a 1-D array of integers, got dtype {sample_domain.dtype} "
+                f"and shape {sample_domain.shape}."
+            )
+        if sample_domain.shape[0] != n_samples:
+            raise ValueError(
+                f"sample_domain has {sample_domain.shape[0]} rows but X has {n_samples}."
+            )
+        sample_domain = sample_domain.astype(np.int64)
+        if y is None:
+            labeled = np.zeros(n_samples, dtype=bool)
+    domains = Domains(sample_domain=sample_domain, labeled=labeled)
+    n_source, n_target = int(domains.source.sum()), int(domains.target.sum())
+    if require_source and n_source == 0:
+        raise ValueError(
+            f"The fit has no source rows (0 of n_samples={n_samples}): every row is marked "
+            "as target (y == -1 or sample_domain < 0)."
+        )
+    if require_target and n_target == 0:
+        raise ValueError(
+            f"The fit has no target rows (0 of n_samples={n_samples}): mark the unlabeled "
+            "target rows with y == -1 (skltransfer.stack_domains does it) or pass "
+            "sample_domain with negative values for target rows."
+        )
+    if require_labels:
+        if y is None:
+            raise ValueError("This estimator needs labels: y is required.")
+        classes = np.unique(y[labeled & domains.source])
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"The labeled source rows hold {classes.shape[0]} class; at least 2 are needed "
+                f"(got classes {classes.tolist()})."
+            )
+    return domains
+
+
+def stack_domains(
+    X_source,
+    y_source,
+    X_target,
+    y_target=None,
+    *,
+    return_sample_domain: bool = False,
+):
+    """Stack a source and a target domain into one ``(X, y)`` pair.
+
+    Target rows get ``y == -1`` (unknown label) unless ``y_target`` is given. Labeled target
+    rows are indistinguishable from source rows in ``y`` alone, so passing ``y_target``
+    requires ``return_sample_domain=True``.
+
+    Parameters
+    ----------
+    X_source : array-like of shape (n_source, ...)
+        Source rows (features, images or image paths).
+    y_source : array-like of shape (n_source,)
+        Source labels (ints or strings; ``-1`` is reserved).
+    X_target : array-like of shape (n_target, ...)
+        Target rows.
+    y_target : array-like of shape (n_target,), default=None
+        Target labels, when some are known (``-1`` for the unknown ones).
+    return_sample_domain : bool, default=False
+        Also return ``sample_domain``: ``0`` for source rows, ``-1`` for target rows.
+
+    Returns
+    -------
+    X : ndarray of shape (n_source + n_target, ...)
+    y : ndarray of shape (n_source + n_target,)
+        Integer labels stay integers; other labels become an object array so that ``-1``
+        can stand beside them.
+    sample_domain : ndarray of shape (n_source + n_target,), dtype=int
+        Only when ``return_sample_domain=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skltransfer import stack_domains
+    >>> X, y = stack_domains(np.zeros((2, 3)), [0, 1], np.ones((2, 3)))
+    >>> X.shape, y.tolist()
+    ((4, 3), [0, 1, -1, -1])
+    """
+    if isinstance(X_source, list) and isinstance(X_target, list):
+        X = np.asarray(X_source + X_target)
+    else:
+        X = np.concatenate([np.asarray(X_source), np.asarray(X_target)], axis=0)
+    y_source = column_or_1d(y_source, dtype=None)
+    n_source, n_target = len(X_source), len(X_target)
+    check_consistent_length(np.empty(n_source), y_source)
+    if np.any(unlabeled_mask(y_source)):
+        raise ValueError(
+            "y_source contains -1 (or NaN), the marker of unlabeled rows: every source row "
+            "needs a label."
+        )
+    if y_target is None:
+        y_target = np.full(n_target, UNLABELED)
+    else:
+        if not return_sample_domain:
+            raise ValueError(
+                "Labeled target rows cannot be told from source rows by y alone: pass "
+                "return_sample_domain=True and give sample_domain to fit."
+            )
+        y_target = column_or_1d(y_target, dtype=None)
+        check_consistent_length(np.empty(n_target), y_target)
+    if y_source.dtype.kind in "iu" and np.asarray(y_target).dtype.kind in "iu":
+        y = np.concatenate([y_source, y_target]).astype(np.int64)
+    else:
+        y = np.concatenate([y_source.astype(object), np.asarray(y_target, dtype=object)])
+    if not return_sample_domain:
+        return X, y
+    sample_domain = np.concatenate([np.zeros(n_source, np.int64), np.full(n_target, -1, np.int64)])
+    return X, y, sample_domain

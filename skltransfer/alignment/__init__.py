@@ -1,0 +1,3 @@
+"""Feature-based domain adaptation: transformers that align source and target features."""
+
+__all__: list[str] = []

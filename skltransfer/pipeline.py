@@ -1,0 +1,259 @@
+"""Pipelines over stacked source + target rows: :class:`LabeledOnly`, :func:`make_da_pipeline`."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_regressor
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+from sklearn.utils.metaestimators import available_if
+
+from ._domains import unlabeled_mask
+from .utils._sklearn_compat import (
+    HasMethods,
+    _fit_context,
+    _num_samples,
+    _routing_enabled,
+    _safe_indexing,
+    check_is_fitted,
+)
+
+__all__ = ["LabeledOnly", "make_da_pipeline"]
+
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+def _labeled_rows(y, regression: bool) -> np.ndarray:
+    y = np.asarray(y)
+    if regression:
+        return np.flatnonzero(~np.isnan(y.astype(float)))
+    return np.flatnonzero(~unlabeled_mask(y))
+
+
+def _slice_params(params: dict, rows: np.ndarray, n_samples: int) -> dict:
+    """Index every per-row parameter (``sample_weight``, ...) by ``rows``."""
+    return {
+        key: _safe_indexing(value, rows)
+        if hasattr(value, "__len__") and not isinstance(value, str) and _num_samples(value) == n_samples
+        else value
+        for key, value in params.items()
+    }
+
+
+class LabeledOnly(MetaEstimatorMixin, BaseEstimator):
+    """Fit and score an estimator on the labeled rows only.
+
+    Domain adaptation pipelines see source and target rows together, the unlabeled target
+    rows marked with ``y == -1`` (NaN for regressors). A plain scikit-learn classifier would
+    learn ``-1`` as a class; ``LabeledOnly`` fits the wrapped estimator on the labeled rows,
+    predicts every row, and scores on the labeled rows only. The transformers before it in
+    the pipeline still see every row.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A scikit-learn classifier or regressor (cloned in :meth:`fit`).
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The fitted clone of ``estimator``.
+    classes_ : ndarray of shape (n_classes,)
+        The classes seen in the labeled rows (classifiers only).
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+
+    See Also
+    --------
+    make_da_pipeline : ``make_pipeline`` whose last step is wrapped in ``LabeledOnly``.
+    stack_domains : Build ``(X, y)`` with ``-1`` for the target rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from skltransfer import LabeledOnly
+    >>> X = np.array([[0.0], [1.0], [0.1], [0.9]])
+    >>> y = np.array([0, 1, -1, -1])
+    >>> clf = LabeledOnly(KNeighborsClassifier(n_neighbors=1)).fit(X, y)
+    >>> clf.classes_.tolist(), clf.predict(X).tolist()
+    ([0, 1], [0, 1, 0, 1])
+    """
+
+    _parameter_constraints: dict = {"estimator": [HasMethods(["fit"])]}
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def _rows(self, y) -> np.ndarray:
+        return _labeled_rows(y, is_regressor(self.estimator))
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, **fit_params):
+        """Fit the wrapped estimator on the rows whose label is known.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels, ``-1`` (or NaN for regressors) for unlabeled rows.
+        **fit_params : dict
+            Passed to the estimator's ``fit``, per-row values sliced to the labeled rows.
+            With metadata routing enabled, only what the estimator requested.
+
+        Returns
+        -------
+        self : LabeledOnly
+        """
+        if _routing_enabled():
+            fit_params = process_routing(self, "fit", **fit_params).estimator.fit
+        rows = self._rows(y)
+        if rows.shape[0] == 0:
+            raise ValueError("LabeledOnly.fit got no labeled rows: every y is -1 (or NaN).")
+        n_samples = _num_samples(X)
+        self.estimator_ = clone(self.estimator)
+        self.estimator_.fit(
+            _safe_indexing(X, rows), _safe_indexing(np.asarray(y), rows), **_slice_params(fit_params, rows, n_samples)
+        )
+        if hasattr(self.estimator_, "n_features_in_"):
+            self.n_features_in_ = self.estimator_.n_features_in_
+        if hasattr(self.estimator_, "feature_names_in_"):
+            self.feature_names_in_ = self.estimator_.feature_names_in_
+        return self
+
+    @property
+    def classes_(self):
+        """The classes of the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.classes_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict every row with the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of every row."""
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities of every row."""
+        check_is_fitted(self)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of every row."""
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X)
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """Transform every row with the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.transform(X)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y, **score_params):
+        """Score the fitted estimator on the labeled rows only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels, ``-1`` (or NaN) for rows to leave out.
+        **score_params : dict
+            Passed to the estimator's ``score`` (for instance ``sample_weight``), sliced to
+            the labeled rows.
+
+        Returns
+        -------
+        score : float
+
+        Raises
+        ------
+        ValueError
+            When no row is labeled: a score over no rows has no meaning.
+        """
+        check_is_fitted(self)
+        if _routing_enabled():
+            score_params = process_routing(self, "score", **score_params).estimator.score
+        rows = self._rows(y)
+        if rows.shape[0] == 0:
+            raise ValueError(
+                "LabeledOnly.score got no labeled rows: every y is -1 (or NaN). Score on "
+                "labeled rows (skltransfer.model_selection splitters keep them in test folds)."
+            )
+        return self.estimator_.score(
+            _safe_indexing(X, rows),
+            _safe_indexing(np.asarray(y), rows),
+            **_slice_params(score_params, rows, _num_samples(X)),
+        )
+
+    def get_metadata_routing(self):
+        """Route ``fit`` and ``score`` metadata to the wrapped estimator."""
+        return MetadataRouter(owner=self).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit").add(caller="score", callee="score"),
+        )
+
+    def __sklearn_tags__(self):
+        inner = self.estimator.__sklearn_tags__()
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.input_tags = inner.input_tags
+        tags.target_tags.required = True
+        return tags
+
+
+def make_da_pipeline(*steps, memory=None, transform_input=None, verbose: bool = False):
+    """Build a pipeline for stacked source + target rows.
+
+    ``make_pipeline(*steps)`` with its last step wrapped in :class:`LabeledOnly`, so the
+    transformers see every row (source and unlabeled target) while the final estimator
+    learns from, and is scored on, the labeled rows only. A last step that is already a
+    ``LabeledOnly`` is kept as is.
+
+    Parameters
+    ----------
+    *steps : list of estimators
+        Transformers followed by a final estimator.
+    memory, transform_input, verbose
+        As in :func:`sklearn.pipeline.make_pipeline`.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from skltransfer import make_da_pipeline, stack_domains
+    >>> rng = np.random.default_rng(0)
+    >>> Xs, ys = rng.normal(size=(20, 2)), np.tile([0, 1], 10)
+    >>> X, y = stack_domains(Xs, ys, Xs + 0.5)
+    >>> pipe = make_da_pipeline(StandardScaler(), KNeighborsClassifier(1)).fit(X, y)
+    >>> pipe.predict(Xs + 0.5).shape
+    (20,)
+    """
+    if not steps:
+        raise ValueError("make_da_pipeline needs at least one step.")
+    *head, last = steps
+    if not isinstance(last, LabeledOnly):
+        last = LabeledOnly(last)
+    return make_pipeline(*head, last, memory=memory, transform_input=transform_input, verbose=verbose)
