@@ -1,0 +1,210 @@
+"""Machinery shared by the Keras-backed estimators.
+
+- :func:`require_keras` imports Keras (TensorFlow backend) on first use, sets TensorFlow's
+  thread counts for joblib workers, and turns a missing or broken install into an
+  ``ImportError`` that says what to install;
+- :func:`derive_seed` and :func:`scoped_seed` make random weight initialisation reproducible
+  from ``random_state`` without a lasting change to any global random state;
+- :class:`KerasStateMixin` pickles fitted Keras models as ``.keras`` bytes and never pickles
+  traced or compiled functions;
+- :class:`CompiledPredictor` runs a model through one compiled, fixed-shape function.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import random
+import tempfile
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+__all__ = [
+    "CompiledPredictor",
+    "KerasStateMixin",
+    "derive_seed",
+    "load_keras_model",
+    "require_keras",
+    "scoped_seed",
+]
+
+_INSTALL = "pip install 'tensorflow>=2.16'"
+
+
+def _configure_threads(tf) -> None:
+    """Give TensorFlow the thread budget joblib grants this process, if any.
+
+    joblib's process workers run with ``OMP_NUM_THREADS`` set to their share of the cores
+    (``cpu_count() // n_jobs``); TensorFlow ignores that variable and would start one
+    thread per core in every worker. When it is set (by joblib or by the user) and the
+    TensorFlow runtime is not yet initialised, the intra-op thread count follows it and the
+    inter-op count is capped at 2. Otherwise TensorFlow's defaults are kept. These counts
+    are process-wide and can only be set before TensorFlow's first operation: that is the
+    one global setting made here, and only in that case.
+    """
+    budget = os.environ.get("OMP_NUM_THREADS", "")
+    if not budget.isdigit() or int(budget) < 1:
+        return
+    threading = tf.config.threading
+    with contextlib.suppress(RuntimeError):  # the runtime is already initialised: keep it
+        if threading.get_intra_op_parallelism_threads() == 0:
+            threading.set_intra_op_parallelism_threads(int(budget))
+            threading.set_inter_op_parallelism_threads(min(int(budget), 2))
+
+
+def require_keras(purpose: str):
+    """Import and return ``keras`` (TensorFlow backend), or raise a helpful ``ImportError``.
+
+    Parameters
+    ----------
+    purpose : str
+        What needs Keras, for the error message (e.g. ``"PretrainedFeatureExtractor"``).
+
+    Returns
+    -------
+    keras : module
+    """
+    try:
+        import tensorflow as tf
+
+        _configure_threads(tf)
+        import keras
+    except ImportError as e:
+        raise ImportError(
+            f"{purpose} needs TensorFlow and Keras 3, which could not be imported ({e}). "
+            f"Install them with: {_INSTALL}"
+        ) from e
+    if keras.backend.backend() != "tensorflow":
+        raise ImportError(
+            f"{purpose} needs Keras' TensorFlow backend; KERAS_BACKEND is "
+            f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before importing keras."
+        )
+    return keras
+
+
+def derive_seed(random_state) -> int:
+    """An integer seed drawn from ``random_state`` (None, int or RandomState)."""
+    return int(check_random_state(random_state).randint(1, 2**31 - 1))
+
+
+@contextlib.contextmanager
+def scoped_seed(seed: int) -> Iterator[None]:
+    """Build Keras layers with reproducible initial weights, leaving global state unchanged.
+
+    Keras initializers and seed generators created without an explicit seed draw one from
+    Python's :mod:`random` module when they are constructed. Inside this context that module
+    is seeded with ``seed``; its previous state is restored on exit, so nothing outside the
+    block observes a change. NumPy's and TensorFlow's global seeds are never touched.
+    """
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+def load_keras_model(path, purpose: str):
+    """Load a saved ``.keras`` model (without compiling it); the error names the path."""
+    keras = require_keras(purpose)
+    if not os.path.isfile(path):
+        raise ValueError(f"No saved Keras model at {os.fspath(path)!r} (base_model).")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as e:
+        raise ValueError(f"Cannot load the Keras model saved at {os.fspath(path)!r}: {e}") from e
+
+
+def model_to_bytes(model) -> bytes:
+    """The ``.keras`` archive (architecture and weights) of ``model``."""
+    with tempfile.TemporaryDirectory() as d:
+        path = pathlib.Path(d, "model.keras")
+        model.save(path)
+        return path.read_bytes()
+
+
+def model_from_bytes(blob: bytes, purpose: str):
+    """The model stored by :func:`model_to_bytes`."""
+    keras = require_keras(purpose)
+    with tempfile.TemporaryDirectory() as d:
+        path = pathlib.Path(d, "model.keras")
+        path.write_bytes(blob)
+        return keras.saving.load_model(path, compile=False)
+
+
+class KerasStateMixin:
+    """Pickle the fitted Keras models of an estimator as ``.keras`` bytes.
+
+    Attributes named in ``_keras_models`` (default ``("model_",)``) are saved as ``.keras``
+    archives (architecture and weights, no optimizer); private attributes named in
+    ``_unpicklable`` (compiled functions, caches) are dropped and rebuilt lazily.
+    """
+
+    _keras_models: tuple[str, ...] = ("model_",)
+    _unpicklable: tuple[str, ...] = ()
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for name in self._unpicklable:
+            state.pop(name, None)
+        blobs = {}
+        for name in self._keras_models:
+            model = state.pop(name, None)
+            if model is not None:
+                blobs[name] = model_to_bytes(model)
+        state["_keras_model_bytes"] = blobs
+        return state
+
+    def __setstate__(self, state):
+        blobs = state.pop("_keras_model_bytes", {})
+        super().__setstate__(state)
+        for name, blob in blobs.items():
+            setattr(self, name, model_from_bytes(blob, "Unpickling " + type(self).__name__))
+
+
+class CompiledPredictor:
+    """Run a function of a batch of images through one compiled, fixed-shape graph.
+
+    ``fn`` maps a float32 tensor of shape ``(batch_size, *input_shape)`` to a tensor whose
+    first axis is the batch. It is traced once by ``tf.function`` with a fixed input
+    signature; :meth:`predict` feeds it full batches, padding the last one with zeros and
+    dropping the padded rows from the result. A fixed shape means a single trace and no
+    per-call dispatch overhead, which is what makes it faster than ``Model.predict``.
+
+    Parameters
+    ----------
+    fn : callable
+        Tensor in, tensor out (Keras models, keras.ops and tf ops may be used).
+    input_shape : tuple of int
+        Shape of one input image.
+    batch_size : int
+
+    Attributes
+    ----------
+    output_shape : tuple of int
+        Output shape for one batch (traced at construction).
+    """
+
+    def __init__(self, fn: Callable, input_shape: tuple[int, ...], batch_size: int):
+        import tensorflow as tf
+
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.batch_size = int(batch_size)
+        signature = [tf.TensorSpec((self.batch_size, *self.input_shape), tf.float32)]
+        self._fn = tf.function(fn, input_signature=signature, autograph=False)
+        self.output_shape = tuple(self._fn.get_concrete_function().structured_outputs.shape)
+        self._buffer = np.zeros((self.batch_size, *self.input_shape), dtype=np.float32)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """The output for one batch of at most ``batch_size`` images."""
+        n = batch.shape[0]
+        if n == self.batch_size:
+            x = np.asarray(batch, dtype=np.float32)
+        else:
+            self._buffer[:n] = batch
+            self._buffer[n:] = 0
+            x = self._buffer
+        return self._fn(x).numpy()[:n]
