@@ -1,9 +1,30 @@
-"""Metrics of domain adaptation: the maximum mean discrepancy between domains.
+"""Metrics of domain adaptation: the domain gap, unsupervised scorers, a transfer report.
 
-:func:`maximum_mean_discrepancy` measures how far apart two samples are;
-:func:`mmd_permutation_test` tests whether they share a distribution.
+- :func:`maximum_mean_discrepancy` measures how far apart two samples are;
+  :func:`mmd_permutation_test` tests whether they share a distribution.
+- The scorers (:class:`PredictionEntropyScorer`, :class:`ImportanceWeightedScorer`,
+  :class:`DeepEmbeddedValidationScorer`, :class:`CircularValidationScorer`) rank models
+  without target labels; use them as ``scoring=`` with a splitter of
+  :mod:`skltransfer.model_selection` that puts the unlabeled rows in the test folds.
+- :func:`transfer_report` scores a fitted model on labeled target rows.
 """
 
 from ._mmd import maximum_mean_discrepancy, median_heuristic_gamma, mmd_permutation_test
+from ._report import transfer_report
+from ._scorers import (
+    CircularValidationScorer,
+    DeepEmbeddedValidationScorer,
+    ImportanceWeightedScorer,
+    PredictionEntropyScorer,
+)
 
-__all__ = ["maximum_mean_discrepancy", "median_heuristic_gamma", "mmd_permutation_test"]
+__all__ = [
+    "CircularValidationScorer",
+    "DeepEmbeddedValidationScorer",
+    "ImportanceWeightedScorer",
+    "PredictionEntropyScorer",
+    "maximum_mean_discrepancy",
+    "median_heuristic_gamma",
+    "mmd_permutation_test",
+    "transfer_report",
+]

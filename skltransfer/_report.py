@@ -1,0 +1,162 @@
+"""A one-call report of a domain adaptation model on the labeled target rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.metrics import classification_report, roc_auc_score
+from sklearn.utils.validation import check_is_fitted
+
+from ._domains import resolve_domains
+from ._mmd import maximum_mean_discrepancy
+from ._scorers import transform_by_domain
+from .utils._sklearn_compat import _safe_indexing
+
+__all__ = ["transfer_report"]
+
+
+def _roc_auc(estimator, X_target, y_target) -> float | None:
+    """Macro one-vs-rest ROC-AUC, None when it is undefined (one class, no scores)."""
+    classes = np.asarray(estimator.classes_)
+    present = np.unique(y_target)
+    if present.shape[0] < 2 or not np.isin(present, classes).all():
+        return None
+    if hasattr(estimator, "predict_proba"):
+        scores = estimator.predict_proba(X_target)
+    elif hasattr(estimator, "decision_function"):
+        scores = estimator.decision_function(X_target)
+    else:
+        return None
+    if classes.shape[0] == 2:
+        return float(roc_auc_score(y_target == classes[1], scores if scores.ndim == 1 else scores[:, 1]))
+    if scores.ndim == 1 or present.shape[0] < classes.shape[0]:
+        # macro AUC over the classes present: one-vs-rest by hand (sklearn needs every class)
+        return float(
+            np.mean([roc_auc_score(y_target == c, scores[:, list(classes).index(c)]) for c in present])
+        )
+    return float(roc_auc_score(y_target, scores, multi_class="ovr", labels=classes))
+
+
+def _format(report: dict, text: str, digits: int) -> str:
+    def value(v):
+        return "n/a" if v is None else f"{v:.{digits}f}"
+
+    lines = [
+        f"Target rows scored: {report['n_target_labeled']} (source rows: {report['n_source']}, "
+        f"target rows: {report['n_target']})",
+        "",
+        text.rstrip(),
+        "",
+        f"ROC-AUC (macro, one-vs-rest): {value(report['roc_auc'])}",
+        f"MMD^2 source vs target ({report['mmd_kernel']}): before alignment {value(report['mmd_before'])}, "
+        f"after alignment {value(report['mmd_after'])}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def transfer_report(
+    estimator,
+    X,
+    y,
+    *,
+    sample_domain=None,
+    kernel: str | Callable = "rbf",
+    gamma: float | str | None = "median",
+    target_names: list[str] | None = None,
+    digits: int = 3,
+    output_dict: bool = False,
+) -> str | dict:
+    """Report a fitted domain adaptation model: target scores and the domain gap.
+
+    Classification scores on the *labeled target rows* (accuracy; precision, recall and F1
+    per class and macro-averaged, as :func:`sklearn.metrics.classification_report`;
+    macro one-vs-rest ROC-AUC), and the squared maximum mean discrepancy between the source
+    and the target rows before the model (on ``X``) and after the pipeline's alignment step
+    (the output of the transformers before the final step, each row mapped by its domain).
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        Usually a ``make_da_pipeline``; for other estimators ``mmd_after`` is None.
+    X : array-like of shape (n_samples, n_features)
+        Source and target rows.
+    y : array-like of shape (n_samples,)
+        Labels of the rows; target rows need their true labels here (they are what is
+        scored), so pass ``sample_domain`` to tell them from source rows.
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        ``>= 0`` source, ``< 0`` target rows (``stack_domains(...,
+        return_sample_domain=True)``). None: target rows are those with ``y == -1``, which
+        carry no label, so a ``ValueError`` follows.
+    kernel, gamma
+        Kernel of the MMD (:func:`maximum_mean_discrepancy`); ``gamma="median"`` uses the
+        median heuristic in each feature space.
+    target_names : list of str, default=None
+        Display names of the classes, as in ``classification_report``.
+    digits : int, default=3
+        Digits of the text report.
+    output_dict : bool, default=False
+        Return a dict instead of text.
+
+    Returns
+    -------
+    report : str or dict
+        The dict holds ``classification_report``'s entries (per class, ``accuracy``,
+        ``macro avg``, ``weighted avg``) and ``roc_auc``, ``mmd_before``, ``mmd_after``,
+        ``mmd_kernel``, ``n_source``, ``n_target``, ``n_target_labeled``. Values that are
+        undefined (ROC-AUC with one class present) are None, never NaN.
+
+    Raises
+    ------
+    ValueError
+        When no target row carries a label, or there are no source rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skltransfer import make_da_pipeline, stack_domains
+    >>> from skltransfer.metrics import transfer_report
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = rng.normal(size=(40, 2)); ys = (Xs[:, 0] > 0).astype(int)
+    >>> Xt = rng.normal(size=(30, 2)) + 0.2; yt = (Xt[:, 0] > 0.2).astype(int)
+    >>> X, y, sd = stack_domains(Xs, ys, Xt, yt, return_sample_domain=True)
+    >>> pipe = make_da_pipeline(StandardScaler(), LogisticRegression()).fit(X, np.where(sd < 0, -1, y))
+    >>> report = transfer_report(pipe, X, y, sample_domain=sd, output_dict=True)
+    >>> sorted(k for k in report if not k[0].isdigit())[:4]
+    ['accuracy', 'macro avg', 'mmd_after', 'mmd_before']
+    >>> print(transfer_report(pipe, X, y, sample_domain=sd).splitlines()[0])
+    Target rows scored: 30 (source rows: 40, target rows: 30)
+    """
+    check_is_fitted(estimator)
+    X = np.asarray(X)
+    domains = resolve_domains(y, sample_domain, n_samples=X.shape[0])
+    scored = np.flatnonzero(domains.target & domains.labeled)
+    if scored.shape[0] == 0:
+        raise ValueError(
+            "transfer_report scores the labeled target rows and found none: pass the target "
+            "labels in y and sample_domain (< 0 for target rows), e.g. from "
+            "stack_domains(Xs, ys, Xt, yt, return_sample_domain=True)."
+        )
+    X_scored, y_scored = _safe_indexing(X, scored), np.asarray(y)[scored]
+    y_pred = estimator.predict(X_scored)
+    report = classification_report(
+        y_scored, y_pred, target_names=target_names, output_dict=True, zero_division=0
+    )
+    text = classification_report(y_scored, y_pred, target_names=target_names, digits=digits, zero_division=0)
+    source, target = np.flatnonzero(domains.source), np.flatnonzero(domains.target)
+    features = transform_by_domain(estimator, X, source)
+    kernel_name = kernel if isinstance(kernel, str) else getattr(kernel, "__name__", "callable")
+    report.update(
+        roc_auc=_roc_auc(estimator, X_scored, y_scored),
+        mmd_before=maximum_mean_discrepancy(X[source], X[target], kernel, gamma),
+        mmd_after=None
+        if features is X
+        else maximum_mean_discrepancy(features[source], features[target], kernel, gamma),
+        mmd_kernel=kernel_name,
+        n_source=int(source.shape[0]),
+        n_target=int(target.shape[0]),
+        n_target_labeled=int(scored.shape[0]),
+    )
+    return report if output_dict else _format(report, text, digits)

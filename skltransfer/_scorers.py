@@ -1,0 +1,386 @@
+"""Unsupervised domain adaptation scorers: choose hyperparameters without target labels.
+
+Each scorer is a plain callable ``scorer(estimator, X, y, sample_domain=None) -> float``
+usable as ``scoring=`` in ``GridSearchCV`` / ``cross_val_score``, higher is better. The rows
+of ``X`` are split into labeled source rows and target rows by the domain convention
+(``y == -1`` marks target rows; ``sample_domain < 0`` does when given). Target labels are
+never read. A test fold needs target rows: use a splitter with ``unlabeled_in_test=True``
+(:class:`~skltransfer.model_selection.DomainAwareSplit`).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils.metadata_routing import MetadataRequest
+
+from ._domains import resolve_domains, stack_domains, unlabeled_mask
+from .utils._sklearn_compat import _safe_indexing
+
+__all__ = [
+    "CircularValidationScorer",
+    "DeepEmbeddedValidationScorer",
+    "ImportanceWeightedScorer",
+    "PredictionEntropyScorer",
+]
+
+_EPS = 1e-12
+
+
+def _split_rows(y, sample_domain, n_samples: int, owner: str, *, need_source: bool):
+    """Indices of the labeled source rows and of the target rows of a test fold."""
+    y = np.asarray(y) if y is not None else None
+    if sample_domain is None:
+        if y is None:
+            raise ValueError(f"{owner} needs y (-1 for target rows) or sample_domain.")
+        target = unlabeled_mask(y)
+        source = ~target
+    else:
+        domains = resolve_domains(
+            y, sample_domain, n_samples=n_samples, require_source=False, require_target=False
+        )
+        target = domains.target
+        source = domains.source & domains.labeled
+    if not target.any():
+        raise ValueError(
+            f"{owner} found no target row in the rows it scores: use a splitter that puts the "
+            "unlabeled rows in the test folds, e.g. DomainAwareSplit(cv, unlabeled_in_test=True)."
+        )
+    if need_source and not source.any():
+        raise ValueError(f"{owner} found no labeled source row in the rows it scores.")
+    return np.flatnonzero(source), np.flatnonzero(target)
+
+
+def transform_by_domain(estimator, X, source_rows):
+    """Features of ``X`` after the transformers of a pipeline, each row mapped by its domain.
+
+    Steps whose ``transform`` takes ``sample_domain`` (the aligners) map the source rows
+    with the source map. Returns ``X`` itself for an estimator that is not a ``Pipeline``.
+    """
+    if not isinstance(estimator, Pipeline) or len(estimator.steps) < 2:
+        return X
+    sample_domain = np.full(X.shape[0], -1, dtype=np.int64)
+    sample_domain[source_rows] = 0
+    for _, step in estimator.steps[:-1]:
+        if step is None or step == "passthrough":
+            continue
+        if "sample_domain" in inspect.signature(step.transform).parameters:
+            X = step.transform(X, sample_domain=sample_domain)
+        else:
+            X = step.transform(X)
+    return X
+
+
+def _density_ratio(domain_classifier, features, source, target) -> np.ndarray:
+    """``p_target(x) / p_source(x)`` at the source rows, from a probabilistic domain classifier."""
+    Z = np.concatenate([_safe_indexing(features, source), _safe_indexing(features, target)])
+    d = np.concatenate([np.zeros(source.shape[0]), np.ones(target.shape[0])])
+    clf = clone(domain_classifier if domain_classifier is not None else LogisticRegression(max_iter=1000))
+    p = clf.fit(Z, d).predict_proba(Z[: source.shape[0]])[:, list(clf.classes_).index(1.0)]
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return (p / (1 - p)) * (source.shape[0] / target.shape[0])
+
+
+class _DomainScorer:
+    """Shared machinery: row split, metadata routing of ``sample_domain``, repr."""
+
+    def get_metadata_routing(self) -> MetadataRequest:
+        """Request ``sample_domain`` for scoring (used when metadata routing is enabled)."""
+        request = MetadataRequest(owner=self)
+        request.score.add_request(param="sample_domain", alias=True)
+        return request
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({params})"
+
+
+class PredictionEntropyScorer(_DomainScorer):
+    """Negative mean entropy of the predicted class probabilities on the target rows.
+
+    Confident predictions on the target domain score high (Morerio et al. 2018). Higher
+    is better; 0 is the maximum.
+
+    Assumes the classes are well separated in the target domain (cluster assumption), so
+    a good adaptation makes confident target predictions. Caveats: a model can be
+    confidently wrong (collapsing onto one class scores 0), and it cannot rank models
+    whose probabilities are all 0 or 1 (e.g. a 1-nearest-neighbour classifier).
+
+    References
+    ----------
+    P. Morerio, J. Cavazza and V. Murino, "Minimal-Entropy Correlation Alignment for
+    Unsupervised Deep Domain Adaptation", ICLR 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skltransfer import make_da_pipeline, stack_domains
+    >>> from skltransfer.metrics import PredictionEntropyScorer
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = rng.normal(size=(40, 2)); ys = (Xs[:, 0] > 0).astype(int)
+    >>> X, y = stack_domains(Xs, ys, Xs + 0.1)
+    >>> pipe = make_da_pipeline(LogisticRegression()).fit(X, y)
+    >>> bool(PredictionEntropyScorer()(pipe, X, y) < 0)
+    True
+    """
+
+    def __call__(self, estimator, X, y=None, sample_domain=None) -> float:
+        """Score ``estimator`` on the target rows of ``X``.
+
+        Parameters
+        ----------
+        estimator : fitted classifier with ``predict_proba``
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), default=None
+            ``-1`` marks target rows; other values are not read.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            ``< 0`` marks target rows (overrides ``y``).
+
+        Returns
+        -------
+        score : float
+
+        Raises
+        ------
+        ValueError
+            When no row is a target row or the estimator has no ``predict_proba``.
+        """
+        _, target = _split_rows(y, sample_domain, len(X), "PredictionEntropyScorer", need_source=False)
+        if not hasattr(estimator, "predict_proba"):
+            raise ValueError(
+                f"PredictionEntropyScorer needs predict_proba, which {type(estimator).__name__} lacks."
+            )
+        proba = estimator.predict_proba(_safe_indexing(X, target))
+        entropy = -np.sum(proba * np.log(np.clip(proba, _EPS, 1.0)), axis=1)
+        return float(-np.mean(entropy))
+
+
+class ImportanceWeightedScorer(_DomainScorer):
+    """Importance-weighted accuracy on the labeled source rows (IWCV, Sugiyama et al. 2007).
+
+    The accuracy of the held-out source rows, each weighted by the density ratio
+    ``w(x) = p_target(x) / p_source(x)``, estimates the target accuracy. The ratio comes from
+    a probabilistic domain classifier trained to tell the source rows from the target rows
+    of the scored fold: ``w = P(target | x) / P(source | x) * n_source / n_target``.
+
+    Assumes covariate shift: the input distribution changes but ``p(y | x)`` is shared,
+    and the target rows lie where the source rows do (bounded density ratio). The ratio is
+    estimated on the input features ``X`` as given to the estimator.
+
+    Parameters
+    ----------
+    domain_classifier : classifier with predict_proba, default=None
+        Tells source (0) from target (1) rows; None uses
+        ``LogisticRegression(max_iter=1000)``.
+
+    References
+    ----------
+    M. Sugiyama, M. Krauledat and K.-R. Müller, "Covariate Shift Adaptation by Importance
+    Weighted Cross Validation", Journal of Machine Learning Research 8, 2007.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skltransfer import make_da_pipeline, stack_domains
+    >>> from skltransfer.metrics import ImportanceWeightedScorer
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = rng.normal(size=(40, 2)); ys = (Xs[:, 0] > 0).astype(int)
+    >>> X, y = stack_domains(Xs, ys, Xs + 0.1)
+    >>> pipe = make_da_pipeline(LogisticRegression()).fit(X, y)
+    >>> bool(0.9 <= ImportanceWeightedScorer()(pipe, X, y) <= 1.0)
+    True
+    """
+
+    def __init__(self, domain_classifier=None):
+        self.domain_classifier = domain_classifier
+
+    def __call__(self, estimator, X, y, sample_domain=None) -> float:
+        """Score ``estimator``: importance-weighted accuracy on the labeled source rows.
+
+        Parameters
+        ----------
+        estimator : fitted classifier
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Source labels; ``-1`` marks target rows, whose values are never read.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            ``>= 0`` source, ``< 0`` target rows (overrides ``y``).
+
+        Returns
+        -------
+        score : float
+            In [0, 1].
+
+        Raises
+        ------
+        ValueError
+            When the rows hold no target row or no labeled source row.
+        """
+        source, target = _split_rows(y, sample_domain, len(X), "ImportanceWeightedScorer", need_source=True)
+        weights = _density_ratio(self.domain_classifier, X, source, target)
+        correct = estimator.predict(_safe_indexing(X, source)) == np.asarray(y)[source]
+        return float(np.sum(weights * correct) / np.sum(weights))
+
+
+class DeepEmbeddedValidationScorer(_DomainScorer):
+    """Deep embedded validation (DEV, You et al. 2019): a control-variate importance-weighted loss.
+
+    The held-out source rows are weighted by the density ratio estimated in the
+    *embedded* space (the output of the pipeline's transformers, each row mapped by its
+    domain), which is where the adapted classifier works. The weighted loss ``L = w * l``
+    gets the control variate ``w`` (whose mean is 1): ``risk = mean(L) + eta * mean(w) -
+    eta`` with ``eta = -Cov(L, w) / Var(w)``, which lowers the variance of the estimate.
+    Returns ``-risk``, so higher is better. The loss ``l`` is the log loss when the
+    estimator has ``predict_proba``, else the 0-1 loss.
+
+    Assumes covariate shift in the embedded space (shared ``p(y | z)``) and a density ratio
+    a domain classifier can estimate there. The domain classifier is trained on the scored
+    fold's source and target rows (the paper uses the training rows).
+
+    Parameters
+    ----------
+    domain_classifier : classifier with predict_proba, default=None
+        Tells source (0) from target (1) embedded rows; None uses
+        ``LogisticRegression(max_iter=1000)``.
+
+    References
+    ----------
+    K. You, X. Wang, M. Long and M. I. Jordan, "Towards Accurate Model Selection in Deep
+    Unsupervised Domain Adaptation", ICML 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skltransfer import make_da_pipeline, stack_domains
+    >>> from skltransfer.metrics import DeepEmbeddedValidationScorer
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = rng.normal(size=(40, 2)); ys = (Xs[:, 0] > 0).astype(int)
+    >>> X, y = stack_domains(Xs, ys, Xs + 0.1)
+    >>> pipe = make_da_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    >>> bool(DeepEmbeddedValidationScorer()(pipe, X, y) < 0)
+    True
+    """
+
+    def __init__(self, domain_classifier=None):
+        self.domain_classifier = domain_classifier
+
+    def __call__(self, estimator, X, y, sample_domain=None) -> float:
+        """Score ``estimator``: minus the DEV risk on the labeled source rows.
+
+        Parameters
+        ----------
+        estimator : fitted classifier (a ``Pipeline`` to use its embedding)
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Source labels; ``-1`` marks target rows, whose values are never read.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            ``>= 0`` source, ``< 0`` target rows (overrides ``y``).
+
+        Returns
+        -------
+        score : float
+
+        Raises
+        ------
+        ValueError
+            When the rows hold no target row or no labeled source row.
+        """
+        source, target = _split_rows(
+            y, sample_domain, len(X), "DeepEmbeddedValidationScorer", need_source=True
+        )
+        features = transform_by_domain(estimator, np.asarray(X), source)
+        weights = _density_ratio(self.domain_classifier, features, source, target)
+        X_source, y_source = _safe_indexing(X, source), np.asarray(y)[source]
+        if hasattr(estimator, "predict_proba"):
+            proba = estimator.predict_proba(X_source)
+            classes = list(estimator.classes_)
+            p_true = np.array(
+                [
+                    proba[i, classes.index(label)] if label in classes else 0.0
+                    for i, label in enumerate(y_source)
+                ]
+            )
+            loss = -np.log(np.clip(p_true, _EPS, 1.0))
+        else:
+            loss = (estimator.predict(X_source) != y_source).astype(np.float64)
+        weighted = weights * loss
+        variance = np.var(weights, ddof=1) if weights.shape[0] > 1 else 0.0
+        eta = -np.cov(weighted, weights)[0, 1] / variance if variance > 0 else 0.0
+        risk = np.mean(weighted) + eta * np.mean(weights) - eta
+        return float(-risk)
+
+
+class CircularValidationScorer(_DomainScorer):
+    """Circular (reverse) validation: train back from the pseudo-labeled target to the source.
+
+    The fitted model labels the target rows; a clone of it is fitted on the reversed
+    problem (the pseudo-labeled target rows as the labeled source, the held-out source rows
+    as the unlabeled target) and predicts the held-out source rows. Its accuracy there is
+    the score (Bruzzone & Marconcini 2010; Zhong et al. 2010): if the forward model labeled
+    the target well, the way back works too.
+
+    Assumes the adaptation is symmetric enough to run from target to source, and that the
+    estimator follows the domain convention (``y == -1`` marks unlabeled rows, e.g. a
+    ``make_da_pipeline``). It costs one extra fit per call. When the pseudo-labels hold a
+    single class, the reversed model is that constant prediction.
+
+    References
+    ----------
+    L. Bruzzone and M. Marconcini, "Domain Adaptation Problems: A DASVM Classification
+    Technique and a Circular Validation Strategy", IEEE TPAMI 32(5), 2010.
+    E. Zhong, W. Fan, Q. Yang, O. Verscheure and J. Ren, "Cross Validation Framework to
+    Choose amongst Models and Datasets for Transfer Learning", ECML PKDD 2010.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skltransfer import make_da_pipeline, stack_domains
+    >>> from skltransfer.metrics import CircularValidationScorer
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = rng.normal(size=(40, 2)); ys = (Xs[:, 0] > 0).astype(int)
+    >>> X, y = stack_domains(Xs, ys, Xs + 0.1)
+    >>> pipe = make_da_pipeline(LogisticRegression()).fit(X, y)
+    >>> bool(CircularValidationScorer()(pipe, X, y) > 0.9)
+    True
+    """
+
+    def __call__(self, estimator, X, y, sample_domain=None) -> float:
+        """Score ``estimator``: accuracy of the reversed model on the labeled source rows.
+
+        Parameters
+        ----------
+        estimator : fitted domain adaptation classifier
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Source labels; ``-1`` marks target rows, whose values are never read.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            ``>= 0`` source, ``< 0`` target rows (overrides ``y``).
+
+        Returns
+        -------
+        score : float
+            In [0, 1].
+
+        Raises
+        ------
+        ValueError
+            When the rows hold no target row or no labeled source row.
+        """
+        source, target = _split_rows(y, sample_domain, len(X), "CircularValidationScorer", need_source=True)
+        X_source, y_source = _safe_indexing(X, source), np.asarray(y)[source]
+        X_target = _safe_indexing(X, target)
+        pseudo = estimator.predict(X_target)
+        if np.unique(pseudo).shape[0] < 2:
+            return float(np.mean(y_source == pseudo[0]))
+        X_rev, y_rev = stack_domains(X_target, pseudo, X_source)
+        reverse = clone(estimator).fit(X_rev, y_rev)
+        return float(np.mean(reverse.predict(X_source) == y_source))

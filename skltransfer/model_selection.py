@@ -1,0 +1,29 @@
+"""Model selection for domain adaptation: domain-aware splitters, the bootstrap, DA scorers.
+
+Splitters for ``cv=`` (:class:`DomainAwareSplit`, :class:`LeaveOneDomainOut`,
+:class:`BootstrapSplit`) keep every unlabeled target row in every training fold and split the
+labeled rows only. :func:`bootstrap_632_score` and :func:`bootstrap_confidence_interval`
+summarise bootstrap resampling. The unsupervised scorers for ``scoring=`` live in
+:mod:`skltransfer.metrics` and are re-exported here.
+"""
+
+from ._bootstrap import bootstrap_632_score, bootstrap_confidence_interval
+from ._scorers import (
+    CircularValidationScorer,
+    DeepEmbeddedValidationScorer,
+    ImportanceWeightedScorer,
+    PredictionEntropyScorer,
+)
+from ._splitters import BootstrapSplit, DomainAwareSplit, LeaveOneDomainOut
+
+__all__ = [
+    "BootstrapSplit",
+    "CircularValidationScorer",
+    "DeepEmbeddedValidationScorer",
+    "DomainAwareSplit",
+    "ImportanceWeightedScorer",
+    "LeaveOneDomainOut",
+    "PredictionEntropyScorer",
+    "bootstrap_632_score",
+    "bootstrap_confidence_interval",
+]
