@@ -1,3 +1,6 @@
 """Feature-based domain adaptation: transformers that align source and target features."""
 
-__all__: list[str] = []
+from ._coral import CORALAligner
+from ._subspace import SubspaceAligner
+
+__all__: list[str] = ["CORALAligner", "SubspaceAligner"]
