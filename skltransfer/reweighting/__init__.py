@@ -1,3 +1,15 @@
 """Instance-based domain adaptation: importance weights and boosting over source rows."""
 
-__all__: list[str] = []
+from ._discriminative import DomainClassifierWeighting
+from ._kmm import KernelMeanMatching, kmm_qp
+from ._tradaboost import TrAdaBoostClassifier
+from ._ulsif import LeastSquaresImportanceFitting, ulsif_loo_score
+
+__all__: list[str] = [
+    "DomainClassifierWeighting",
+    "KernelMeanMatching",
+    "LeastSquaresImportanceFitting",
+    "TrAdaBoostClassifier",
+    "kmm_qp",
+    "ulsif_loo_score",
+]

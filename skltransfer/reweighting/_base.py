@@ -1,0 +1,152 @@
+"""The shared machinery of the importance-weighting meta-estimators."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.metaestimators import available_if
+
+from .._domains import Domains, resolve_domains
+from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
+
+__all__ = ["BaseImportanceWeighting", "require_y"]
+
+# scikit-learn's checks call fit(X, y) on fully labeled rows; tests/_checks.py makes every
+# second row a target row, and these checks then leave a single class on the source rows.
+_EXPECTED_FAILED_CHECKS = {
+    "check_estimators_dtypes": (
+        "the check's labels [1, 2] * 10 leave class 1 alone on the even rows, the source rows of the harness"
+    ),
+    "check_classifiers_classes": (
+        "the check trains on the labels [-1, 1]; -1 is the marker of unlabeled target rows, "
+        "leaving a single source class"
+    ),
+}
+
+
+def require_y(estimator, y) -> np.ndarray:
+    """``y`` as a 1-D array, or the ``ValueError`` scikit-learn raises when it is missing."""
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
+    return column_or_1d(y, warn=True, dtype=None)
+
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+class BaseImportanceWeighting(MetaEstimatorMixin, BaseEstimator):
+    """Base class of the meta-estimators that reweight the source rows towards the target.
+
+    ``fit(X, y, *, sample_domain=None)`` resolves the domain of every row (``y == -1`` marks
+    unlabeled target rows, ``sample_domain`` overrides it), computes one importance weight per
+    labeled source row with :meth:`_source_weights`, and fits a clone of ``estimator`` on the
+    labeled source rows with these weights as ``sample_weight``. Prediction methods are those
+    of the fitted estimator. Target rows (labeled or not) only shape the weights.
+
+    Subclasses implement ``_source_weights(X_source, X_target) -> weights``.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {"estimator": [HasMethods(["fit"])]}
+
+    _expected_failed_checks: ClassVar[dict] = _EXPECTED_FAILED_CHECKS
+
+    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
+        return resolve_domains(
+            y, sample_domain, n_samples=n_samples, require_labels=is_classifier(self.estimator)
+        )
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, sample_domain=None):
+        """Weight the labeled source rows towards the target rows, then fit the estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Source and target rows together.
+        y : array-like of shape (n_samples,)
+            Labels, ``-1`` for unlabeled target rows (NaN also marks them for regressors).
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: ``>= 0`` source, ``< 0`` target. Overrides the ``-1`` rule.
+
+        Returns
+        -------
+        self : object
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        y = require_y(self, y)
+        check_consistent_length(X, y)
+        domains = self._resolve_domains(y, sample_domain, X.shape[0])
+        source = domains.source & domains.labeled
+        weights = self._source_weights(X[source], X[domains.target])
+        self.weights_ = np.zeros(X.shape[0])
+        self.weights_[source] = weights
+        self.estimator_ = clone(self.estimator).fit(X[source], y[source], sample_weight=weights)
+        return self
+
+    def _source_weights(self, X_source: np.ndarray, X_target: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def classes_(self):
+        """The classes of the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.classes_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities from the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y, sample_weight=None):
+        """Score of the fitted estimator (accuracy for classifiers, R² for regressors).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        return self.estimator_.score(X, y, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        inner = self.estimator.__sklearn_tags__()
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.target_tags.required = True
+        return tags

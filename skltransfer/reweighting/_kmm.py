@@ -1,0 +1,307 @@
+"""Kernel mean matching (Huang et al. 2007)."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+from scipy.linalg import eigvalsh
+from scipy.optimize import LinearConstraint, brentq, minimize
+from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.utils import check_random_state
+
+from ..utils._sklearn_compat import Interval, StrOptions
+from ._base import BaseImportanceWeighting
+
+__all__ = ["KernelMeanMatching", "kmm_qp"]
+
+_KERNELS = {"rbf", "laplacian", "linear", "poly", "polynomial", "sigmoid", "cosine", "chi2"}
+
+
+def _kernel_matrix(estimator, X, Y) -> np.ndarray:
+    """``pairwise_kernels`` with the estimator's ``kernel``, ``gamma``, ``degree``, ``coef0``."""
+    params = {"gamma": estimator.gamma, "degree": estimator.degree, "coef0": estimator.coef0}
+    if callable(estimator.kernel):
+        return pairwise_kernels(X, Y, metric=estimator.kernel)
+    return pairwise_kernels(X, Y, metric=estimator.kernel, filter_params=True, **params)
+
+
+def _project(v: np.ndarray, B: float, low: float, high: float) -> np.ndarray:
+    """Euclidean projection of ``v`` onto ``{0 <= b <= B, low <= sum(b) <= high}``."""
+    b = np.clip(v, 0.0, B)
+    total = b.sum()
+    if low <= total <= high:
+        return b
+    goal = low if total < low else high
+    # sum(clip(v - tau, 0, B)) decreases in tau from n * B to 0: find where it meets ``goal``.
+    tau = brentq(lambda t: np.clip(v - t, 0.0, B).sum() - goal, v.min() - B, v.max(), xtol=1e-13)
+    return np.clip(v - tau, 0.0, B)
+
+
+def _kmm_apg(K, kappa, B, low, high, tol, max_iter):
+    """Accelerated projected gradient (FISTA with gradient restart) on the KMM QP."""
+    n = K.shape[0]
+    lipschitz = max(eigvalsh(K, subset_by_index=[n - 1, n - 1])[0], 1e-12)
+    b = _project(np.ones(n), B, low, high)
+    z, t, n_iter = b, 1.0, 0
+    while n_iter < max_iter:
+        n_iter += 1
+        b_new = _project(z - (K @ z - kappa) / lipschitz, B, low, high)
+        step = b_new - b
+        if np.dot(z - b_new, step) > 0:  # momentum points uphill: restart
+            t = 1.0
+        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        z = b_new + ((t - 1.0) / t_new) * step
+        b, t = b_new, t_new
+        if np.linalg.norm(step) <= tol * max(1.0, np.linalg.norm(b)):
+            break
+    return b, n_iter
+
+
+def _kmm_slsqp(K, kappa, B, low, high, tol, max_iter):
+    """The KMM QP through scipy's general constrained solver (SLSQP)."""
+    n = K.shape[0]
+    result = minimize(
+        lambda b: 0.5 * b @ K @ b - kappa @ b,
+        _project(np.ones(n), B, low, high),
+        jac=lambda b: K @ b - kappa,
+        method="SLSQP",
+        bounds=[(0.0, B)] * n,
+        constraints=[LinearConstraint(np.ones((1, n)), low, high)],
+        options={"ftol": tol, "maxiter": max_iter},
+    )
+    return np.clip(result.x, 0.0, B), result.nit
+
+
+def kmm_qp(
+    K,
+    kappa,
+    *,
+    B: float = 1000.0,
+    eps: float,
+    solver: str = "apg",
+    tol: float = 1e-6,
+    max_iter: int = 1000,
+    return_n_iter: bool = False,
+):
+    """Solve the kernel mean matching quadratic program.
+
+    ``min_b 1/2 b^T K b - kappa^T b`` subject to ``0 <= b_i <= B`` and
+    ``|sum(b) - n| <= n * eps``, with ``n = len(kappa)``.
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+        Kernel matrix of the source rows (positive semi-definite).
+    kappa : ndarray of shape (n,)
+        ``kappa_i = n / n_target * sum_j k(x_i, x'_j)`` over the target rows ``x'_j``.
+    B : float, default=1000.0
+        Upper bound of every weight.
+    eps : float
+        Allowed relative deviation of the mean weight from 1.
+    solver : {"apg", "slsqp"}, default="apg"
+        ``"apg"``: accelerated projected gradient with an exact projection onto the feasible
+        set (one kernel-vector product per iteration). ``"slsqp"``: scipy's SLSQP, cubic in
+        ``n`` per iteration; a reference for small problems.
+    tol : float, default=1e-6
+        Stop when the relative change of ``b`` (``"apg"``) or of the objective (``"slsqp"``)
+        falls below ``tol``.
+    max_iter : int, default=1000
+        Maximum number of iterations.
+    return_n_iter : bool, default=False
+        Also return the number of iterations run.
+
+    Returns
+    -------
+    b : ndarray of shape (n,)
+        The weights.
+    n_iter : int
+        Number of iterations run; only when ``return_n_iter=True``.
+
+    Raises
+    ------
+    ValueError
+        When no weights satisfy the constraints (``n * B < n * (1 - eps)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skltransfer.reweighting import kmm_qp
+    >>> K = np.eye(3)
+    >>> kmm_qp(K, np.array([2.0, 1.0, 0.0]), B=10.0, eps=0.5).round(3).tolist()
+    [2.0, 1.0, 0.0]
+    """
+    n = K.shape[0]
+    low, high = max(n * (1.0 - eps), 0.0), n * (1.0 + eps)
+    if n * B < low:
+        raise ValueError(
+            f"The KMM constraints are infeasible: with B={B} the weights sum to at most {n * B}, "
+            f"below n * (1 - eps) = {low}. Raise B or eps."
+        )
+    solve = _kmm_apg if solver == "apg" else _kmm_slsqp
+    b, n_iter = solve(K, kappa, B, low, high, tol, max_iter)
+    return (b, n_iter) if return_n_iter else b
+
+
+class KernelMeanMatching(BaseImportanceWeighting):
+    """Importance weighting by kernel mean matching.
+
+    Finds weights of the labeled source rows whose weighted mean in a reproducing kernel
+    Hilbert space matches the mean of the target rows (Huang et al. 2007),
+
+    ``min_b 1/2 b^T K b - kappa^T b`` s.t. ``0 <= b_i <= B``, ``|sum(b) - n_s| <= n_s eps``,
+
+    with ``K`` the kernel matrix of the source rows and ``kappa_i = n_s / n_t sum_j
+    k(x_i, x'_j)``, then fits a clone of ``estimator`` on the source rows with ``sample_weight=b``.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A classifier or regressor whose ``fit`` accepts ``sample_weight`` (cloned in ``fit``).
+    kernel : str or callable, default="rbf"
+        Kernel, as in :func:`sklearn.metrics.pairwise.pairwise_kernels`.
+    gamma : float, default=None
+        Kernel coefficient of the rbf, laplacian, poly, sigmoid and chi2 kernels; ``None``
+        means ``1 / n_features`` (scikit-learn's default).
+    degree : float, default=3
+        Degree of the poly kernel.
+    coef0 : float, default=1
+        Zero coefficient of the poly and sigmoid kernels.
+    B : float, default=1000.0
+        Upper bound of every weight.
+    eps : float, default=None
+        Allowed relative deviation of the mean weight from 1. ``None`` means
+        ``(sqrt(m) - 1) / sqrt(m)`` for ``m`` rows per problem (the setting of ADAPT and skada).
+    solver : {"apg", "slsqp"}, default="apg"
+        QP solver: accelerated projected gradient (fast, one kernel-vector product per
+        iteration), or scipy's SLSQP (cubic per iteration; for small problems). See
+        :func:`kmm_qp`.
+    batch_size : int, default=None
+        Solve one QP per random batch of about ``batch_size`` source rows, each matched
+        against every target row: memory and time grow linearly in the number of source
+        rows instead of quadratically. ``None`` solves one QP over all source rows.
+    tol : float, default=1e-6
+        Stopping tolerance of the solver.
+    max_iter : int, default=1000
+        Maximum number of solver iterations.
+    random_state : int, RandomState instance or None, default=None
+        Draws the batches when ``batch_size`` is set.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_samples,)
+        Weight of every training row: the KMM weight for labeled source rows, ``0`` for
+        target rows and unlabeled source rows.
+    estimator_ : estimator object
+        The clone of ``estimator`` fitted on the weighted labeled source rows.
+    classes_ : ndarray of shape (n_classes,)
+        The classes (classifiers only).
+    n_iter_ : int
+        Number of solver iterations (the largest over the batches).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``, when they are all strings.
+
+    See Also
+    --------
+    DomainClassifierWeighting : Weights from a probabilistic domain classifier.
+    LeastSquaresImportanceFitting : Weights from the uLSIF closed form.
+
+    Notes
+    -----
+    Labeled target rows (given by ``sample_domain``) only shape the weights; the estimator
+    is fitted on the source rows. :class:`TrAdaBoostClassifier` also learns from them.
+
+    References
+    ----------
+    .. [1] J. Huang, A. Gretton, K. Borgwardt, B. Schölkopf and A. J. Smola, "Correcting
+           sample selection bias by unlabeled data", NeurIPS 2007.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skltransfer import KernelMeanMatching, stack_domains
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = rng.normal(size=(60, 2))
+    >>> ys = (Xs[:, 0] > 0).astype(int)
+    >>> X, y = stack_domains(Xs, ys, rng.normal(1.0, 0.5, size=(40, 2)))
+    >>> kmm = KernelMeanMatching(LogisticRegression(), gamma=0.5).fit(X, y)
+    >>> bool(kmm.weights_[Xs[:, 0] > 1].mean() > kmm.weights_[Xs[:, 0] < -1].mean())
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseImportanceWeighting._parameter_constraints,
+        "kernel": [StrOptions(_KERNELS), callable],
+        "gamma": [Interval(Real, 0, None, closed="neither"), None],
+        "degree": [Interval(Real, 0, None, closed="left")],
+        "coef0": [Interval(Real, None, None, closed="neither")],
+        "B": [Interval(Real, 0, None, closed="neither")],
+        "eps": [Interval(Real, 0, None, closed="left"), None],
+        "solver": [StrOptions({"apg", "slsqp"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        kernel="rbf",
+        gamma=None,
+        degree=3,
+        coef0=1,
+        B=1000.0,
+        eps=None,
+        solver="apg",
+        batch_size=None,
+        tol=1e-6,
+        max_iter=1000,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.B = B
+        self.eps = eps
+        self.solver = solver
+        self.batch_size = batch_size
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def _batch_weights(self, X_batch, X_target):
+        n = X_batch.shape[0]
+        K = _kernel_matrix(self, X_batch, X_batch)
+        kappa = (n / X_target.shape[0]) * _kernel_matrix(self, X_batch, X_target).sum(axis=1)
+        eps = (np.sqrt(n) - 1.0) / np.sqrt(n) if self.eps is None else self.eps
+        weights, n_iter = kmm_qp(
+            K,
+            kappa,
+            B=self.B,
+            eps=eps,
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            return_n_iter=True,
+        )
+        self.n_iter_ = max(getattr(self, "n_iter_", 0), n_iter)
+        return weights
+
+    def _source_weights(self, X_source, X_target):
+        n = X_source.shape[0]
+        self.n_iter_ = 0
+        if self.batch_size is None or self.batch_size >= n:
+            return self._batch_weights(X_source, X_target)
+        order = check_random_state(self.random_state).permutation(n)
+        weights = np.empty(n)
+        for rows in np.array_split(order, int(np.ceil(n / self.batch_size))):
+            weights[rows] = self._batch_weights(X_source[rows], X_target)
+        return weights
