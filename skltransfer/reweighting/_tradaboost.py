@@ -159,14 +159,16 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         weights = np.full(rows.shape[0], 1.0 / rows.shape[0])
         self.estimators_, errors, alphas = [], [], []
         for _ in range(self.n_estimators):
-            weights /= weights.sum()
+            weights = weights / weights.sum()  # a new array: the fitted estimator may keep it
             estimator = self._make_estimator(rng).fit(X_fit, y_fit, sample_weight=weights)
             wrong = estimator.predict(X_fit) != y_fit
             error = weights[target & wrong].sum() / weights[target].sum()
             clipped = min(max(error, _MIN_ERROR), 1.0 - _MIN_ERROR)
             alpha = max(math.log((1.0 - clipped) / clipped) + math.log(n_classes - 1), 0.0)
-            weights[target & wrong] *= math.exp(self.learning_rate * alpha)
-            weights[~target & wrong] *= beta**self.learning_rate
+            factor = np.ones_like(weights)
+            factor[target & wrong] = math.exp(self.learning_rate * alpha)
+            factor[~target & wrong] = beta**self.learning_rate
+            weights = weights * factor
             self.estimators_.append(estimator)
             errors.append(error)
             alphas.append(alpha)

@@ -1,0 +1,425 @@
+"""Instance-based domain adaptation: KMM, domain-classifier weights, uLSIF, TrAdaBoost."""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+from sklearn import config_context
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier, is_regressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from skltransfer import (
+    DomainClassifierWeighting,
+    KernelMeanMatching,
+    LeastSquaresImportanceFitting,
+    TrAdaBoostClassifier,
+    stack_domains,
+)
+from skltransfer.reweighting import kmm_qp, ulsif_loo_score
+
+
+def _shifted(n_source=80, n_target=60, seed=0):
+    rng = np.random.default_rng(seed)
+    Xs = rng.normal(size=(n_source, 2))
+    ys = (Xs[:, 0] + 0.3 * Xs[:, 1] > 0).astype(int)
+    Xt = rng.normal(0.8, 0.6, size=(n_target, 2))
+    return Xs, ys, Xt
+
+
+def _kmm_problem(n=25, n_target=20, seed=0):
+    Xs, _, Xt = _shifted(n, n_target, seed)
+    K = rbf_kernel(Xs, gamma=0.5)
+    kappa = n / n_target * rbf_kernel(Xs, Xt, gamma=0.5).sum(axis=1)
+    return K, kappa
+
+
+def _objective(K, kappa, b):
+    return 0.5 * b @ K @ b - kappa @ b
+
+
+# --- kernel mean matching -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("B, eps", [(1000.0, 0.8), (2.0, 0.1), (5.0, 0.0)])
+def test_kmm_apg_matches_slsqp(B, eps):
+    K, kappa = _kmm_problem()
+    b_apg = kmm_qp(K, kappa, B=B, eps=eps, tol=1e-10, max_iter=20000)
+    b_ref = kmm_qp(K, kappa, B=B, eps=eps, solver="slsqp", tol=1e-12, max_iter=1000)
+    assert _objective(K, kappa, b_apg) <= _objective(K, kappa, b_ref) + 1e-6 * abs(
+        _objective(K, kappa, b_ref)
+    )
+    np.testing.assert_allclose(b_apg, b_ref, atol=1e-3 * max(1.0, b_ref.max()))
+
+
+@pytest.mark.parametrize("B, eps", [(1000.0, 0.8), (2.0, 0.1), (5.0, 0.0)])
+def test_kmm_apg_satisfies_kkt(B, eps):
+    K, kappa = _kmm_problem(seed=1)
+    n = K.shape[0]
+    b = kmm_qp(K, kappa, B=B, eps=eps, tol=1e-12, max_iter=50000)
+    assert np.all(b >= 0) and np.all(b <= B)
+    assert n * (1 - eps) - 1e-8 <= b.sum() <= n * (1 + eps) + 1e-8
+    grad = K @ b - kappa
+    free = (b > 1e-6) & (b < B - 1e-6)
+    assert free.any()
+    # Stationarity: one multiplier nu of the sum constraint makes grad + nu vanish on the free
+    # weights, non-negative at the lower bound, non-positive at the upper bound.
+    nu = -np.median(grad[free])
+    scale = np.abs(kappa).max()
+    np.testing.assert_allclose(grad[free] + nu, 0.0, atol=1e-5 * scale)
+    assert np.all(grad[b <= 1e-6] + nu >= -1e-5 * scale)
+    assert np.all(grad[b >= B - 1e-6] + nu <= 1e-5 * scale)
+    if n * (1 - eps) + 1e-6 < b.sum() < n * (1 + eps) - 1e-6:
+        assert abs(nu) <= 1e-5 * scale
+
+
+def test_kmm_qp_against_scipy_general_solver_on_identity():
+    # K = I: the problem separates into projecting kappa onto the feasible set.
+    kappa = np.array([3.0, 2.0, 0.5, -1.0])
+    b = kmm_qp(np.eye(4), kappa, B=2.5, eps=0.1, tol=1e-12)
+    ref = minimize(
+        lambda v: 0.5 * v @ v - kappa @ v,
+        np.ones(4),
+        method="SLSQP",
+        bounds=[(0, 2.5)] * 4,
+        constraints=[
+            {"type": "ineq", "fun": lambda v: 4.4 - v.sum()},
+            {"type": "ineq", "fun": lambda v: v.sum() - 3.6},
+        ],
+    ).x
+    np.testing.assert_allclose(b, ref, atol=1e-6)
+    np.testing.assert_allclose(b, [2.5, 1.7, 0.2, 0.0], atol=1e-9)  # clip(kappa - 0.3, 0, B)
+
+
+def test_kmm_qp_returns_n_iter():
+    K, kappa = _kmm_problem()
+    b, n_iter = kmm_qp(K, kappa, eps=0.5, max_iter=7, tol=0.0, return_n_iter=True)
+    assert n_iter == 7 and b.shape == (25,)
+
+
+def test_kmm_qp_infeasible_raises():
+    with pytest.raises(ValueError, match=r"KMM constraints are infeasible: with B=0\.5"):
+        kmm_qp(np.eye(4), np.ones(4), B=0.5, eps=0.1)
+
+
+def test_kmm_estimator_weights_are_the_qp_solution():
+    Xs, ys, Xt = _shifted()
+    X, y = stack_domains(Xs, ys, Xt)
+    kmm = KernelMeanMatching(LogisticRegression(), gamma=0.5, eps=0.3, tol=1e-10, max_iter=5000).fit(X, y)
+    K = rbf_kernel(Xs, gamma=0.5)
+    kappa = 80 / 60 * rbf_kernel(Xs, Xt, gamma=0.5).sum(axis=1)
+    expected = kmm_qp(K, kappa, eps=0.3, tol=1e-10, max_iter=5000)
+    np.testing.assert_allclose(kmm.weights_[:80], expected, rtol=1e-6, atol=1e-8)
+    assert np.all(kmm.weights_[80:] == 0)
+    assert 1 <= kmm.n_iter_ <= 5000
+    # The weighted source mean moves towards the target mean.
+    weighted_mean = np.average(Xs, axis=0, weights=kmm.weights_[:80])
+    assert np.linalg.norm(weighted_mean - Xt.mean(0)) < np.linalg.norm(Xs.mean(0) - Xt.mean(0))
+    ref = LogisticRegression().fit(Xs, ys, sample_weight=expected)
+    np.testing.assert_allclose(kmm.predict_proba(Xt), ref.predict_proba(Xt), rtol=1e-5)
+
+
+def test_kmm_batches_each_satisfy_their_constraint():
+    Xs, ys, Xt = _shifted(90, 40)
+    X, y = stack_domains(Xs, ys, Xt)
+    kmm = KernelMeanMatching(LogisticRegression(), batch_size=30, eps=0.0, random_state=0).fit(X, y)
+    # eps = 0: each batch's weights sum to its size, so the total is the number of source rows.
+    np.testing.assert_allclose(kmm.weights_.sum(), 90.0, rtol=1e-9)
+    again = KernelMeanMatching(LogisticRegression(), batch_size=30, eps=0.0, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(kmm.weights_, again.weights_)
+    other = KernelMeanMatching(LogisticRegression(), batch_size=30, eps=0.0, random_state=1).fit(X, y)
+    assert not np.allclose(kmm.weights_, other.weights_)
+
+
+def test_kmm_callable_kernel_and_slsqp():
+    Xs, ys, Xt = _shifted(30, 20)
+    X, y = stack_domains(Xs, ys, Xt)
+    a = KernelMeanMatching(LogisticRegression(), kernel=lambda u, v: np.exp(-0.5 * np.sum((u - v) ** 2))).fit(
+        X, y
+    )
+    b = KernelMeanMatching(LogisticRegression(), gamma=0.5, solver="slsqp").fit(X, y)
+    np.testing.assert_allclose(a.weights_, b.weights_, atol=1e-2 * b.weights_.max())
+
+
+# --- domain classifier -------------------------------------------------------------
+
+
+def test_domain_classifier_recovers_gaussian_density_ratio():
+    # Source N(0, 1), target N(1, 1): p_t(x) / p_s(x) = exp(x - 1/2), and the logistic model
+    # of the domain posterior is well specified. Unequal sizes test the n_s / n_t factor.
+    rng = np.random.default_rng(0)
+    Xs, Xt = rng.normal(0.0, 1.0, (20000, 1)), rng.normal(1.0, 1.0, (10000, 1))
+    ys = (Xs[:, 0] > 0).astype(int)
+    X, y = stack_domains(Xs, ys, Xt)
+    clf = DomainClassifierWeighting(LogisticRegression(C=1e6)).fit(X, y)
+    grid = (Xs[:, 0] > -1.5) & (Xs[:, 0] < 2.5)
+    np.testing.assert_allclose(clf.weights_[:20000][grid], np.exp(Xs[grid, 0] - 0.5), rtol=0.06)
+    assert np.all(clf.weights_[20000:] == 0)
+    assert clf.domain_classifier_.classes_.tolist() == [0, 1]
+
+
+def test_domain_classifier_max_weight_clips():
+    Xs, ys, Xt = _shifted()
+    X, y = stack_domains(Xs, ys, Xt)
+    free = DomainClassifierWeighting(LogisticRegression()).fit(X, y)
+    clipped = DomainClassifierWeighting(LogisticRegression(), max_weight=1.5).fit(X, y)
+    np.testing.assert_allclose(clipped.weights_, np.minimum(free.weights_, 1.5))
+    assert free.weights_.max() > 1.5
+
+
+def test_domain_classifier_uses_the_given_classifier():
+    Xs, ys, Xt = _shifted()
+    X, y = stack_domains(Xs, ys, Xt)
+    clf = DomainClassifierWeighting(
+        LogisticRegression(), domain_classifier=DecisionTreeClassifier(max_depth=2)
+    )
+    clf.fit(X, y)
+    assert isinstance(clf.domain_classifier_, DecisionTreeClassifier)
+
+
+# --- uLSIF -----------------------------------------------------------------------------
+
+
+def _brute_force_loo(phi_s, phi_t, alpha):
+    n_de, n_nu = phi_s.shape[1], phi_t.shape[1]
+    losses = []
+    for i in range(min(n_de, n_nu)):
+        keep_s, keep_t = np.arange(n_de) != i, np.arange(n_nu) != i
+        H = phi_s[:, keep_s] @ phi_s[:, keep_s].T / (n_de - 1)
+        h = phi_t[:, keep_t].mean(axis=1)
+        theta = np.maximum(0.0, np.linalg.solve(H + alpha * np.eye(H.shape[0]), h))
+        losses.append(0.5 * (phi_s[:, i] @ theta) ** 2 - phi_t[:, i] @ theta)
+    return np.mean(losses)
+
+
+@pytest.mark.parametrize("alpha", [1e-3, 0.1, 1.0])
+@pytest.mark.parametrize("n_source, n_target", [(30, 20), (15, 25)])
+def test_ulsif_loo_score_matches_brute_force(alpha, n_source, n_target):
+    Xs, _, Xt = _shifted(n_source, n_target)
+    centers = Xt[:8]
+    phi_s, phi_t = rbf_kernel(centers, Xs, gamma=0.7), rbf_kernel(centers, Xt, gamma=0.7)
+    assert ulsif_loo_score(phi_s, phi_t, alpha) == pytest.approx(
+        _brute_force_loo(phi_s, phi_t, alpha), rel=1e-9
+    )
+
+
+def test_ulsif_weights_are_the_closed_form():
+    Xs, ys, Xt = _shifted()
+    X, y = stack_domains(Xs, ys, Xt)
+    clf = LeastSquaresImportanceFitting(LogisticRegression(), gamma=0.4, alpha=0.05, n_centers=500).fit(X, y)
+    # Every target row is a center: theta minimises 1/2 t'Ht - h't + alpha/2 t't over t >= 0 ... up to the
+    # clipping of uLSIF, which takes max(0, .) of the unconstrained minimiser.
+    phi_s, phi_t = rbf_kernel(Xs, Xt, gamma=0.4), rbf_kernel(Xt, Xt, gamma=0.4)
+    H, h = phi_s.T @ phi_s / 80, phi_t.mean(axis=0)
+    theta = np.maximum(0.0, np.linalg.solve(H + 0.05 * np.eye(60), h))
+    np.testing.assert_allclose(clf.weights_[:80], phi_s @ theta, rtol=1e-8)
+    assert (clf.gamma_, clf.alpha_) == (0.4, 0.05)
+
+
+def test_ulsif_chooses_the_loo_minimiser_and_tracks_the_true_ratio():
+    rng = np.random.default_rng(0)
+    Xs, Xt = rng.normal(0.0, 1.0, (400, 1)), rng.normal(0.5, 0.7, (300, 1))
+    X, y = stack_domains(Xs, (Xs[:, 0] > 0).astype(int), Xt)
+    gammas, alphas = [0.05, 0.5, 5.0], [1e-3, 0.1, 1.0]
+    clf = LeastSquaresImportanceFitting(LogisticRegression(), gamma=gammas, alpha=alphas, random_state=0)
+    clf.fit(X, y)
+    rng_ref = np.random.RandomState(0)
+    centers = Xt[rng_ref.permutation(300)[:100]]
+    s_order, t_order = rng_ref.permutation(400), rng_ref.permutation(300)
+    scores = {
+        (g, a): ulsif_loo_score(
+            rbf_kernel(centers, Xs[s_order], gamma=g), rbf_kernel(centers, Xt[t_order], gamma=g), a
+        )
+        for g in gammas
+        for a in alphas
+    }
+    assert (clf.gamma_, clf.alpha_) == min(scores, key=scores.get)
+    true_ratio = 1 / 0.7 * np.exp(-((Xs[:, 0] - 0.5) ** 2) / (2 * 0.49) + Xs[:, 0] ** 2 / 2)
+    inside = np.abs(Xs[:, 0]) < 1.5
+    assert np.corrcoef(clf.weights_[:400][inside], true_ratio[inside])[0, 1] > 0.9
+
+
+def test_ulsif_default_grid_and_random_state():
+    Xs, ys, Xt = _shifted()
+    X, y = stack_domains(Xs, ys, Xt)
+    a = LeastSquaresImportanceFitting(LogisticRegression(), n_centers=30, random_state=0).fit(X, y)
+    b = LeastSquaresImportanceFitting(LogisticRegression(), n_centers=30, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    assert a.alpha_ in np.logspace(-3, 1, 9)
+
+
+@pytest.mark.parametrize("params", [{"gamma": []}, {"alpha": [0.1, -1.0]}, {"gamma": [[0.1, 0.2]]}])
+def test_ulsif_bad_candidates_raise(params):
+    Xs, ys, Xt = _shifted(20, 10)
+    X, y = stack_domains(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="must be a positive float or a non-empty 1-D list"):
+        LeastSquaresImportanceFitting(LogisticRegression(), **params).fit(X, y)
+
+
+def test_ulsif_loo_needs_two_target_rows():
+    Xs, ys, Xt = _shifted(20, 1)
+    X, y = stack_domains(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="needs at least 2 target rows, got 1"):
+        LeastSquaresImportanceFitting(LogisticRegression()).fit(X, y)
+    clf = LeastSquaresImportanceFitting(LogisticRegression(), gamma=1.0, alpha=0.1).fit(X, y)
+    assert np.all(clf.weights_[:20] >= 0)
+
+
+# --- TrAdaBoost ----------------------------------------------------------------------
+
+
+class _ColumnOne(ClassifierMixin, BaseEstimator):
+    """Predicts the second column of X as the label: mistakes known in advance."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_ = np.unique(y)
+        self.sample_weight_ = np.asarray(sample_weight)
+        return self
+
+    def predict(self, X):
+        return np.asarray(X)[:, 1].astype(int)
+
+
+def test_tradaboost_weight_update_by_hand():
+    # 4 source rows (the last one mispredicted), 3 labeled target rows (the last one
+    # mispredicted), 1 unlabeled target row that must be ignored.
+    X = np.array([[0, 0], [0, 1], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0], [0, 1]], dtype=float)
+    y = np.array([0, 1, 0, 1, 1, 0, 1, -1])
+    domain = np.array([0, 0, 0, 0, -1, -1, -1, -1])
+    clf = TrAdaBoostClassifier(_ColumnOne(), n_estimators=2).fit(X, y, sample_domain=domain)
+    beta = 1 / (1 + math.sqrt(2 * math.log(4) / 2))
+    # Round 1: uniform weights, target error 1/3, beta_1 = (1/3) / (2/3): the wrong target row
+    # doubles, the wrong source row is multiplied by beta.
+    w1 = np.array([1, 1, 1, beta, 1, 1, 2]) / 7
+    np.testing.assert_allclose(clf.estimators_[1].sample_weight_, w1 / w1.sum())
+    # Round 2: target error 2 / (1 + 1 + 2) = 1/2, so alpha = 0: target weights stay put.
+    np.testing.assert_allclose(clf.estimator_errors_, [1 / 3, 1 / 2])
+    np.testing.assert_allclose(clf.estimator_weights_, [math.log(2), 0.0], atol=1e-12)
+    w2 = w1 / w1.sum() * np.array([1, 1, 1, beta, 1, 1, 1])
+    np.testing.assert_allclose(clf.weights_, np.r_[w2 / w2.sum(), 0.0])
+    np.testing.assert_allclose(clf.estimators_[0].sample_weight_, np.full(7, 1 / 7))
+
+
+def test_tradaboost_learning_rate_and_multiclass_alpha():
+    X = np.array([[0, 0], [0, 1], [0, 2], [0, 0], [0, 1], [0, 0], [0, 1], [0, 2]], dtype=float)
+    y = np.array([0, 1, 2, 1, 1, 2, 1, 2])
+    domain = np.array([0, 0, 0, 0, -1, -1, -1, -1])
+    clf = TrAdaBoostClassifier(_ColumnOne(), n_estimators=1, learning_rate=0.5).fit(
+        X, y, sample_domain=domain
+    )
+    # Target error 1/4 with 3 classes: alpha = ln(3) + ln(2) (SAMME); both updates take the
+    # power learning_rate.
+    alpha = math.log(3) + math.log(2)
+    assert clf.estimator_weights_[0] == pytest.approx(alpha)
+    beta = 1 / (1 + math.sqrt(2 * math.log(4) / 1))
+    w = np.ones(8)
+    w[3] = beta**0.5
+    w[5] = math.exp(0.5 * alpha)
+    np.testing.assert_allclose(clf.weights_, w / w.sum())
+
+
+def test_tradaboost_votes_with_the_second_half():
+    rng = np.random.default_rng(0)
+    Xs = rng.normal(size=(120, 2))
+    ys = (Xs[:, 0] > 0).astype(int)
+    Xt = rng.normal(size=(30, 2))
+    yt = (Xt[:, 0] + Xt[:, 1] > 0).astype(int)
+    X, y, domain = stack_domains(Xs, ys, Xt, yt, return_sample_domain=True)
+    clf = TrAdaBoostClassifier(DecisionTreeClassifier(max_depth=2), n_estimators=5, random_state=0)
+    clf.fit(X, y, sample_domain=domain)
+    # ceil(5 / 2) = 3: rounds 3, 4, 5 vote.
+    votes = np.zeros((150, 2))
+    for est, alpha in zip(clf.estimators_[2:], clf.estimator_weights_[2:], strict=True):
+        votes[np.arange(150), est.predict(X)] += alpha
+    np.testing.assert_allclose(clf.predict_proba(X), votes / clf.estimator_weights_[2:].sum())
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[votes.argmax(1)])
+    seeds = [est.random_state for est in clf.estimators_]
+    again = TrAdaBoostClassifier(DecisionTreeClassifier(max_depth=2), n_estimators=5, random_state=0)
+    assert [e.random_state for e in again.fit(X, y, sample_domain=domain).estimators_] == seeds
+
+
+def test_tradaboost_all_rounds_useless_vote_equally():
+    X = np.array([[0, 1], [0, 0], [0, 1], [0, 0]], dtype=float)
+    y = np.array([0, 1, 0, 1])
+    domain = np.array([0, 0, -1, -1])
+    clf = TrAdaBoostClassifier(_ColumnOne(), n_estimators=2).fit(X, y, sample_domain=domain)
+    assert np.all(clf.estimator_weights_ == 0)
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_tradaboost_needs_labeled_target_rows():
+    Xs, ys, Xt = _shifted(20, 10)
+    X, y = stack_domains(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="needs labeled target rows"):
+        TrAdaBoostClassifier().fit(X, y)
+
+
+# --- shared behaviour ---------------------------------------------------------------
+
+
+def _weighting_estimators():
+    return [
+        KernelMeanMatching(LogisticRegression(), gamma=0.5, random_state=0),
+        DomainClassifierWeighting(LogisticRegression()),
+        LeastSquaresImportanceFitting(LogisticRegression(), n_centers=20, random_state=0),
+    ]
+
+
+@pytest.mark.parametrize("estimator", [*_weighting_estimators(), TrAdaBoostClassifier(random_state=0)])
+def test_clone_and_pickle_round_trip(estimator):
+    Xs, ys, Xt = _shifted()
+    X, y, domain = stack_domains(
+        Xs, ys, Xt, np.r_[(Xt[:6, 0] > 0.8).astype(int), np.full(54, -1)], return_sample_domain=True
+    )
+    fitted = clone(estimator).fit(X, y, sample_domain=domain)
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict(Xt), fitted.predict(Xt))
+    np.testing.assert_array_equal(restored.predict_proba(Xt), fitted.predict_proba(Xt))
+    refit = clone(fitted).fit(X, y, sample_domain=domain)
+    np.testing.assert_array_equal(refit.predict_proba(Xt), fitted.predict_proba(Xt))
+    assert not hasattr(clone(fitted), "weights_")
+
+
+@pytest.mark.parametrize("estimator", _weighting_estimators())
+def test_weighting_fits_estimator_on_weighted_source_rows(estimator):
+    Xs, ys, Xt = _shifted()
+    X, y = stack_domains(Xs, ys, Xt)
+    est = clone(estimator).fit(X, y)
+    assert est.weights_.shape == (140,) and np.all(est.weights_[80:] == 0) and np.all(est.weights_ >= 0)
+    ref = LogisticRegression().fit(Xs, ys, sample_weight=est.weights_[:80])
+    np.testing.assert_allclose(est.decision_function(Xt), ref.decision_function(Xt))
+    np.testing.assert_allclose(est.predict_log_proba(Xt), ref.predict_log_proba(Xt))
+    assert est.score(Xt, (Xt[:, 0] > 0).astype(int)) == ref.score(Xt, (Xt[:, 0] > 0).astype(int))
+    assert est.classes_.tolist() == [0, 1] and is_classifier(est)
+
+
+def test_weighting_wraps_a_regressor():
+    Xs, _, Xt = _shifted()
+    X = np.vstack([Xs, Xt])
+    y = np.r_[Xs @ [1.0, -2.0], np.full(60, np.nan)]
+    reg = KernelMeanMatching(Ridge(), gamma=0.5).fit(X, y)
+    assert is_regressor(reg) and not hasattr(reg, "predict_proba")
+    ref = Ridge().fit(Xs, y[:80], sample_weight=reg.weights_[:80])
+    np.testing.assert_allclose(reg.predict(Xt), ref.predict(Xt))
+
+
+@pytest.mark.parametrize("estimator", [*_weighting_estimators(), TrAdaBoostClassifier()])
+def test_fit_without_y_raises(estimator):
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        estimator.fit(np.zeros((4, 2)), None)
+
+
+def test_sample_domain_is_routed_in_a_pipeline():
+    Xs, ys, Xt = _shifted()
+    X, y, domain = stack_domains(Xs, ys, Xt, return_sample_domain=True)
+    y = np.r_[ys, (Xt[:, 0] > 0.8).astype(int)]  # labeled target rows, told apart by sample_domain
+    with config_context(enable_metadata_routing=True):
+        kmm = KernelMeanMatching(LogisticRegression(), gamma=0.5).set_fit_request(sample_domain=True)
+        pipe = make_pipeline(StandardScaler(), kmm).fit(X, y, sample_domain=domain)
+    weights = pipe[-1].weights_
+    assert np.all(weights[80:] == 0) and np.any(weights[:80] > 0)
