@@ -91,8 +91,8 @@ class SubspaceAligner(BaseDomainAligner):
                 stacklevel=4,
             )
             n_components = largest
-        pca_source = PCA(n_components, svd_solver="full").fit(X_source)
-        pca_target = PCA(n_components, svd_solver="full").fit(X_target)
+        pca_source = PCA(n_components, svd_solver="covariance_eigh").fit(X_source)
+        pca_target = PCA(n_components, svd_solver="covariance_eigh").fit(X_target)
         self.components_source_ = pca_source.components_
         self.components_target_ = pca_target.components_
         self.mean_source_, self.mean_target_ = pca_source.mean_, pca_target.mean_
