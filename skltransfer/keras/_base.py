@@ -147,7 +147,7 @@ class KerasStateMixin:
     _unpicklable: tuple[str, ...] = ()
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__ itself
         for name in self._unpicklable:
             state.pop(name, None)
         blobs = {}

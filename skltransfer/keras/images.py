@@ -118,10 +118,13 @@ class Images:
         The images, in their original dtype.
     paths : list of path or None
         The image files, read batch by batch.
+    from_rows : bool
+        Whether the images came as a 2-D array of flattened images.
     """
 
     array: np.ndarray | None = None
     paths: Sequence | None = None
+    from_rows: bool = False
 
     def __len__(self) -> int:
         return len(self.paths) if self.array is None else self.array.shape[0]
@@ -188,7 +191,7 @@ def as_images(X, *, image_shape=None, estimator=None, reset: bool = True) -> Ima
         if missing:
             raise ValueError(f"{len(missing)} image file(s) not found, e.g. {os.fspath(missing[0])!r}.")
         return Images(paths=paths)
-    ndim = np.ndim(X) if not hasattr(X, "ndim") else X.ndim
+    ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
     if ndim == 2:
         if image_shape is None:
             raise ValueError(
@@ -199,10 +202,11 @@ def as_images(X, *, image_shape=None, estimator=None, reset: bool = True) -> Ima
             X = validate_data(estimator, X, reset=reset, dtype="numeric")
         else:
             X = check_array(X, dtype="numeric")
-        return Images(array=X.reshape(X.shape[0], *_resolve_image_shape(image_shape, X.shape[1])))
+        shape = _resolve_image_shape(image_shape, X.shape[1])
+        return Images(array=X.reshape(X.shape[0], *shape), from_rows=True)
     if ndim == 1:
         raise ValueError(
-            "1-D input must be a list of image file paths; got numeric values. Pass images as a "
+            "1-D input must be a list of image file paths; got numeric values. Reshape your data: pass images as a "
             "2-D array with image_shape, or as a 3-D/4-D array."
         )
     if ndim not in (3, 4):
