@@ -121,17 +121,15 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--n-images", type=int, default=128, help="MobileNetV2 images (half for ResNet50)")
     parser.add_argument("--n-paths", type=int, default=10000)
     parser.add_argument("--memory-size", type=int, default=96, help="network input size for the memory run")
     args = parser.parse_args(argv)
     if args.quick:
         cases, repeats, n_paths = [("mobilenet_v2", 96, 64), ("resnet50", 64, 32)], 2, 200
     else:
-        cases, repeats, n_paths = (
-            [("mobilenet_v2", 224, 256), ("resnet50", 224, 128)],
-            args.repeats,
-            args.n_paths,
-        )
+        cases = [("mobilenet_v2", 224, args.n_images), ("resnet50", 224, args.n_images // 2)]
+        repeats, n_paths = args.repeats, args.n_paths
 
     print(f"batch_size={args.batch_size}, repeats={repeats}, weights=None, median images/s")
     print("| network | images | model.predict (img/s) | extractor (img/s) | ratio | max abs diff |")

@@ -206,8 +206,8 @@ def as_images(X, *, image_shape=None, estimator=None, reset: bool = True) -> Ima
         return Images(array=X.reshape(X.shape[0], *shape), from_rows=True)
     if ndim == 1:
         raise ValueError(
-            "1-D input must be a list of image file paths; got numeric values. Reshape your data: pass images as a "
-            "2-D array with image_shape, or as a 3-D/4-D array."
+            "1-D input must be a list of image file paths; got numeric values. Reshape your data: "
+            "pass images as a 2-D array with image_shape, or as a 3-D/4-D array."
         )
     if ndim not in (3, 4):
         raise ValueError(f"Images must be a 2-D, 3-D or 4-D array or a list of paths; got {ndim}-D input.")

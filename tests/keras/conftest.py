@@ -50,7 +50,7 @@ def sample_images():
     from sklearn.datasets import load_sample_images
 
     crops, labels = [], []
-    for label, image in zip(("china", "flower"), load_sample_images().images):
+    for label, image in zip(("china", "flower"), load_sample_images().images, strict=True):
         for top, left in [(0, 0), (120, 200), (240, 400)]:
             crops.append(image[top : top + 40, left : left + 48])
             labels.append(label)
@@ -64,7 +64,7 @@ def image_folder(tmp_path_factory, sample_images):
 
     root = tmp_path_factory.mktemp("images")
     crops, labels = sample_images
-    for i, (crop, label) in enumerate(zip(crops, labels)):
+    for i, (crop, label) in enumerate(zip(crops, labels, strict=True)):
         (root / label).mkdir(exist_ok=True)
         Image.fromarray(crop).save(root / label / f"img{i}.{'jpg' if i % 2 else 'png'}")
     return root
