@@ -423,3 +423,13 @@ def test_sample_domain_is_routed_in_a_pipeline():
         pipe = make_pipeline(StandardScaler(), kmm).fit(X, y, sample_domain=domain)
     weights = pipe[-1].weights_
     assert np.all(weights[80:] == 0) and np.any(weights[:80] > 0)
+
+
+def test_kmm_lanczos_step_bounds_the_largest_eigenvalue():
+    from skltransfer.reweighting._kmm import _largest_eigenvalue
+
+    Xs, _, _ = _shifted(300, 1)
+    K = rbf_kernel(Xs, gamma=0.5)
+    exact = np.linalg.eigvalsh(K)[-1]
+    assert exact <= _largest_eigenvalue(K) <= 1.02 * exact
+    assert _largest_eigenvalue(K) == _largest_eigenvalue(K.copy())

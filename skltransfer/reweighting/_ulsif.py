@@ -6,8 +6,8 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from scipy.linalg import solve
-from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
+from scipy.linalg import cho_factor, cho_solve, solve
+from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils import check_random_state
 
 from ..utils._sklearn_compat import Interval
@@ -56,11 +56,13 @@ def ulsif_loo_score(phi_source: np.ndarray, phi_target: np.ndarray, alpha: float
     H = phi_source @ phi_source.T / n_de
     h = phi_target.mean(axis=1)
     x_de, x_nu = phi_source[:, :n_min], phi_target[:, :n_min]
-    system = H + alpha * (n_de - 1) / n_de * np.eye(b)
-    inv_x_de = solve(system, x_de, assume_a="pos")
+    factor = cho_factor(H + alpha * (n_de - 1) / n_de * np.eye(b))
+    inv_h, inv_x_de, inv_x_nu = np.split(
+        cho_solve(factor, np.column_stack([h, x_de, x_nu])), [1, 1 + n_min], axis=1
+    )
     denom = n_de - np.sum(x_de * inv_x_de, axis=0)
-    b0 = solve(system, h, assume_a="pos")[:, None] + inv_x_de * ((h @ inv_x_de) / denom)
-    b1 = solve(system, x_nu, assume_a="pos") + inv_x_de * (np.sum(x_nu * inv_x_de, axis=0) / denom)
+    b0 = inv_h + inv_x_de * ((h @ inv_x_de) / denom)
+    b1 = inv_x_nu + inv_x_de * (np.sum(x_nu * inv_x_de, axis=0) / denom)
     theta = np.maximum(0.0, (n_de - 1) * (n_nu * b0 - b1) / (n_de * (n_nu - 1)))
     r_de = np.sum(x_de * theta, axis=0)
     r_nu = np.sum(x_nu * theta, axis=0)
@@ -165,7 +167,9 @@ class LeastSquaresImportanceFitting(BaseImportanceWeighting):
     def _source_weights(self, X_source, X_target):
         rng = check_random_state(self.random_state)
         centers = X_target[rng.permutation(X_target.shape[0])[: self.n_centers]]
-        median = np.median(euclidean_distances(centers, X_source, squared=True))
+        dist_s = euclidean_distances(centers, X_source, squared=True)
+        dist_t = euclidean_distances(centers, X_target, squared=True)
+        median = np.median(dist_s)
         gammas = self._candidates(self.gamma, _GAMMA_FACTORS / max(median, np.finfo(float).tiny), "gamma")
         alphas = self._candidates(self.alpha, _ALPHAS, "alpha")
         if gammas.size * alphas.size == 1:
@@ -180,14 +184,13 @@ class LeastSquaresImportanceFitting(BaseImportanceWeighting):
             target_order = rng.permutation(X_target.shape[0])
             scores = {}
             for gamma in gammas:
-                phi_s = rbf_kernel(centers, X_source[source_order], gamma=gamma)
-                phi_t = rbf_kernel(centers, X_target[target_order], gamma=gamma)
+                phi_s = np.exp(-gamma * dist_s[:, source_order])
+                phi_t = np.exp(-gamma * dist_t[:, target_order])
                 for alpha in alphas:
                     scores[gamma, alpha] = ulsif_loo_score(phi_s, phi_t, alpha)
             gamma, alpha = min(scores, key=scores.get)
             self.gamma_, self.alpha_ = float(gamma), float(alpha)
-        phi_s = rbf_kernel(centers, X_source, gamma=self.gamma_)
-        phi_t = rbf_kernel(centers, X_target, gamma=self.gamma_)
+        phi_s, phi_t = np.exp(-self.gamma_ * dist_s), np.exp(-self.gamma_ * dist_t)
         H = phi_s @ phi_s.T / X_source.shape[0]
         theta = np.maximum(
             0.0, solve(H + self.alpha_ * np.eye(H.shape[0]), phi_t.mean(axis=1), assume_a="pos")
