@@ -7,10 +7,10 @@ from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 from ..utils._sklearn_compat import Interval
 from ._base import BaseDomainAligner
+from ._subspace import principal_directions
 
 __all__ = ["GFKAligner"]
 
@@ -124,8 +124,8 @@ class GFKAligner(BaseDomainAligner):
                 stacklevel=4,
             )
             n_components = largest
-        basis_source = PCA(n_components, svd_solver="covariance_eigh").fit(X_source).components_.T
-        basis_target = PCA(n_components, svd_solver="covariance_eigh").fit(X_target).components_.T
+        basis_source = principal_directions(X_source, n_components)[1].T
+        basis_target = principal_directions(X_target, n_components)[1].T
         self.components_ = geodesic_flow_map(basis_source, basis_target)
         self.n_components_ = n_components
         return self.components_.shape[1]
