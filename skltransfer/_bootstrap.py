@@ -32,6 +32,7 @@ __all__ = ["bootstrap_632_score", "bootstrap_confidence_interval"]
         ],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
+        "params": [dict, None],
     },
     prefer_skip_nested_validation=False,
 )
@@ -45,6 +46,7 @@ def bootstrap_632_score(
     train_size: int | float | None = None,
     random_state=None,
     n_jobs: int | None = None,
+    params: dict | None = None,
 ) -> float:
     """Efron's .632 bootstrap estimate of a model's score.
 
@@ -72,6 +74,9 @@ def bootstrap_632_score(
         Seeds the draws.
     n_jobs : int or None, default=None
         Parallel fits, as in ``cross_validate``.
+    params : dict, default=None
+        Passed to every ``fit`` (per-row values such as ``sample_domain`` are sliced to the
+        training rows), as in ``cross_validate``.
 
     Returns
     -------
@@ -98,8 +103,10 @@ def bootstrap_632_score(
     """
     scorer = check_scoring(estimator, scoring=scoring)
     cv = BootstrapSplit(n_splits, train_size=train_size, random_state=random_state)
-    out_of_bag = cross_validate(estimator, X, y, cv=cv, scoring=scorer, n_jobs=n_jobs, error_score="raise")
-    apparent = scorer(clone(estimator).fit(X, y), X, y)
+    out_of_bag = cross_validate(
+        estimator, X, y, cv=cv, scoring=scorer, n_jobs=n_jobs, params=params, error_score="raise"
+    )
+    apparent = scorer(clone(estimator).fit(X, y, **(params or {})), X, y)
     return float(0.368 * apparent + 0.632 * np.mean(out_of_bag["test_score"]))
 
 
