@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_regressor
 from sklearn.pipeline import make_pipeline
+from sklearn.utils import check_consistent_length
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.metaestimators import available_if
 
@@ -35,6 +37,15 @@ def _labeled_rows(y, regression: bool) -> np.ndarray:
     if regression:
         return np.flatnonzero(~np.isnan(y.astype(float)))
     return np.flatnonzero(~unlabeled_mask(y))
+
+
+def _as_indexable(X):
+    """``X`` in a form ``_safe_indexing`` can index: lists, arrays, CSR/CSC, data frames."""
+    if issparse(X):
+        return X if X.format in ("csr", "csc") else X.tocsr()
+    if hasattr(X, "__array__") and not hasattr(X, "iloc"):
+        return np.asarray(X)
+    return X
 
 
 def _slice_params(params: dict, rows: np.ndarray, n_samples: int) -> dict:
@@ -89,6 +100,13 @@ class LabeledOnly(MetaEstimatorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {"estimator": [HasMethods(["fit"])]}
 
+    _expected_failed_checks = {
+        "check_classifiers_classes": (
+            "the check trains on the labels [-1, 1]; -1 is the marker of unlabeled rows, "
+            "as in SelfTrainingClassifier"
+        ),
+    }
+
     def __init__(self, estimator):
         self.estimator = estimator
 
@@ -112,6 +130,10 @@ class LabeledOnly(MetaEstimatorMixin, BaseEstimator):
         -------
         self : LabeledOnly
         """
+        if y is None:
+            raise ValueError("LabeledOnly requires y to be passed, but the target y is None.")
+        X, y = _as_indexable(X), np.asarray(y)
+        check_consistent_length(X, y)
         if _routing_enabled():
             fit_params = process_routing(self, "fit", **fit_params).estimator.fit
         rows = self._rows(y)
@@ -120,7 +142,7 @@ class LabeledOnly(MetaEstimatorMixin, BaseEstimator):
         n_samples = _num_samples(X)
         self.estimator_ = clone(self.estimator)
         self.estimator_.fit(
-            _safe_indexing(X, rows), _safe_indexing(np.asarray(y), rows), **_slice_params(fit_params, rows, n_samples)
+            _safe_indexing(X, rows), _safe_indexing(y, rows), **_slice_params(fit_params, rows, n_samples)
         )
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
@@ -189,6 +211,7 @@ class LabeledOnly(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         if _routing_enabled():
             score_params = process_routing(self, "score", **score_params).estimator.score
+        X, y = _as_indexable(X), np.asarray(y)
         rows = self._rows(y)
         if rows.shape[0] == 0:
             raise ValueError(
@@ -197,7 +220,7 @@ class LabeledOnly(MetaEstimatorMixin, BaseEstimator):
             )
         return self.estimator_.score(
             _safe_indexing(X, rows),
-            _safe_indexing(np.asarray(y), rows),
+            _safe_indexing(y, rows),
             **_slice_params(score_params, rows, _num_samples(X)),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import metadata_routing
 
 from .._domains import Domains, resolve_domains
 from ..utils._sklearn_compat import _fit_context, check_is_fitted, validate_data
@@ -33,6 +34,10 @@ class BaseDomainAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     """
 
     _requires_labels = False
+
+    # ``transform``'s ``sample_domain`` is for direct calls: a pipeline routes it to ``fit``
+    # and ``fit_transform`` only, so ``set_fit_request(sample_domain=True)`` is all it needs.
+    __metadata_request__transform = {"sample_domain": metadata_routing.UNUSED}
 
     def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
         return resolve_domains(
