@@ -1,6 +1,16 @@
 """Feature-based domain adaptation: transformers that align source and target features."""
 
 from ._coral import CORALAligner
+from ._gfk import GFKAligner
+from ._meda import MEDAClassifier
 from ._subspace import SubspaceAligner
+from ._tca import JointMMDAligner, MMDAligner
 
-__all__: list[str] = ["CORALAligner", "SubspaceAligner"]
+__all__: list[str] = [
+    "CORALAligner",
+    "GFKAligner",
+    "JointMMDAligner",
+    "MEDAClassifier",
+    "MMDAligner",
+    "SubspaceAligner",
+]

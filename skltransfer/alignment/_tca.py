@@ -1,0 +1,454 @@
+"""Transfer Component Analysis (TCA) and its joint, class-conditional variant (JDA)."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import clone
+from sklearn.metrics.pairwise import KERNEL_PARAMS, PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import Normalizer
+from sklearn.utils import check_random_state, gen_batches
+
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
+from ._base import BaseDomainAligner
+from ._tca_solvers import feature_statistics, mmd_columns, solve_exact, solve_features
+
+__all__ = ["JointMMDAligner", "MMDAligner"]
+
+#: ``solver="auto"`` uses the exact solver up to this many fitted rows, Nyström above.
+AUTO_EXACT_MAX_SAMPLES = 5000
+
+# Kernel evaluations against the landmarks are done in batches of about this many entries.
+_BATCH_ENTRIES = 1 << 22
+
+
+class MMDAligner(BaseDomainAligner):
+    """Transfer Component Analysis: a kernel embedding that aligns the domains' means.
+
+    TCA (Pan et al. 2011) embeds source and target rows with the same map
+    ``x -> kernel(x, X_fit) @ W``, where ``W`` maximises the variance of the embedded rows
+    ``tr(W^T K H K W)`` while keeping small the maximum mean discrepancy (MMD) between the
+    embedded domains plus a ridge term, ``tr(W^T (K L K + mu I) W)``. Here ``K`` is the kernel
+    matrix of the fitted rows, ``H`` the centering matrix and ``L`` the MMD matrix, scaled to
+    unit Frobenius norm as in the reference code of Pan et al. and Long et al. (so ``mu``
+    does not depend on the domain sizes). A classifier trained on the embedded source rows
+    then applies to the embedded target rows.
+
+    ``L`` has rank one, so the constraint matrix is a rank-one update of ``mu I``: its inverse
+    square root is known in closed form (Sherman-Morrison) and the components are the
+    leading eigenvectors of a symmetric matrix applied through products with ``K``
+    (``scipy.sparse.linalg.eigsh``; formed densely below 1000 rows). No ``n x n`` inverse and
+    no dense generalized eigensolve are computed. The Nyström solver replaces ``K`` by its
+    low-rank approximation on ``n_landmarks`` random rows, with which the problem reduces to
+    ``n_landmarks x n_landmarks`` matrices accumulated in one pass over the rows: time and
+    memory linear in the number of rows.
+
+    All rows, source or target, are mapped the same way. Rows of several source domains
+    (``sample_domain >= 0``) are pooled into one source, rows of several target domains into
+    one target.
+
+    Parameters
+    ----------
+    n_components : int, default=30
+        Dimension of the embedding. Clipped, with a warning, to the number of fitted rows
+        minus one (exact solver) or to the rank of the Nyström features; the value used is
+        ``n_components_``.
+    kernel : str or callable, default="linear"
+        Any kernel of :func:`sklearn.metrics.pairwise.pairwise_kernels` (``"linear"``,
+        ``"rbf"``, ``"poly"``, ``"sigmoid"``, ``"laplacian"``, ``"cosine"``, ...) or a callable
+        ``kernel(x, y, **kernel_params) -> float``.
+    gamma : float, default=None
+        Parameter of the rbf, laplacian, polynomial, exponential chi2 and sigmoid kernels;
+        None uses scikit-learn's default of each kernel (``1 / n_features`` for rbf).
+    degree : float, default=None
+        Degree of the polynomial kernel (None: scikit-learn's default, 3).
+    coef0 : float, default=None
+        Zero coefficient of the polynomial and sigmoid kernels (None: scikit-learn's default, 1).
+    kernel_params : dict, default=None
+        Further keyword arguments of the kernel (for a callable kernel, all of them).
+    mu : float, default=1.0
+        Weight of the ridge term ``tr(W^T W)``: larger values favour variance over the
+        alignment of the domains.
+    solver : {"auto", "exact", "nystroem"}, default="auto"
+        ``"exact"`` uses the full kernel matrix (time ``O(n^2)`` per Lanczos product, memory
+        ``O(n^2)``); ``"nystroem"`` the Nyström approximation on ``n_landmarks`` rows (time
+        and memory linear in ``n``); ``"auto"`` is exact up to ``AUTO_EXACT_MAX_SAMPLES``
+        (5000) fitted rows and Nyström above.
+    n_landmarks : int, default=500
+        Number of random rows (drawn uniformly without replacement, as
+        :class:`~sklearn.kernel_approximation.Nystroem` does) on which the Nyström solver
+        evaluates the kernel; all rows when there are fewer.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Lanczos start vector and the choice of Nyström landmarks.
+
+    Attributes
+    ----------
+    n_components_ : int
+        Number of components computed.
+    solver_ : str
+        Solver used, ``"exact"`` or ``"nystroem"``.
+    landmarks_ : ndarray of shape (n_landmarks_, n_features_in_)
+        Rows against which ``transform`` evaluates the kernel: every fitted row for the exact
+        solver, the Nyström landmarks otherwise.
+    projection_ : ndarray of shape (n_landmarks_, n_components_)
+        ``transform(X) = kernel(X, landmarks_) @ projection_``.
+    eigenvalues_ : ndarray of shape (n_components_,)
+        Objective of each component (embedded variance over MMD plus ridge), decreasing.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during :meth:`fit`, when ``X`` has string column names.
+
+    See Also
+    --------
+    JointMMDAligner : Align the class-conditional distributions too, with target pseudo-labels.
+    CORALAligner : Align second-order statistics instead.
+
+    References
+    ----------
+    .. [1] S. J. Pan, I. W. Tsang, J. T. Kwok and Q. Yang, "Domain Adaptation via Transfer
+       Component Analysis", IEEE Transactions on Neural Networks 22(2), 2011.
+    .. [2] C. Williams and M. Seeger, "Using the Nyström Method to Speed Up Kernel Machines",
+       NIPS 2001.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn.preprocessing import Normalizer
+    >>> from skltransfer import MMDAligner, make_da_pipeline, stack_domains
+    >>> rng = np.random.default_rng(0)
+    >>> ys, yt = rng.integers(0, 2, 100), rng.integers(0, 2, 100)
+    >>> Xs = rng.normal(size=(100, 5)) + 3 * ys[:, None]
+    >>> Xt = rng.normal(size=(100, 5)) + 3 * yt[:, None] + [4, 0, 0, 0, 0]
+    >>> X, y = stack_domains(Xs, ys, Xt)
+    >>> aligner = MMDAligner(n_components=2, random_state=0).fit(X, y)
+    >>> aligner.transform(Xt).shape
+    (100, 2)
+    >>> pipe = make_da_pipeline(MMDAligner(n_components=2), KNeighborsClassifier(1)).fit(X, y)
+    >>> float(np.mean(pipe.predict(Xt) == yt)) > 0.9
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "kernel": [StrOptions(set(PAIRWISE_KERNEL_FUNCTIONS) - {"precomputed"}), callable],
+        "gamma": [Interval(Real, 0, None, closed="left"), None],
+        "degree": [Interval(Real, 1, None, closed="left"), None],
+        "coef0": [Interval(Real, None, None, closed="neither"), None],
+        "kernel_params": [dict, None],
+        "mu": [Interval(Real, 0, None, closed="neither")],
+        "solver": [StrOptions({"auto", "exact", "nystroem"})],
+        "n_landmarks": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_components=30,
+        *,
+        kernel="linear",
+        gamma=None,
+        degree=None,
+        coef0=None,
+        kernel_params=None,
+        mu=1.0,
+        solver="auto",
+        n_landmarks=500,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.mu = mu
+        self.solver = solver
+        self.n_landmarks = n_landmarks
+        self.random_state = random_state
+
+    # -- kernel ---------------------------------------------------------------------------
+
+    def _get_kernel_params(self) -> dict:
+        params = dict(self.kernel_params or {})
+        if callable(self.kernel):
+            if self.gamma is not None or self.coef0 is not None or self.degree is not None:
+                raise ValueError(
+                    "gamma, coef0 and degree apply to named kernels only; pass the parameters of a "
+                    "callable kernel in kernel_params."
+                )
+        else:
+            for name in KERNEL_PARAMS[self.kernel]:
+                if getattr(self, name) is not None:
+                    params[name] = getattr(self, name)
+        return params
+
+    def _kernel(self, X, Y) -> np.ndarray:
+        return pairwise_kernels(X, Y, metric=self.kernel, filter_params=True, **self._get_kernel_params())
+
+    def _batches(self, n_rows: int, n_columns: int):
+        return gen_batches(n_rows, max(1, _BATCH_ENTRIES // max(n_columns, 1)))
+
+    # -- fit ------------------------------------------------------------------------------
+
+    _materialize_features = False  # keep the (n, n_landmarks) kernel to the landmarks during fit
+
+    def _fit_domains(self, X, y, domains) -> int:
+        X = X.astype(np.float64, copy=False)
+        solver = self.solver
+        if solver == "auto":
+            solver = "exact" if X.shape[0] <= AUTO_EXACT_MAX_SAMPLES else "nystroem"
+        self.solver_ = solver
+        random_state = check_random_state(self.random_state)
+        if solver == "exact":
+            problem = self._kernel(X, X)
+        else:
+            problem = self._nystroem_features(X, random_state)
+        self._fit_components(X, y, domains, problem, random_state)
+        return self.n_components_
+
+    def _nystroem_features(self, X, random_state):
+        """Landmarks, the Nyström map ``N`` (features ``kernel(x, landmarks) @ N.T``) and
+        the kernel of the rows to the landmarks when ``_materialize_features`` (else None).
+
+        ``N = diag(s)^{-1/2} U^T`` over the eigenpairs of the landmarks' kernel matrix above a
+        relative tolerance (a rank-revealing pseudo-inverse square root), so that
+        rank-deficient kernels, such as a linear kernel with fewer features than landmarks,
+        give well-conditioned features.
+        """
+        n = X.shape[0]
+        landmarks = X[np.sort(random_state.permutation(n)[: min(self.n_landmarks, n)])]
+        s, U = linalg.eigh(self._kernel(landmarks, landmarks))
+        keep = s > s.max(initial=0.0) * landmarks.shape[0] * np.finfo(float).eps
+        normalization = (U[:, keep] / np.sqrt(s[keep])).T
+        C = None
+        if self._materialize_features:
+            C = np.empty((n, landmarks.shape[0]))
+            for batch in self._batches(*C.shape):
+                C[batch] = self._kernel(X[batch], landmarks)
+        return landmarks, normalization, C
+
+    def _fit_components(self, X, y, domains, problem, random_state) -> None:
+        """Solve for the marginal MMD."""
+        self._solve(X, mmd_columns(domains.source), problem, random_state)
+
+    def _solve(self, X, E, problem, random_state) -> np.ndarray | None:
+        """Solve TCA for the MMD columns ``E`` and set the fitted attributes.
+
+        ``problem`` is the kernel matrix of ``X`` (exact solver) or the output of
+        :meth:`_nystroem_features`. Returns the embedding of ``X`` when it comes for free
+        (exact solver, or materialised Nyström features), else None.
+        """
+        n = X.shape[0]
+        if isinstance(problem, np.ndarray):
+            k = self._clip(n - 1, "the number of fitted rows minus one")
+            self.eigenvalues_, projection = solve_exact(problem, E, self.mu, k, random_state)
+            self.landmarks_, rows_to_landmarks = X, problem
+        else:
+            landmarks, normalization, rows_to_landmarks = problem
+            m = landmarks.shape[0]
+            if rows_to_landmarks is None:
+                stats = feature_statistics(
+                    lambda rows: self._kernel(rows, landmarks), X, E, _BATCH_ENTRIES // m
+                )
+            else:
+                stats = feature_statistics(lambda rows: rows, rows_to_landmarks, E, _BATCH_ENTRIES // m)
+            gram, sums, cross = stats
+            eigenvalues, coef, rank = solve_features(
+                normalization @ gram @ normalization.T,
+                normalization @ sums,
+                normalization @ cross,
+                n,
+                float(np.sqrt(np.linalg.norm(E.T @ E))),
+                self.mu,
+                self.n_components,
+            )
+            k = self._clip(min(rank, n - 1), "the rank of the Nyström features")
+            self.eigenvalues_, projection = eigenvalues[:k], normalization.T @ coef[:, :k]
+            self.landmarks_ = landmarks
+        signs = _signs(projection)
+        self.projection_ = projection * signs
+        return None if rows_to_landmarks is None else rows_to_landmarks @ self.projection_
+
+    def _clip(self, possible: int, what: str) -> int:
+        self.n_components_ = min(self.n_components, possible)
+        if self.n_components > possible:
+            warnings.warn(
+                f"n_components={self.n_components} is larger than {what} ({possible}); "
+                f"n_components_ was set to {possible}.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self.n_components_
+
+    # -- transform ------------------------------------------------------------------------
+
+    def _transform_domains(self, X, source):
+        out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
+        for batch in self._batches(X.shape[0], self.landmarks_.shape[0]):
+            out[batch] = (
+                self._kernel(X[batch].astype(np.float64, copy=False), self.landmarks_) @ self.projection_
+            )
+        return out
+
+
+def _signs(projection: np.ndarray) -> np.ndarray:
+    """+-1 per column making the largest-magnitude entry positive (a deterministic sign)."""
+    rows = np.argmax(np.abs(projection), axis=0)
+    return np.where(projection[rows, np.arange(projection.shape[1])] < 0, -1.0, 1.0)
+
+
+class JointMMDAligner(MMDAligner):
+    """Joint distribution adaptation (JDA): TCA that also aligns each class, with pseudo-labels.
+
+    JDA (Long et al. 2013) adds to the marginal MMD of :class:`MMDAligner` one MMD term per
+    class between the source rows of that class and the target rows predicted to be of that
+    class. Target labels are unknown, so they are pseudo-labels, refined over ``n_iter``
+    rounds: the first round solves plain TCA, each later one uses the pseudo-labels that
+    ``pseudo_labeler`` (fitted on the embedded labeled rows) predicts for the embedded
+    unlabeled target rows of the previous round. Labeled target rows (given through
+    ``sample_domain``) keep their labels. The MMD matrix now has rank ``n_classes + 1``, and
+    the same low-rank (Woodbury) solvers apply.
+
+    Parameters
+    ----------
+    n_components : int, default=30
+        Dimension of the embedding, clipped as in :class:`MMDAligner`.
+    kernel : str or callable, default="linear"
+        Any kernel of :func:`sklearn.metrics.pairwise.pairwise_kernels` or a callable.
+    gamma : float, default=None
+        Parameter of the rbf, laplacian, polynomial, exponential chi2 and sigmoid kernels.
+    degree : float, default=None
+        Degree of the polynomial kernel (None: 3).
+    coef0 : float, default=None
+        Zero coefficient of the polynomial and sigmoid kernels (None: 1).
+    kernel_params : dict, default=None
+        Further keyword arguments of the kernel.
+    mu : float, default=1.0
+        Weight of the ridge term ``tr(W^T W)``.
+    solver : {"auto", "exact", "nystroem"}, default="auto"
+        As in :class:`MMDAligner`. With Nyström, the kernel of the rows to the landmarks is
+        kept during ``fit`` (memory ``n * n_landmarks``) to pseudo-label every round.
+    n_landmarks : int, default=500
+        Number of Nyström landmarks.
+    n_iter : int, default=10
+        Number of rounds (eigensolves); ``n_iter=1`` is plain TCA.
+    pseudo_labeler : classifier, default=None
+        Predicts the target pseudo-labels from the embedding; cloned every round. None is a
+        1-nearest-neighbour classifier on the embedded rows scaled to unit L2 norm, the
+        choice of Long et al.'s reference code.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Lanczos start vectors and the choice of Nyström landmarks.
+
+    Attributes
+    ----------
+    n_components_ : int
+        Number of components computed.
+    solver_ : str
+        Solver used, ``"exact"`` or ``"nystroem"``.
+    landmarks_ : ndarray of shape (n_landmarks_, n_features_in_)
+        Rows against which ``transform`` evaluates the kernel.
+    projection_ : ndarray of shape (n_landmarks_, n_components_)
+        ``transform(X) = kernel(X, landmarks_) @ projection_``.
+    eigenvalues_ : ndarray of shape (n_components_,)
+        Objective of each component in the last round, decreasing.
+    classes_ : ndarray of shape (n_classes,)
+        Labels of the labeled rows.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during :meth:`fit`, when ``X`` has string column names.
+
+    See Also
+    --------
+    MMDAligner : Align the marginal distributions only (no labels needed).
+
+    References
+    ----------
+    .. [1] M. Long, J. Wang, G. Ding, J. Sun and P. S. Yu, "Transfer Feature Learning with
+       Joint Distribution Adaptation", ICCV 2013.
+    .. [2] S. J. Pan, I. W. Tsang, J. T. Kwok and Q. Yang, "Domain Adaptation via Transfer
+       Component Analysis", IEEE Transactions on Neural Networks 22(2), 2011.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from skltransfer import JointMMDAligner, make_da_pipeline, stack_domains
+    >>> rng = np.random.default_rng(0)
+    >>> ys, yt = rng.integers(0, 2, 100), rng.integers(0, 2, 100)
+    >>> Xs = rng.normal(size=(100, 5)) + 3 * ys[:, None]
+    >>> Xt = rng.normal(size=(100, 5)) + 3 * yt[:, None] + [4, 0, 0, 0, 0]
+    >>> X, y = stack_domains(Xs, ys, Xt)
+    >>> jda = JointMMDAligner(n_components=2, n_iter=5, random_state=0)
+    >>> pipe = make_da_pipeline(jda, KNeighborsClassifier(1)).fit(X, y)
+    >>> float(np.mean(pipe.predict(Xt) == yt)) > 0.9
+    True
+    """
+
+    _requires_labels = True
+    _materialize_features = True
+
+    _parameter_constraints: ClassVar[dict] = {
+        **MMDAligner._parameter_constraints,
+        "n_iter": [Interval(Integral, 1, None, closed="left")],
+        "pseudo_labeler": [HasMethods(["fit", "predict"]), None],
+    }
+
+    def __init__(
+        self,
+        n_components=30,
+        *,
+        kernel="linear",
+        gamma=None,
+        degree=None,
+        coef0=None,
+        kernel_params=None,
+        mu=1.0,
+        solver="auto",
+        n_landmarks=500,
+        n_iter=10,
+        pseudo_labeler=None,
+        random_state=None,
+    ):
+        super().__init__(
+            n_components,
+            kernel=kernel,
+            gamma=gamma,
+            degree=degree,
+            coef0=coef0,
+            kernel_params=kernel_params,
+            mu=mu,
+            solver=solver,
+            n_landmarks=n_landmarks,
+            random_state=random_state,
+        )
+        self.n_iter = n_iter
+        self.pseudo_labeler = pseudo_labeler
+
+    def _fit_components(self, X, y, domains, problem, random_state) -> None:
+        source, labeled = domains.source, domains.labeled
+        self.classes_, codes = np.unique(y[labeled], return_inverse=True)
+        classes = np.full(X.shape[0], -1)
+        classes[labeled] = codes
+        source_classes = np.where(source, classes, -1)
+        target_classes = np.where(source, -1, classes)
+        unlabeled = ~source & ~labeled
+        labeler = self.pseudo_labeler
+        if labeler is None:
+            labeler = make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=1))
+        E = mmd_columns(source)
+        for round_ in range(self.n_iter):
+            embedding = self._solve(X, E, problem, random_state)
+            if round_ == self.n_iter - 1 or not unlabeled.any():
+                break
+            model = clone(labeler).fit(embedding[labeled], classes[labeled])
+            target_classes[unlabeled] = model.predict(embedding[unlabeled])
+            E = mmd_columns(source, target_classes, source_classes)

@@ -1,0 +1,271 @@
+"""MMDAligner (TCA) and JointMMDAligner (JDA) against brute-force references."""
+
+import os
+import pickle
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from scipy import linalg
+from sklearn.base import clone
+from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import Normalizer
+
+from skltransfer import JointMMDAligner, MMDAligner, make_da_pipeline, stack_domains
+from skltransfer.alignment._tca_solvers import mmd_columns, solve_exact
+
+
+def _domains(n_source=60, n_target=50, n_features=6, seed=0):
+    rng = np.random.default_rng(seed)
+    ys, yt = rng.integers(0, 3, n_source), rng.integers(0, 3, n_target)
+    Xs = rng.normal(size=(n_source, n_features)) + ys[:, None]
+    Xt = rng.normal(size=(n_target, n_features)) + yt[:, None] + 1.5
+    return Xs, ys, Xt, yt
+
+
+def _brute_force(K, E, mu, k):
+    """Dense generalized eigenproblem max tr(W'KHKW) s.t. W'(KLK + mu I)W = I, L = EE'/||E'E||."""
+    n = K.shape[0]
+    L = E @ E.T / np.linalg.norm(E.T @ E)
+    H = np.eye(n) - np.ones((n, n)) / n
+    values, W = linalg.eigh(K @ H @ K, K @ L @ K + mu * np.eye(n), subset_by_index=[n - k, n - 1])
+    return values[::-1], W[:, ::-1]
+
+
+def _max_angle(A, B):
+    return np.rad2deg(linalg.subspace_angles(A, B)).max()
+
+
+def _objective(K, E, mu, W):
+    n = K.shape[0]
+    L = E @ E.T / np.linalg.norm(E.T @ E)
+    Kc = K - K.mean(axis=0)
+    return np.trace(W.T @ Kc.T @ Kc @ W) / np.trace(W.T @ (K @ L @ K + mu * np.eye(n)) @ W)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "params"),
+    [("linear", {}), ("rbf", {"gamma": 0.1}), ("poly", {"degree": 2, "coef0": 1.0, "gamma": 0.2})],
+)
+def test_exact_matches_dense_generalized_eigensolve(kernel, params):
+    Xs, ys, Xt, _ = _domains()
+    X, y = stack_domains(Xs, ys, Xt)
+    aligner = MMDAligner(4, kernel=kernel, mu=0.5, solver="exact", random_state=0, **params).fit(X, y)
+    K = pairwise_kernels(X, X, metric=kernel, **params)
+    E = mmd_columns(np.arange(len(X)) < len(Xs))
+    values, W = _brute_force(K, E, 0.5, 4)
+    np.testing.assert_allclose(aligner.eigenvalues_, values, rtol=1e-8)
+    assert _max_angle(aligner.transform(X), K @ W) < 1e-4
+    W_ours = aligner.projection_
+    np.testing.assert_allclose(_objective(K, E, 0.5, W_ours), _objective(K, E, 0.5, W), rtol=1e-8)
+    # Components are A-orthonormal, as the constraint asks.
+    A = K @ (E @ E.T / np.linalg.norm(E.T @ E)) @ K + 0.5 * np.eye(len(X))
+    np.testing.assert_allclose(W_ours.T @ A @ W_ours, np.eye(4), atol=1e-8)
+
+
+@pytest.mark.parametrize("n_classes", [0, 3])
+def test_lanczos_path_matches_dense_path(n_classes):
+    # Above 1000 rows the exact solver runs eigsh on matrix-vector products; the rank-1
+    # (TCA) and rank C+1 (JDA) structures give the same subspace as a dense solve.
+    rng = np.random.default_rng(1)
+    n = 1100
+    X = rng.normal(size=(n, 5))
+    source = np.arange(n) < 600
+    classes = rng.integers(0, n_classes, n) if n_classes else None
+    E = mmd_columns(source, classes, classes) if n_classes else mmd_columns(source)
+    K = pairwise_kernels(X, metric="rbf", gamma=0.3)
+    values, W = solve_exact(K, E, 1.0, 5, np.random.RandomState(0))
+    ref_values, ref_W = _brute_force(K, E, 1.0, 5)
+    np.testing.assert_allclose(values, ref_values, rtol=1e-7)
+    assert _max_angle(K @ W, K @ ref_W) < 1e-3
+
+
+def test_mmd_columns_class_conditional():
+    source = np.array([True, True, True, False, False, False])
+    classes = np.array([0, 1, 1, 1, 0, 2])
+    E = mmd_columns(source, np.where(source, -1, classes), np.where(source, classes, -1))
+    np.testing.assert_allclose(E[:, 0], [1 / 3] * 3 + [-1 / 3] * 3)
+    np.testing.assert_allclose(E[:, 1], [1, 0, 0, 0, -1, 0])  # class 0
+    np.testing.assert_allclose(E[:, 2], [0, 0.5, 0.5, -1, 0, 0])  # class 1
+    np.testing.assert_allclose(E[:, 3], [0, 0, 0, 0, 0, -1])  # class 2: target side only
+
+
+@pytest.mark.parametrize("kernel", ["linear", "rbf"])
+def test_nystroem_approaches_exact(kernel):
+    Xs, ys, Xt, _ = _domains(n_source=150, n_target=150, n_features=8)
+    X, y = stack_domains(Xs, ys, Xt)
+    exact = MMDAligner(3, kernel=kernel, gamma=0.05 if kernel == "rbf" else None, solver="exact").fit(X, y)
+    angles = []
+    for m in (20, 80, 300):
+        nys = clone(exact).set_params(solver="nystroem", n_landmarks=m, random_state=0).fit(X, y)
+        angles.append(_max_angle(nys.transform(X), exact.transform(X)))
+    assert angles[-1] < 1e-5  # all rows as landmarks: the kernel is exact
+    if kernel == "rbf":
+        assert angles[0] > angles[1] > angles[2]
+    else:  # a linear kernel of 8 features has rank 8: 20 landmarks already span it
+        assert angles[0] < 1e-5
+    np.testing.assert_allclose(nys.eigenvalues_, exact.eigenvalues_, rtol=1e-8)
+
+
+def test_auto_solver_threshold(monkeypatch):
+    from skltransfer.alignment import _tca
+
+    Xs, ys, Xt, _ = _domains()
+    X, y = stack_domains(Xs, ys, Xt)
+    assert MMDAligner(2).fit(X, y).solver_ == "exact"
+    monkeypatch.setattr(_tca, "AUTO_EXACT_MAX_SAMPLES", 50)
+    fitted = MMDAligner(2, n_landmarks=30).fit(X, y)
+    assert fitted.solver_ == "nystroem"
+    assert fitted.landmarks_.shape == (30, X.shape[1])
+
+
+def test_transform_out_of_sample_and_stored_state():
+    Xs, ys, Xt, _ = _domains()
+    X, y = stack_domains(Xs, ys, Xt)
+    aligner = MMDAligner(3, kernel="rbf", random_state=0)
+    Z = aligner.fit_transform(X, y)
+    np.testing.assert_allclose(aligner.transform(X), Z)
+    np.testing.assert_allclose(aligner.transform(X[5:9]), Z[5:9])
+    assert aligner.projection_.shape == (len(X), 3)
+    assert not any(isinstance(v, np.ndarray) and v.shape == (len(X), len(X)) for v in vars(aligner).values())
+    assert list(aligner.get_feature_names_out()) == ["mmdaligner0", "mmdaligner1", "mmdaligner2"]
+    assert aligner.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_alignment_reduces_mean_gap():
+    Xs, ys, Xt, _ = _domains(n_source=100, n_target=100)
+    X, y = stack_domains(Xs, ys, Xt)
+    Z = MMDAligner(2, mu=0.1).fit_transform(X, y)
+    gap = np.linalg.norm(Z[:100].mean(axis=0) - Z[100:].mean(axis=0))
+    assert gap < 0.05 * np.linalg.norm(X[:100].mean(axis=0) - X[100:].mean(axis=0))
+
+
+def test_n_components_clipped_with_warning():
+    Xs, ys, Xt, _ = _domains(n_source=6, n_target=5)
+    X, y = stack_domains(Xs, ys, Xt)
+    with pytest.warns(
+        UserWarning, match=r"n_components=30 is larger than the number of fitted rows minus one \(10\)"
+    ):
+        aligner = MMDAligner(30).fit(X, y)
+    assert aligner.n_components_ == 10 and aligner.transform(X).shape == (11, 10)
+    Xs, ys, Xt, _ = _domains(n_source=60, n_target=60, n_features=3)
+    X, y = stack_domains(Xs, ys, Xt)
+    with pytest.warns(UserWarning, match=r"larger than the rank of the Nyström features \(3\)"):
+        aligner = MMDAligner(5, solver="nystroem", n_landmarks=40).fit(X, y)
+    assert aligner.n_components_ == 3
+
+
+def test_errors():
+    Xs, ys, Xt, _ = _domains()
+    X, y = stack_domains(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="NaN"):
+        MMDAligner(2).fit(np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X), y)
+    with pytest.raises(ValueError, match="target"):
+        MMDAligner(2).fit(Xs, ys)
+    with pytest.raises(ValueError, match="source"):
+        MMDAligner(2).fit(Xt, -np.ones(len(Xt), dtype=int))
+    aligner = MMDAligner(2).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        aligner.transform(X[:, :3])
+    with pytest.raises(ValueError, match="class"):
+        JointMMDAligner(2).fit(X, np.where(y == -1, -1, 0))
+    with pytest.raises(ValueError, match="gamma, coef0 and degree apply to named kernels only"):
+        MMDAligner(2, kernel=lambda a, b: a @ b, gamma=0.1).fit(X, y)
+
+
+def test_callable_kernel_matches_named_kernel():
+    Xs, ys, Xt, _ = _domains()
+    X, y = stack_domains(Xs, ys, Xt)
+    named = MMDAligner(3, kernel="rbf", gamma=0.2, random_state=0).fit(X, y)
+    rbf = MMDAligner(
+        3, kernel=lambda a, b, g: np.exp(-g * np.sum((a - b) ** 2)), kernel_params={"g": 0.2}, random_state=0
+    ).fit(X, y)
+    np.testing.assert_allclose(rbf.transform(Xt), named.transform(Xt), atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "aligner",
+    [
+        MMDAligner(3, kernel="rbf"),
+        MMDAligner(3, solver="nystroem", n_landmarks=20),
+        JointMMDAligner(3, n_iter=3),
+    ],
+    ids=["exact", "nystroem", "joint"],
+)
+def test_pickle_clone_and_random_state(aligner, tmp_path):
+    Xs, ys, Xt, _ = _domains()
+    X, y = stack_domains(Xs, ys, Xt)
+    fitted = clone(aligner).set_params(random_state=0).fit(X, y)
+    expected = fitted.transform(Xt)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).transform(Xt), expected)
+    joblib.dump(fitted, tmp_path / "a.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "a.joblib").transform(Xt), expected)
+    np.testing.assert_array_equal(clone(fitted).fit(X, y).transform(Xt), expected)
+
+
+def test_joint_matches_brute_force_and_uses_classes():
+    Xs, ys, Xt, yt = _domains(n_source=80, n_target=70)
+    X, y = stack_domains(Xs, ys, Xt)
+    one_round = JointMMDAligner(3, n_iter=1, random_state=0).fit(X, y)
+    tca = MMDAligner(3, random_state=0).fit(X, y)
+    np.testing.assert_allclose(one_round.transform(Xt), tca.transform(Xt), atol=1e-8)
+    # Two rounds with a pseudo-labeler that returns the true target labels: the second
+    # solve is the JDA problem with those labels, checked against the dense solve.
+
+    class Oracle(KNeighborsClassifier):
+        def predict(self, Z):
+            return yt.copy()
+
+    jda = JointMMDAligner(3, n_iter=2, pseudo_labeler=Oracle(), random_state=0).fit(X, y)
+    source = np.arange(len(X)) < len(Xs)
+    E = mmd_columns(source, np.r_[-np.ones(len(Xs), dtype=int), yt], np.r_[ys, -np.ones(len(Xt), dtype=int)])
+    K = X @ X.T
+    values, W = _brute_force(K, E, 1.0, 3)
+    np.testing.assert_allclose(jda.eigenvalues_, values, rtol=1e-8)
+    assert _max_angle(jda.transform(X), K @ W) < 1e-4
+    np.testing.assert_array_equal(jda.classes_, [0, 1, 2])
+
+
+def test_joint_nystroem_matches_exact():
+    Xs, ys, Xt, _ = _domains()
+    X, y = stack_domains(Xs, ys, Xt)
+    exact = JointMMDAligner(3, n_iter=3, solver="exact", random_state=0).fit(X, y)
+    nys = JointMMDAligner(3, n_iter=3, solver="nystroem", n_landmarks=len(X), random_state=0).fit(X, y)
+    assert _max_angle(nys.transform(X), exact.transform(X)) < 1e-4
+
+
+def _oc10_home():
+    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "office_caltech10_surf"
+    return Path(os.environ.get("SKLTRANSFER_OC10_HOME", default))
+
+
+def _oc10(name):
+    from scipy.io import loadmat
+
+    mat = loadmat(_oc10_home() / f"{name}.mat")
+    return mat["feas"].astype(np.float64), mat["label"].ravel()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (_oc10_home() / "dslr.mat").exists(), reason="Office-Caltech10 SURF data absent")
+@pytest.mark.parametrize(
+    ("source", "target", "published"), [("dslr", "webcam", 87.5), ("webcam", "dslr", 91.1)]
+)
+def test_office_caltech10_published_tca(source, target, published):
+    # Published TCA (Long et al. 2013, Table 2), the setting of the reference code.
+    Xs, ys = _oc10(source)
+    Xt, yt = _oc10(target)
+    X, y = stack_domains(Xs, ys, Xt)
+    pipe = make_da_pipeline(
+        Normalizer(),
+        MMDAligner(n_components=30, kernel="linear", mu=1.0),
+        Normalizer(),
+        KNeighborsClassifier(1),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        accuracy = 100 * np.mean(pipe.fit(X, y).predict(Xt) == yt)
+    assert abs(accuracy - published) <= 1.5
