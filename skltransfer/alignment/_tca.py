@@ -395,6 +395,11 @@ class JointMMDAligner(MMDAligner):
 
     _requires_labels = True
     _materialize_features = True
+    _expected_failed_checks: ClassVar[dict] = {
+        "check_estimators_dtypes": "the check's labels [1, 2] * 10 put a single class on the source "
+        "rows (every second row) of the test harness, and a class-conditional alignment rightly "
+        "rejects a single source class",
+    }
 
     _parameter_constraints: ClassVar[dict] = {
         **MMDAligner._parameter_constraints,
