@@ -114,7 +114,7 @@ def test_meda_matches_dense_reference(shifted, mu):
     X, y = stack_domains(Xs, ys, Xt)
     clf = MEDAClassifier(n_components=3, mu=mu, max_iter=5).fit(X, y)
     beta, cls = _meda_reference(Xs, ys, Xt, d=3, mu=mu)
-    np.testing.assert_allclose(clf.dual_coef_, beta, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(clf.dual_coef_[0], beta, rtol=1e-6, atol=1e-8)
     np.testing.assert_array_equal(clf.transduction_[90:], cls)
     np.testing.assert_array_equal(clf.predict(Xt), cls)
     np.testing.assert_array_equal(clf.transduction_[:90], ys)
@@ -146,11 +146,23 @@ def test_meda_without_embedding_string_labels_and_pickle(shifted):
     names = np.array(["cat", "dog", "eel"])
     X, y = stack_domains(Xs, names[ys], Xt)
     clf = MEDAClassifier(n_components=None, max_iter=3).fit(X, y)
-    assert clf.embedding_ is None and clf.classes_.tolist() == names.tolist()
+    assert clf.embeddings_ == [None] and clf.classes_.tolist() == names.tolist()
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict(Xt), clf.predict(Xt))
     np.testing.assert_array_equal(clone(clf).fit(X, y).predict(Xt), clf.predict(Xt))
-    assert 0.0 <= clf.mu_ <= 1.0 and clf.n_iter_ == 3
+    assert 0.0 <= clf.mu_[0] <= 1.0 and clf.n_iter_ == 3
+
+
+def test_meda_several_dimensions_average_scores(shifted):
+    Xs, ys, Xt = shifted
+    X, y = stack_domains(Xs, ys, Xt)
+    both = MEDAClassifier(n_components=[2, 3], max_iter=3).fit(X, y)
+    singles = [MEDAClassifier(n_components=d, max_iter=3).fit(X, y) for d in (2, 3)]
+    expected = sum(clf.decision_function(Xt) for clf in singles)
+    np.testing.assert_allclose(both.decision_function(Xt), expected, atol=1e-10)
+    np.testing.assert_array_equal(both.predict(Xt), np.argmax(expected, axis=1))
+    np.testing.assert_array_equal(both.transduction_[90:], both.predict(Xt))
+    assert len(both.embeddings_) == len(both.dual_coef_) == len(both.mu_) == 2
 
 
 def test_meda_binary_decision_function(shifted):
@@ -171,6 +183,9 @@ def test_meda_errors(shifted):
     X, y = stack_domains(Xs, ys, Xt)
     with pytest.raises(ValueError, match="mu"):
         MEDAClassifier(mu=1.5).fit(X, y)
+    for bad in ([], [2, 0], [2.5]):
+        with pytest.raises(ValueError, match="non-empty list of positive ints"):
+            MEDAClassifier(n_components=bad).fit(X, y)
     with pytest.raises(ValueError, match="no target rows"):
         MEDAClassifier(n_components=3).fit(Xs, ys)
 

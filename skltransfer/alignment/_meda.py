@@ -83,9 +83,11 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_components : int or None, default=20
+    n_components : int, array-like of int or None, default=20
         Subspace dimension of the geodesic flow kernel. ``None`` uses the input features as
-        they are (ARRLS with dynamic distribution alignment).
+        they are (ARRLS with dynamic distribution alignment). Several dimensions fit one
+        solution per dimension and average their class scores (no single dimension suits
+        every pair of domains).
     kernel : {"rbf", "linear"}, default="rbf"
         Kernel of the classifier, computed by :func:`sklearn.metrics.pairwise_kernels`.
     gamma : float, default=0.5
@@ -109,16 +111,16 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels seen in the labeled rows.
-    embedding_ : GFKAligner or None
-        The fitted geodesic flow embedding (None when ``n_components=None``).
-    X_fit_ : ndarray of shape (n_samples, n_embedded)
-        The embedded, unit-norm fitted rows (the kernel expansion's centres).
-    dual_coef_ : ndarray of shape (n_samples, n_classes)
-        ``beta``.
-    mu_ : float
-        The balance factor of the last iteration.
+    embeddings_ : list of GFKAligner or None
+        The fitted geodesic flow embedding of each dimension (None when ``n_components=None``).
+    X_fit_ : list of ndarray of shape (n_samples, n_embedded)
+        The embedded, unit-norm fitted rows (the kernel expansion's centres), per dimension.
+    dual_coef_ : list of ndarray of shape (n_samples, n_classes)
+        ``beta``, per dimension.
+    mu_ : list of float
+        The balance factor of the last iteration, per dimension.
     transduction_ : ndarray of shape (n_samples,)
-        Labels of the fitted rows after the last iteration.
+        Labels of the fitted rows: given labels, else the prediction of the last iteration.
     n_iter_ : int
         Pseudo-label refinements run (``max_iter``).
     n_features_in_ : int
@@ -154,7 +156,7 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "n_components": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "kernel": [StrOptions({"rbf", "linear"})],
         "gamma": [Interval(Real, 0, None, closed="neither")],
         "mmd_weight": [Interval(Real, 0, None, closed="left")],
@@ -198,10 +200,6 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
     def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
         return resolve_domains(y, sample_domain, n_samples=n_samples)
 
-    def _embed(self, X: np.ndarray) -> np.ndarray:
-        Z = X if self.embedding_ is None else self.embedding_.transform(X)
-        return normalize(Z)
-
     def _kernel(self, X, Y=None) -> np.ndarray:
         params = {"gamma": self.gamma} if self.kernel == "rbf" else {}
         return pairwise_kernels(X, Y, metric=self.kernel, **params)
@@ -233,26 +231,53 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
                 "MEDAClassifier needs at least 2 classes among the labeled rows, "
                 f"got {self.classes_.tolist()}."
             )
-        if self.n_components is None:
-            self.embedding_ = None
-        else:
-            self.embedding_ = GFKAligner(n_components=self.n_components).fit(
-                X, sample_domain=domains.sample_domain
-            )
-        raw = X if self.embedding_ is None else self.embedding_.transform(X)
-        Z = normalize(raw)
-        source, target = domains.source, domains.target
-        n_samples, n_classes = X.shape[0], self.classes_.shape[0]
-
-        labels = np.full(n_samples, -1)
+        dimensions = self._dimensions()
+        labels = np.full(X.shape[0], -1)
         labels[labeled] = codes
+        self.embeddings_, self.X_fit_, self.dual_coef_, self.mu_ = [], [], [], []
+        scores = 0.0
+        for n_components in dimensions:
+            embedding, Z, beta, mu, fitted_scores = self._fit_one(X, domains, labels, n_components)
+            self.embeddings_.append(embedding)
+            self.X_fit_.append(Z)
+            self.dual_coef_.append(beta)
+            self.mu_.append(mu)
+            scores = scores + fitted_scores
+        labels[~labeled] = np.argmax(scores[~labeled], axis=1)
+        self.transduction_ = self.classes_[labels]
+        self.n_iter_ = self.max_iter
+        return self
+
+    def _dimensions(self) -> list:
+        if self.n_components is None:
+            return [None]
+        if isinstance(self.n_components, Integral):
+            return [self.n_components]
+        dimensions = np.asarray(self.n_components).ravel()
+        if dimensions.size == 0 or dimensions.dtype.kind not in "iu" or np.any(dimensions < 1):
+            raise ValueError(
+                f"n_components must be a positive int, None or a non-empty list of positive ints; "
+                f"got {self.n_components!r}."
+            )
+        return [int(d) for d in dimensions]
+
+    def _fit_one(self, X, domains, given, n_components):
+        """One MEDA solution on the GFK embedding of dimension ``n_components``."""
+        labeled, source, target = domains.labeled, domains.source, domains.target
+        embedding = None
+        if n_components is not None:
+            embedding = GFKAligner(n_components=n_components).fit(X, sample_domain=domains.sample_domain)
+        raw = X if embedding is None else embedding.transform(X)
+        Z = normalize(raw)
+        n_samples, n_classes = X.shape[0], self.classes_.shape[0]
+        labels = given.copy()
         if not labeled.all():
             nn = KNeighborsClassifier(n_neighbors=1).fit(Z[labeled], labels[labeled])
             labels[~labeled] = nn.predict(Z[~labeled])
 
         K = self._kernel(Z)
         Y = np.zeros((n_samples, n_classes))
-        Y[np.flatnonzero(labeled), codes] = 1.0
+        Y[np.flatnonzero(labeled), labels[labeled]] = 1.0
         A0 = labeled[:, None] * K + self.alpha * np.eye(n_samples)
         if self.manifold_weight > 0:
             n_neighbors = min(self.n_neighbors, n_samples - 1)
@@ -265,11 +290,9 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
                 mu = estimate_mu(raw[source], labels[source], raw[target], labels[target])
             U, weights = self._mmd_factors(labels, source, target, n_classes, float(mu))
             beta = self._solve(lu, base, U, weights, K, Y)
-            labels[~labeled] = np.argmax(K[~labeled] @ beta, axis=1)
-        self.X_fit_, self.dual_coef_, self.mu_ = Z, beta, float(mu)
-        self.transduction_ = self.classes_[labels]
-        self.n_iter_ = self.max_iter
-        return self
+            fitted_scores = K @ beta
+            labels[~labeled] = np.argmax(fitted_scores[~labeled], axis=1)
+        return embedding, Z, beta, float(mu), fitted_scores
 
     @staticmethod
     def _mmd_factors(labels, source, target, n_classes, mu):
@@ -299,7 +322,7 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         return base - A0_inv_U @ linalg.solve(small, Vt @ base, check_finite=False)
 
     def decision_function(self, X):
-        """Scores ``K(X, X_fit_) @ dual_coef_`` of each class.
+        """Scores ``K(X, X_fit_) @ dual_coef_`` of each class, summed over the dimensions.
 
         Parameters
         ----------
@@ -312,7 +335,10 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        scores = self._kernel(self._embed(X), self.X_fit_) @ self.dual_coef_
+        scores = sum(
+            self._kernel(normalize(X if embedding is None else embedding.transform(X)), Z) @ beta
+            for embedding, Z, beta in zip(self.embeddings_, self.X_fit_, self.dual_coef_, strict=True)
+        )
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
     def predict(self, X):
