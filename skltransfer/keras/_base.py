@@ -27,6 +27,7 @@ __all__ = [
     "KerasStateMixin",
     "derive_seed",
     "load_keras_model",
+    "reinitialize_model",
     "require_keras",
     "scoped_seed",
 ]
@@ -105,6 +106,27 @@ def scoped_seed(seed: int) -> Iterator[None]:
         yield
     finally:
         random.setstate(state)
+
+
+def reinitialize_model(model, random_state, purpose: str):
+    """A copy of ``model`` (functional or sequential) with fresh, reproducible initial weights.
+
+    Every layer is rebuilt from its config with each initializer's seed replaced by one drawn
+    from ``random_state``, so models whose initializers carry fixed seeds are re-initialised
+    too, and the same ``random_state`` gives the same weights.
+    """
+    keras = require_keras(purpose)
+    rng = check_random_state(random_state)
+
+    def reseeded(layer):
+        config = layer.get_config()
+        for key, value in config.items():
+            if key.endswith("_initializer") and isinstance(value, dict) and "seed" in value.get("config", {}):
+                value["config"]["seed"] = int(rng.randint(1, 2**31 - 1))
+        return layer.__class__.from_config(config)
+
+    with scoped_seed(derive_seed(rng)):  # initializers given as objects without a config seed
+        return keras.models.clone_model(model, clone_function=reseeded, recursive=True)
 
 
 def load_keras_model(path, purpose: str):

@@ -18,6 +18,7 @@ from ._base import (
     load_keras_model,
     model_from_bytes,
     model_to_bytes,
+    reinitialize_model,
     require_keras,
     scoped_seed,
 )
@@ -84,7 +85,6 @@ def resolve_backbone(base_model, weights, *, input_size, image_size, random_stat
     preprocess_input : callable or None
         The application's own ``preprocess_input``; None for models.
     """
-    keras = require_keras(purpose)
     size = _size_pair(input_size)
     if weights is not None and weights != "imagenet":
         _check_weights_file(weights)
@@ -101,8 +101,7 @@ def resolve_backbone(base_model, weights, *, input_size, image_size, random_stat
     else:
         model = model_from_bytes(model_to_bytes(base_model), purpose)  # a private copy
     if weights is None:
-        with scoped_seed(derive_seed(random_state)):
-            model = keras.models.clone_model(model)
+        model = reinitialize_model(model, random_state, purpose)
     elif weights != "imagenet":
         model.load_weights(weights)
     fixed = tuple(model.input_shape[1:3])
