@@ -5,10 +5,10 @@ Importing this package never imports TensorFlow: the Keras-backed estimators
 :mod:`skltransfer.keras` on first access.
 """
 
-from ._domains import stack_domains
+from ._domains import stack_domains  # noqa: F401  (re-exported through __all__)
 from .alignment import *  # noqa: F403
 from .alignment import __all__ as _alignment_all
-from .pipeline import LabeledOnly, make_da_pipeline
+from .pipeline import LabeledOnly, make_da_pipeline  # noqa: F401
 from .reweighting import *  # noqa: F403
 from .reweighting import __all__ as _reweighting_all
 

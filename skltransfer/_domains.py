@@ -144,9 +144,7 @@ def resolve_domains(
                 f"and shape {sample_domain.shape}."
             )
         if sample_domain.shape[0] != n_samples:
-            raise ValueError(
-                f"sample_domain has {sample_domain.shape[0]} rows but X has {n_samples}."
-            )
+            raise ValueError(f"sample_domain has {sample_domain.shape[0]} rows but X has {n_samples}.")
         sample_domain = sample_domain.astype(np.int64)
         if y is None:
             labeled = np.zeros(n_samples, dtype=bool)
@@ -228,8 +226,7 @@ def stack_domains(
     check_consistent_length(np.empty(n_source), y_source)
     if np.any(unlabeled_mask(y_source)):
         raise ValueError(
-            "y_source contains -1 (or NaN), the marker of unlabeled rows: every source row "
-            "needs a label."
+            "y_source contains -1 (or NaN), the marker of unlabeled rows: every source row needs a label."
         )
     if y_target is None:
         y_target = np.full(n_target, UNLABELED)

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -107,9 +107,11 @@ def make_digits_shift(
     images = digits.images / 16.0
     labels = digits.target
     order = rng.permutation(images.shape[0])
-    n_target = int(round(target_fraction * images.shape[0]))
+    n_target = round(target_fraction * images.shape[0])
     source_idx, target_idx = np.sort(order[n_target:]), np.sort(order[:n_target])
-    target = ndimage.rotate(images[target_idx], rotation, axes=(2, 1), reshape=False, order=1, mode="constant")
+    target = ndimage.rotate(
+        images[target_idx], rotation, axes=(2, 1), reshape=False, order=1, mode="constant"
+    )
     rows, cols = np.mgrid[0:8, 0:8] / 7.0
     gradient = illumination * (rows + cols) / 2.0
     target = contrast * target + gradient + noise * rng.standard_normal(target.shape)

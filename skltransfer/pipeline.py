@@ -228,7 +228,9 @@ class LabeledOnly(MetaEstimatorMixin, BaseEstimator):
         """Route ``fit`` and ``score`` metadata to the wrapped estimator."""
         return MetadataRouter(owner=self).add(
             estimator=self.estimator,
-            method_mapping=MethodMapping().add(caller="fit", callee="fit").add(caller="score", callee="score"),
+            method_mapping=MethodMapping()
+            .add(caller="fit", callee="fit")
+            .add(caller="score", callee="score"),
         )
 
     def __sklearn_tags__(self):

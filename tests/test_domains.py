@@ -21,7 +21,7 @@ def test_stack_domains_int_labels():
 
 
 def test_stack_domains_string_labels_and_sample_domain():
-    X, y, sd = stack_domains(np.zeros((2, 2)), ["cat", "dog"], np.ones((1, 2)), return_sample_domain=True)
+    _, y, sd = stack_domains(np.zeros((2, 2)), ["cat", "dog"], np.ones((1, 2)), return_sample_domain=True)
     assert y.dtype == object and y.tolist() == ["cat", "dog", -1]
     assert sd.tolist() == [0, 0, -1]
     assert unlabeled_mask(y).tolist() == [False, False, True]
@@ -30,7 +30,7 @@ def test_stack_domains_string_labels_and_sample_domain():
 def test_stack_domains_labeled_target_needs_sample_domain():
     with pytest.raises(ValueError, match="return_sample_domain=True"):
         stack_domains(np.zeros((2, 2)), [0, 1], np.ones((2, 2)), [0, 1])
-    X, y, sd = stack_domains(np.zeros((2, 2)), [0, 1], np.ones((2, 2)), [1, -1], return_sample_domain=True)
+    _, y, sd = stack_domains(np.zeros((2, 2)), [0, 1], np.ones((2, 2)), [1, -1], return_sample_domain=True)
     assert y.tolist() == [0, 1, 1, -1] and sd.tolist() == [0, 0, -1, -1]
 
 

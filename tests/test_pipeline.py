@@ -102,7 +102,9 @@ def test_sample_domain_routed_through_pipeline(shifted):
     Xs, ys, Xt, yt = shifted
     X, y, sd = stack_domains(Xs, ys, Xt, np.full(len(Xt), -1), return_sample_domain=True)
     with sklearn.config_context(enable_metadata_routing=True):
-        pipe = make_da_pipeline(MeanShiftAligner().set_fit_request(sample_domain=True), KNeighborsClassifier(1))
+        pipe = make_da_pipeline(
+            MeanShiftAligner().set_fit_request(sample_domain=True), KNeighborsClassifier(1)
+        )
         pipe.fit(X, y, sample_domain=sd)
         assert (pipe.predict(Xt) == yt).mean() > 0.95
     assert not sklearn.get_config()["enable_metadata_routing"]

@@ -40,9 +40,7 @@ class BaseDomainAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     __metadata_request__transform = {"sample_domain": metadata_routing.UNUSED}
 
     def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
-        return resolve_domains(
-            y, sample_domain, n_samples=n_samples, require_labels=self._requires_labels
-        )
+        return resolve_domains(y, sample_domain, n_samples=n_samples, require_labels=self._requires_labels)
 
     def _fit(self, X, y, sample_domain):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
