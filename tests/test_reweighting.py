@@ -296,13 +296,13 @@ def test_tradaboost_weight_update_by_hand():
     # Round 1: uniform weights, target error 1/3, beta_1 = (1/3) / (2/3): the wrong target row
     # doubles, the wrong source row is multiplied by beta.
     w1 = np.array([1, 1, 1, beta, 1, 1, 2]) / 7
-    np.testing.assert_allclose(clf.estimators_[1].sample_weight_, w1 / w1.sum())
+    np.testing.assert_allclose(clf.estimators_[1].sample_weight_, 7 * w1 / w1.sum())  # mean 1
     # Round 2: target error 2 / (1 + 1 + 2) = 1/2, so alpha = 0: target weights stay put.
     np.testing.assert_allclose(clf.estimator_errors_, [1 / 3, 1 / 2])
     np.testing.assert_allclose(clf.estimator_weights_, [math.log(2), 0.0], atol=1e-12)
     w2 = w1 / w1.sum() * np.array([1, 1, 1, beta, 1, 1, 1])
     np.testing.assert_allclose(clf.weights_, np.r_[w2 / w2.sum(), 0.0])
-    np.testing.assert_allclose(clf.estimators_[0].sample_weight_, np.full(7, 1 / 7))
+    np.testing.assert_allclose(clf.estimators_[0].sample_weight_, np.ones(7))
 
 
 def test_tradaboost_learning_rate_and_multiclass_alpha():

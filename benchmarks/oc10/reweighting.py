@@ -33,8 +33,9 @@ import statistics
 import time
 
 import numpy as np
+from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics.pairwise import euclidean_distances
+from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
@@ -154,6 +155,85 @@ def peer_methods() -> dict:
     return methods
 
 
+# --- the weights alone: same problem, time and agreement --------------------------------
+
+
+def _weights_ours(estimator, Xs, Xt):
+    X, y = stack_domains(Xs, np.zeros(len(Xs), dtype=int) + np.arange(len(Xs)) % 2, Xt)
+    return estimator.set_params(estimator=DummyClassifier()).fit(X, y).weights_[: len(Xs)]
+
+
+def weight_solvers() -> dict:
+    """name -> (Xs, Xt) -> source weights, on L2-normalised rows; ours and the peers'."""
+    solvers = {
+        "KernelMeanMatching": lambda Xs, Xt: _weights_ours(
+            KernelMeanMatching(None, gamma=_median_gamma(Xs, Xt)), Xs, Xt
+        ),
+        "DomainClassifierWeighting": lambda Xs, Xt: _weights_ours(DomainClassifierWeighting(None), Xs, Xt),
+        "LeastSquaresImportanceFitting (uLSIF)": lambda Xs, Xt: _weights_ours(
+            LeastSquaresImportanceFitting(
+                None, gamma=_median_gamma(Xs, Xt) * _GAMMA_FACTORS, alpha=_ALPHAS, random_state=0
+            ),
+            Xs,
+            Xt,
+        ),
+    }
+    try:
+        from adapt.instance_based import KMM, ULSIF
+
+        solvers["ADAPT KMM (cvxopt)"] = lambda Xs, Xt: KMM(
+            gamma=_median_gamma(Xs, Xt), B=1000, max_size=len(Xs) + 1, verbose=0, random_state=0
+        ).fit_weights(Xs, Xt)
+        solvers["ADAPT ULSIF"] = lambda Xs, Xt: ULSIF(
+            gamma=list(_median_gamma(Xs, Xt) * _GAMMA_FACTORS),
+            lambdas=list(_ALPHAS),
+            verbose=0,
+            random_state=0,
+        ).fit_weights(Xs, Xt)
+    except ImportError:
+        print("ADAPT not installed: its weight rows are skipped")
+    try:
+        from skada import DiscriminatorReweightAdapter, KMMReweightAdapter
+
+        def skada_weights(adapter, Xs, Xt):
+            X = np.vstack([Xs, Xt])
+            sample_domain = np.r_[np.ones(len(Xs), dtype=int), -np.ones(len(Xt), dtype=int)]
+            return adapter.fit(X, sample_domain=sample_domain).compute_weights(
+                X, sample_domain=sample_domain
+            )[: len(Xs)]
+
+        solvers["skada KMMReweight (Frank-Wolfe)"] = lambda Xs, Xt: skada_weights(
+            KMMReweightAdapter(gamma=_median_gamma(Xs, Xt), B=1000.0), Xs, Xt
+        )
+        solvers["skada DiscriminatorReweight"] = lambda Xs, Xt: skada_weights(
+            DiscriminatorReweightAdapter(LogisticRegression()), Xs, Xt
+        )
+    except ImportError:
+        print("skada not installed: its weight rows are skipped")
+    return solvers
+
+
+def time_weights(tasks):
+    """Seconds per task to compute the source weights, and the KMM objective each KMM reaches."""
+    solvers = weight_solvers()
+    seconds = {name: [] for name in solvers}
+    objective = {name: [] for name in solvers if "KMM" in name or name == "KernelMeanMatching"}
+    for source, target in tasks:
+        Xs, Xt = normalize(load_domain(source)[0]), normalize(load_domain(target)[0])
+        gamma = _median_gamma(Xs, Xt)
+        K = rbf_kernel(Xs, gamma=gamma)
+        kappa = len(Xs) / len(Xt) * rbf_kernel(Xs, Xt, gamma=gamma).sum(axis=1)
+        for name, solve in solvers.items():
+            start = time.perf_counter()
+            weights = np.asarray(solve(Xs, Xt), dtype=float).ravel()
+            seconds[name].append(time.perf_counter() - start)
+            if name in objective:
+                objective[name].append(0.5 * weights @ K @ weights - kappa @ weights)
+        line = ", ".join(f"{name} {seconds[name][-1]:.2f} s" for name in solvers)
+        print(f"  {source}-{target} weights: {line}", flush=True)
+    return seconds, objective
+
+
 # --- TrAdaBoost: a few labeled target rows ---------------------------------------------
 
 
@@ -235,7 +315,7 @@ def _speed_lines(seconds, pairs):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", help="comma-separated tasks such as C-A,D-W (default: all 12)")
-    parser.add_argument("--part", choices=["all", "weighting", "tradaboost"], default="all")
+    parser.add_argument("--part", choices=["all", "weighting", "weights", "tradaboost"], default="all")
     parser.add_argument("--methods", choices=["all", "ours", "peers"], default="all")
     args = parser.parse_args(argv)
     tasks = parse_tasks(args.tasks)
@@ -250,6 +330,35 @@ def main(argv=None) -> None:
         print("\nUnsupervised importance weighting (target accuracy %, L2 rows + weighted LinearSVC):\n")
         print(format_table(accuracy, seconds, tasks, reference=reference))
         print()
+        print(
+            "\n".join(
+                _speed_lines(
+                    seconds,
+                    [
+                        ("KernelMeanMatching", "ADAPT KMM (cvxopt)"),
+                        ("KernelMeanMatching", "skada KMMReweight (Frank-Wolfe)"),
+                        ("DomainClassifierWeighting", "skada DiscriminatorReweight"),
+                        ("LeastSquaresImportanceFitting (uLSIF)", "ADAPT ULSIF"),
+                    ],
+                )
+            )
+        )
+    if args.part in ("all", "weights"):
+        seconds, objective = time_weights(tasks)
+        print("\nSource weights alone (seconds per task; same problems as above):\n")
+        rows = [
+            "| method | " + " | ".join(f"{s}-{t}" for s, t in tasks) + " | median s |",
+            "|---" * (len(tasks) + 2) + "|",
+        ]
+        for name, times in seconds.items():
+            cells = " | ".join(f"{v:.2f}" for v in times)
+            rows.append(f"| {name} | {cells} | {statistics.median(times):.2f} |")
+        print("\n".join(rows))
+        print()
+        for name, values in objective.items():
+            ref = objective["KernelMeanMatching"]
+            gap = max((v - r) / abs(r) for v, r in zip(values, ref, strict=True))
+            print(f"- {name}: KMM objective relative to ours, worst task: {gap:+.2e} (> 0: ours is lower)")
         print(
             "\n".join(
                 _speed_lines(

@@ -25,8 +25,9 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """TrAdaBoost: boosting that learns from many source rows and a few labeled target rows.
 
     Each round fits a clone of ``estimator`` on the weighted labeled source and target rows
-    and measures its weighted error ``e`` on the labeled target rows. Misclassified target
-    rows gain weight as in AdaBoost, by ``((1 - e) / e * (K - 1)) ** learning_rate``;
+    (weights scaled to mean 1, so that a regularised estimator keeps its strength) and
+    measures its weighted error ``e`` on the labeled target rows. Misclassified target rows
+    gain weight as in AdaBoost, by ``((1 - e) / e * (K - 1)) ** learning_rate``;
     misclassified source rows lose weight, by ``beta ** learning_rate`` with
     ``beta = 1 / (1 + sqrt(2 ln(n_source) / n_estimators))``, so that source rows unlike the
     target fade out (Dai et al. 2007). The prediction is the vote of the second half of the
@@ -159,8 +160,9 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         weights = np.full(rows.shape[0], 1.0 / rows.shape[0])
         self.estimators_, errors, alphas = [], [], []
         for _ in range(self.n_estimators):
-            weights = weights / weights.sum()  # a new array: the fitted estimator may keep it
-            estimator = self._make_estimator(rng).fit(X_fit, y_fit, sample_weight=weights)
+            weights = weights / weights.sum()
+            # Mean 1 rather than sum 1: a regularised estimator (C, alpha) keeps its strength.
+            estimator = self._make_estimator(rng).fit(X_fit, y_fit, sample_weight=weights * weights.shape[0])
             wrong = estimator.predict(X_fit) != y_fit
             error = weights[target & wrong].sum() / weights[target].sum()
             clipped = min(max(error, _MIN_ERROR), 1.0 - _MIN_ERROR)
