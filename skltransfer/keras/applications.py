@@ -157,7 +157,12 @@ def get_application(name: str) -> Application:
 
 def _weights_cache_dir() -> str:
     """Where ``keras.utils.get_file`` caches application weights (mirrors its rule)."""
-    keras_home = os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
+    try:
+        from keras.src.backend.config import keras_home as _keras_home
+
+        keras_home = os.path.expanduser(_keras_home())
+    except ImportError:  # pragma: no cover - Keras moved its private config accessor
+        keras_home = os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
     if not os.access(keras_home, os.W_OK):
         keras_home = os.path.join("/tmp", ".keras")
     return os.path.join(keras_home, "models")
@@ -182,7 +187,7 @@ def build_application(app: Application, *, input_shape: tuple[int, int, int], we
     try:
         return app.constructor(include_top=False, weights=weights, input_shape=input_shape)
     except Exception as e:
-        match = re.search(r"URL fetch failure on (\S+?):", str(e))
+        match = re.search(r"URL fetch failure on (\S+): ", str(e))
         if weights != "imagenet" or match is None:
             raise
         url = match.group(1)
