@@ -16,9 +16,15 @@ from scipy import ndimage
 from sklearn.datasets import get_data_home, load_digits
 from sklearn.utils import check_random_state
 
+from ._image_folder import load_image_folder
 from .utils._sklearn_compat import Interval, validate_params
 
-__all__ = ["OFFICE_CALTECH10_DOMAINS", "fetch_office_caltech10", "make_digits_shift"]
+__all__ = [
+    "OFFICE_CALTECH10_DOMAINS",
+    "fetch_office_caltech10",
+    "load_image_folder",
+    "make_digits_shift",
+]
 
 #: The four Office-Caltech10 domains and their number of images.
 OFFICE_CALTECH10_DOMAINS = {"amazon": 958, "caltech": 1123, "dslr": 157, "webcam": 295}
@@ -100,7 +106,7 @@ def make_digits_shift(
     >>> from skltransfer.datasets import make_digits_shift
     >>> Xs, ys, Xt, yt = make_digits_shift(random_state=0)
     >>> Xs.shape, Xt.shape
-    ((898, 64), (899, 64))
+    ((899, 64), (898, 64))
     """
     rng = check_random_state(random_state)
     digits = load_digits()
