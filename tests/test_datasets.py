@@ -8,8 +8,8 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from skltransfer.datasets import OFFICE_CALTECH10_DOMAINS, fetch_office_caltech10, make_digits_shift
 from skltransfer.datasets import _OC10_SHA256 as SHA256
+from skltransfer.datasets import OFFICE_CALTECH10_DOMAINS, fetch_office_caltech10, make_digits_shift
 
 OC10_HOME = Path(__file__).resolve().parents[2] / "shared" / "data" / "office_caltech10_surf"
 needs_oc10 = pytest.mark.skipif(not (OC10_HOME / "amazon.mat").exists(), reason="shared OC10 data absent")
@@ -29,10 +29,10 @@ def test_digits_shift_split_and_ranges():
 
 def test_digits_shift_matches_its_definition():
     """No shift at all gives the digits back; each step is the documented operation."""
-    Xs, ys, Xt, yt = make_digits_shift(rotation=0, contrast=1, illumination=0, noise=0, return_images=True)
+    _Xs, _ys, Xt, yt = make_digits_shift(rotation=0, contrast=1, illumination=0, noise=0, return_images=True)
     digits = load_digits()
-    images = {i.tobytes(): t for i, t in zip(digits.images / 16.0, digits.target)}
-    for image, label in zip(Xt[:20], yt[:20]):
+    images = {i.tobytes(): t for i, t in zip(digits.images / 16.0, digits.target, strict=True)}
+    for image, label in zip(Xt[:20], yt[:20], strict=True):
         assert images[image.tobytes()] == label
     _, _, Xt_rot, _ = make_digits_shift(rotation=30, contrast=1, illumination=0, noise=0, return_images=True)
     expected = ndimage.rotate(Xt, 30, axes=(2, 1), reshape=False, order=1, mode="constant")
@@ -54,7 +54,7 @@ def test_digits_shift_is_a_real_shift():
 
 def test_digits_shift_reproducible_and_validated():
     a, b = make_digits_shift(random_state=3), make_digits_shift(random_state=3)
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         np.testing.assert_array_equal(u, v)
     with pytest.raises(ValueError, match="target_fraction"):
         make_digits_shift(target_fraction=1.5)
