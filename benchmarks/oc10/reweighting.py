@@ -52,6 +52,13 @@ from ._common import format_table, load_domain, parse_tasks, published_rows, run
 _GAMMA_FACTORS = np.logspace(-2, 2, 9)
 _ALPHAS = np.logspace(-3, 1, 9)
 SEEDS = (0, 1, 2)
+#: (ours, peer) pairs implementing the same method.
+SAME_METHOD = [
+    ("KernelMeanMatching", "ADAPT KMM (cvxopt)"),
+    ("KernelMeanMatching", "skada KMMReweight (Frank-Wolfe)"),
+    ("DomainClassifierWeighting", "skada DiscriminatorReweight"),
+    ("LeastSquaresImportanceFitting (uLSIF)", "ADAPT ULSIF"),
+]
 PER_CLASS = 3
 
 
@@ -330,19 +337,7 @@ def main(argv=None) -> None:
         print("\nUnsupervised importance weighting (target accuracy %, L2 rows + weighted LinearSVC):\n")
         print(format_table(accuracy, seconds, tasks, reference=reference))
         print()
-        print(
-            "\n".join(
-                _speed_lines(
-                    seconds,
-                    [
-                        ("KernelMeanMatching", "ADAPT KMM (cvxopt)"),
-                        ("KernelMeanMatching", "skada KMMReweight (Frank-Wolfe)"),
-                        ("DomainClassifierWeighting", "skada DiscriminatorReweight"),
-                        ("LeastSquaresImportanceFitting (uLSIF)", "ADAPT ULSIF"),
-                    ],
-                )
-            )
-        )
+        print("\n".join(_speed_lines(seconds, SAME_METHOD)))
     if args.part in ("all", "weights"):
         seconds, objective = time_weights(tasks)
         print("\nSource weights alone (seconds per task; same problems as above):\n")
@@ -359,19 +354,7 @@ def main(argv=None) -> None:
             ref = objective["KernelMeanMatching"]
             gap = max((v - r) / abs(r) for v, r in zip(values, ref, strict=True))
             print(f"- {name}: KMM objective relative to ours, worst task: {gap:+.2e} (> 0: ours is lower)")
-        print(
-            "\n".join(
-                _speed_lines(
-                    seconds,
-                    [
-                        ("KernelMeanMatching", "ADAPT KMM (cvxopt)"),
-                        ("KernelMeanMatching", "skada KMMReweight (Frank-Wolfe)"),
-                        ("DomainClassifierWeighting", "skada DiscriminatorReweight"),
-                        ("LeastSquaresImportanceFitting (uLSIF)", "ADAPT ULSIF"),
-                    ],
-                )
-            )
-        )
+        print("\n".join(_speed_lines(seconds, SAME_METHOD)))
     if args.part in ("all", "tradaboost"):
         accuracy, seconds = run_few_labels(tasks)
         print(

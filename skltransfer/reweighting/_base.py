@@ -10,6 +10,7 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.metaestimators import available_if
 
 from .._domains import Domains, resolve_domains
+from ..pipeline import _estimator_has
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
 
 __all__ = ["BaseImportanceWeighting", "require_y"]
@@ -32,15 +33,6 @@ def require_y(estimator, y) -> np.ndarray:
     if y is None:
         raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
     return column_or_1d(y, warn=True, dtype=None)
-
-
-def _estimator_has(attr):
-    def check(self):
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self.estimator, attr)
-
-    return check
 
 
 class BaseImportanceWeighting(MetaEstimatorMixin, BaseEstimator):
