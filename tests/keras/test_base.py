@@ -1,0 +1,102 @@
+"""Shared Keras machinery: the import guard, thread budget, seeding, pickling, compiled inference."""
+
+import importlib.util
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import skltransfer.keras
+from skltransfer.keras._base import (
+    CompiledPredictor,
+    load_keras_model,
+    reinitialize_model,
+    require_keras,
+    scoped_seed,
+)
+
+from .conftest import make_tiny_model
+
+keras = pytest.importorskip("keras")
+
+
+def test_require_keras_names_the_install_command(monkeypatch):
+    assert require_keras("x") is keras
+    monkeypatch.setitem(sys.modules, "keras", None)  # makes `import keras` fail
+    with pytest.raises(
+        ImportError, match=r"Thing needs TensorFlow and Keras 3.*pip install 'tensorflow>=2\.16'"
+    ):
+        require_keras("Thing")
+
+
+def test_require_keras_wants_the_tensorflow_backend(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ImportError, match="needs Keras' TensorFlow backend; KERAS_BACKEND is 'jax'"):
+        require_keras("Thing")
+
+
+def test_subpackage_import_guard(monkeypatch):
+    # Loading skltransfer/keras/__init__.py where keras cannot be found raises the install hint.
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "keras" else real_find_spec(name, *a)
+    )
+    spec = importlib.util.spec_from_file_location("_guard_probe", skltransfer.keras.__file__)
+    with pytest.raises(ImportError, match=r"skltransfer\.keras needs TensorFlow and Keras 3.*pip install"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+@pytest.mark.slow
+def test_thread_budget_follows_omp_num_threads():
+    code = (
+        "from skltransfer.keras._base import require_keras\n"
+        "require_keras('x')\n"
+        "import tensorflow as tf\n"
+        "t = tf.config.threading\n"
+        "print(t.get_intra_op_parallelism_threads(), t.get_inter_op_parallelism_threads())\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["1", "1"]
+
+
+def test_scoped_seed_restores_python_random_state():
+    state = random.getstate()
+    with scoped_seed(5):
+        a = random.random()
+    assert random.getstate() == state
+    with scoped_seed(5):
+        assert random.random() == a
+
+
+def test_reinitialize_model_is_reproducible_and_new():
+    model = make_tiny_model(3, 8)  # initializers with fixed seeds
+    first = reinitialize_model(model, 0, "test").get_weights()
+    again = reinitialize_model(model, 0, "test").get_weights()
+    other = reinitialize_model(model, 1, "test").get_weights()
+    for a, b, c, own in zip(first, again, other, model.get_weights(), strict=True):
+        assert_array_equal(a, b)
+        if a.std() > 0:  # not the zero biases
+            assert not np.allclose(a, c) and not np.allclose(a, own)
+
+
+def test_compiled_predictor_pads_the_last_batch():
+    model = make_tiny_model(3, 8)
+    predictor = CompiledPredictor(lambda x: model(x, training=False), (8, 8, 3), batch_size=4)
+    assert predictor.output_shape == (4, 3)
+    X = np.random.RandomState(0).rand(3, 8, 8, 3).astype(np.float32)
+    assert_allclose(predictor(X), model.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
+    full = np.concatenate([X, X[:1]])
+    assert_allclose(predictor(full)[:3], predictor(X), rtol=1e-6)
+
+
+def test_load_keras_model_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"No saved Keras model at 'nowhere\.keras'"):
+        load_keras_model("nowhere.keras", "test")
+    (tmp_path / "bad.keras").write_text("not a model")
+    with pytest.raises(ValueError, match="Cannot load the Keras model saved at"):
+        load_keras_model(tmp_path / "bad.keras", "test")
