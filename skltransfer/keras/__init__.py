@@ -12,7 +12,7 @@ if importlib.util.find_spec("keras") is None or importlib.util.find_spec("tensor
         "skltransfer.keras needs TensorFlow and Keras 3. Install them with: pip install 'tensorflow>=2.16'"
     )
 
+from .classifier import FineTunedCNNClassifier
 from .extractor import PretrainedFeatureExtractor
 
-# FineTunedCNNClassifier (skltransfer/keras/classifier.py) is exported here as well.
-__all__ = ["PretrainedFeatureExtractor"]
+__all__ = ["FineTunedCNNClassifier", "PretrainedFeatureExtractor"]

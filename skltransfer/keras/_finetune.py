@@ -1,0 +1,193 @@
+"""Training phases of :class:`FineTunedCNNClassifier`: batches, optimizers, schedules, early stopping.
+
+One phase is one or more ``Model.fit`` calls on the same batches (several when layers are
+unfrozen in steps: a change of trainable layers needs a new compile); its history is the
+concatenation of theirs. Batches are shuffled in NumPy with the estimator's random state, so
+training is reproducible without touching any global seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ._base import require_keras
+
+__all__ = ["OPTIMIZERS", "make_optimizer", "shuffled_batches", "train_phase"]
+
+_PURPOSE = "FineTunedCNNClassifier"
+
+#: Optimizers available by name.
+OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "nadam": "Nadam", "rmsprop": "RMSprop", "sgd": "SGD"}
+
+
+@functools.cache
+def _batches_class():
+    keras = require_keras(_PURPOSE)
+
+    class ShuffledBatches(keras.utils.PyDataset):
+        """``(x, y, sample_weight)`` batches in an order drawn anew, in NumPy, every epoch."""
+
+        def __init__(self, x, y, sample_weight, batch_size, rng):
+            super().__init__()
+            self.x, self.y, self.sample_weight = x, y, sample_weight
+            self.batch_size, self.rng = batch_size, rng
+            self.order = rng.permutation(len(x))
+
+        def __len__(self):
+            return math.ceil(len(self.x) / self.batch_size)
+
+        def __getitem__(self, index):
+            rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+            return self.x[rows], self.y[rows], self.sample_weight[rows]
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(self.x))
+
+    return ShuffledBatches
+
+
+def shuffled_batches(x, y, sample_weight, batch_size: int, rng: np.random.RandomState):
+    """A ``keras.utils.PyDataset`` of shuffled ``(x, y, sample_weight)`` batches."""
+    return _batches_class()(x, y, sample_weight, batch_size, rng)
+
+
+@functools.cache
+def _early_stopping_class():
+    keras = require_keras(_PURPOSE)
+
+    class PhaseEarlyStopping(keras.callbacks.EarlyStopping):
+        """Keras' early stopping kept across the ``fit`` calls of one phase.
+
+        State is reset only at the first ``fit`` of the phase, and the best weights are
+        restored by :meth:`restore` when the whole phase ends (stopped early or not).
+        """
+
+        def __init__(self, patience):
+            super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
+            self._begun = False
+
+        def on_train_begin(self, logs=None):
+            if not self._begun:
+                super().on_train_begin(logs)
+                self._begun = True
+
+        def on_train_end(self, logs=None):
+            pass
+
+        def restore(self):
+            if self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+    return PhaseEarlyStopping
+
+
+def make_optimizer(optimizer, learning_rate: float):
+    """A fresh Keras optimizer: by name, or rebuilt from an optimizer object's config."""
+    keras = require_keras(_PURPOSE)
+    if isinstance(optimizer, str):
+        return getattr(keras.optimizers, OPTIMIZERS[optimizer])(learning_rate=learning_rate)
+    config = optimizer.get_config()
+    config["learning_rate"] = learning_rate
+    return type(optimizer).from_config(config)
+
+
+def _schedule_callback(lr_schedule, learning_rate: float, epochs: int, monitor: str):
+    keras = require_keras(_PURPOSE)
+    if lr_schedule == "constant":
+        return None
+    if lr_schedule == "plateau":
+        return keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=2)
+    if lr_schedule == "cosine":
+
+        def schedule(epoch, lr):
+            return learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+
+    elif lr_schedule == "exponential":
+
+        def schedule(epoch, lr):
+            return learning_rate * 0.01 ** (epoch / epochs)
+
+    else:
+        schedule = lr_schedule
+    return keras.callbacks.LearningRateScheduler(schedule)
+
+
+def train_phase(
+    model,
+    batches,
+    validation,
+    *,
+    steps: Sequence[tuple[int, Callable[[], None]]],
+    optimizer,
+    learning_rate: float,
+    lr_schedule,
+    early_stopping: bool,
+    patience: int,
+    callbacks: Sequence,
+    verbose: int,
+) -> dict[str, list]:
+    """Train ``model`` for one phase and return its history (metric -> per-epoch list).
+
+    Parameters
+    ----------
+    model : keras.Model
+    batches : keras.utils.PyDataset
+    validation : tuple (x, y) or None
+        Monitored by early stopping and the plateau schedule.
+    steps : sequence of (end_epoch, prepare)
+        ``prepare()`` sets the trainable layers before the model is compiled and trained
+        up to ``end_epoch`` (exclusive, counted from the start of the phase).
+    optimizer : str or keras optimizer
+    learning_rate : float
+        Initial learning rate of the phase.
+    lr_schedule : {"constant", "cosine", "exponential", "plateau"} or callable
+        Per-epoch schedule over the phase (``cosine`` decays to 0 and ``exponential`` to 1%
+        of ``learning_rate`` at the end of the phase; ``plateau`` halves it after 2 epochs
+        without improvement); a callable is ``schedule(epoch, lr) -> lr``.
+    early_stopping : bool
+        Stop when the validation loss has not improved for ``patience`` epochs and restore
+        the best weights (requires ``validation``).
+    patience : int
+    callbacks : sequence of keras.callbacks.Callback
+        Copied before use, so the estimator's parameters are never bound to a model.
+    verbose : int
+        Keras' progress bars.
+    """
+    epochs = steps[-1][0]
+    monitor = "val_loss" if validation is not None else "loss"
+    stopper = _early_stopping_class()(patience) if early_stopping and validation is not None else None
+    history: dict[str, list] = {}
+    start = 0
+    for end, prepare in steps:
+        if end <= start:
+            continue
+        prepare()
+        model.compile(
+            optimizer=make_optimizer(optimizer, learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        step_callbacks = [_schedule_callback(lr_schedule, learning_rate, epochs, monitor), stopper]
+        step_callbacks += [copy.deepcopy(cb) for cb in callbacks]
+        fitted = model.fit(
+            batches,
+            validation_data=validation,
+            epochs=end,
+            initial_epoch=start,
+            shuffle=False,  # the batches are already shuffled; Keras would use Python's global random
+            callbacks=[cb for cb in step_callbacks if cb is not None],
+            verbose=verbose,
+        )
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+        start = end
+        if stopper is not None and stopper.stopped_epoch > 0:
+            break
+    if stopper is not None:
+        stopper.restore()
+    return history
