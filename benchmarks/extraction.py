@@ -124,11 +124,14 @@ def main(argv=None) -> None:
     parser.add_argument("--n-images", type=int, default=128, help="MobileNetV2 images (half for ResNet50)")
     parser.add_argument("--n-paths", type=int, default=10000)
     parser.add_argument("--memory-size", type=int, default=96, help="network input size for the memory run")
+    parser.add_argument("--networks", nargs="+", default=["mobilenet_v2", "resnet50"], help="subset to time")
+    parser.add_argument("--skip-memory", action="store_true", help="time throughput only")
     args = parser.parse_args(argv)
     if args.quick:
         cases, repeats, n_paths = [("mobilenet_v2", 96, 64), ("resnet50", 64, 32)], 2, 200
     else:
         cases = [("mobilenet_v2", 224, args.n_images), ("resnet50", 224, args.n_images // 2)]
+        cases = [case for case in cases if case[0] in args.networks]
         repeats, n_paths = args.repeats, args.n_paths
 
     print(f"batch_size={args.batch_size}, repeats={repeats}, weights=None, median images/s")
@@ -141,6 +144,8 @@ def main(argv=None) -> None:
             f"{r['ratio']:.2f}x | {r['max_abs_diff']:.1e} |",
             flush=True,
         )
+    if args.skip_memory:
+        return
     m = _memory(n_paths, 32 if args.quick else args.memory_size)
     print()
     print(

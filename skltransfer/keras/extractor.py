@@ -237,12 +237,27 @@ class PretrainedFeatureExtractor(
 
     Examples
     --------
-    >>> import numpy as np
+    The classic pipeline (ImageNet weights, downloaded by Keras on first use) on a folder
+    with one subfolder per class:
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from sklearn.pipeline import make_pipeline
     >>> from skltransfer import PretrainedFeatureExtractor
-    >>> images = np.random.RandomState(0).randint(0, 256, size=(4, 32, 32, 3)).astype("uint8")
-    >>> extractor = PretrainedFeatureExtractor("mobilenet_v2", weights=None, random_state=0)
-    >>> extractor.fit_transform(images).shape
-    (4, 1280)
+    >>> from skltransfer.datasets import load_image_folder
+    >>> paths, labels = load_image_folder("flowers/")  # doctest: +SKIP
+    >>> pipe = make_pipeline(PretrainedFeatureExtractor("mobilenet_v2"), LogisticRegression())
+    >>> cross_val_score(pipe, paths, labels)  # doctest: +SKIP
+
+    Any Keras model works too; here a tiny one on flattened 8x8 grayscale images:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="conv")])
+    >>> X = np.random.RandomState(0).rand(5, 64)
+    >>> extractor = PretrainedFeatureExtractor(model, image_shape=(8, 8)).fit(X)
+    >>> extractor.transform(X).shape, extractor.layer_name_
+    ((5, 4), 'conv')
     """
 
     _parameter_constraints: ClassVar[dict] = {
