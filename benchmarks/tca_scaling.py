@@ -1,0 +1,169 @@
+"""Time and peak memory of TCA: exact and Nyström MMDAligner against ADAPT's and skada's TCA.
+
+Data: a synthetic shifted pair of domains with 800 features (``make_classification``, 5
+classes; the target half is shifted and rescaled), ``n`` rows in all, half source, half
+target. Setting: rbf kernel with ``gamma = 1 / 800`` (scikit-learn's default, the only one
+skada allows), 30 components, our ``mu = 1``; the peers get the equivalent MMD weight
+``1 / (mu * (1/ns + 1/nt))`` (they weight the MMD term and do not scale the MMD matrix).
+Each (method, n) runs in a fresh process, timing fit on all rows plus the embedding of all
+rows; peak memory is the growth of the process's maximum resident set during that work.
+Accuracy is that of a 1-nearest-neighbour classifier trained on the embedded source rows
+and scored on the embedded target rows.
+
+Run from the repository root (the peers need the benchmark environment)::
+
+    python -m benchmarks.tca_scaling                                 # n = 1000, 2000, 4000
+    python -m benchmarks.tca_scaling --nystroem 10000,30000,100000   # Nyström only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.neighbors import KNeighborsClassifier
+
+N_FEATURES = 800
+N_COMPONENTS = 30
+MU = 1.0
+
+
+def make_domains(n: int, seed: int = 0):
+    X, y = make_classification(
+        n_samples=n,
+        n_features=N_FEATURES,
+        n_informative=30,
+        n_redundant=0,
+        n_classes=5,
+        n_clusters_per_class=1,
+        class_sep=2.0,
+        random_state=seed,
+    )
+    ns = n // 2
+    rng = np.random.default_rng(seed)
+    Xt = X[ns:] * rng.uniform(0.5, 1.5, N_FEATURES) + rng.normal(0, 1.0, N_FEATURES)
+    return X[:ns], y[:ns], Xt, y[ns:]
+
+
+def _peer_mu(ns: int, nt: int) -> float:
+    return 1.0 / (MU * (1.0 / ns + 1.0 / nt))
+
+
+def embed_ours(Xs, Xt, solver: str):
+    from skltransfer import MMDAligner, stack_domains
+
+    X, y = stack_domains(Xs, np.zeros(len(Xs), dtype=int), Xt)
+    Z = MMDAligner(N_COMPONENTS, kernel="rbf", mu=MU, solver=solver, random_state=0).fit_transform(X, y)
+    return Z[: len(Xs)], Z[len(Xs) :]
+
+
+def embed_adapt(Xs, Xt):
+    from adapt.feature_based import TCA
+
+    tca = TCA(None, Xt=Xt, n_components=N_COMPONENTS, mu=_peer_mu(len(Xs), len(Xt)), kernel="rbf", verbose=0)
+    return tca.fit_transform(Xs, Xt), tca.transform(Xt)
+
+
+def embed_skada(Xs, Xt):
+    from skada import TransferComponentAnalysisAdapter
+
+    X = np.vstack([Xs, Xt])
+    sample_domain = np.r_[np.ones(len(Xs), dtype=int), -np.ones(len(Xt), dtype=int)]
+    tca = TransferComponentAnalysisAdapter(
+        kernel="rbf", n_components=N_COMPONENTS, mu=_peer_mu(len(Xs), len(Xt))
+    )
+    Z = tca.fit_transform(X, sample_domain=sample_domain)
+    return Z[: len(Xs)], Z[len(Xs) :]
+
+
+METHODS = {
+    "MMDAligner exact": lambda Xs, Xt: embed_ours(Xs, Xt, "exact"),
+    "MMDAligner Nyström": lambda Xs, Xt: embed_ours(Xs, Xt, "nystroem"),
+    "ADAPT TCA": embed_adapt,
+    "skada TCA": embed_skada,
+}
+
+
+def worker(method: str, n: int) -> dict:
+    """Run one (method, n) in this process; return seconds, peak MB and accuracy."""
+    Xs, ys, Xt, yt = make_domains(n)
+    METHODS[method](Xs[:50], Xt[:50])  # imports and first-call costs, outside the timing
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    Zs, Zt = METHODS[method](Xs, Xt)
+    seconds = time.perf_counter() - start
+    peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    accuracy = 100 * np.mean(KNeighborsClassifier(1).fit(Zs, ys).predict(Zt) == yt)
+    return {"seconds": seconds, "peak_mb": peak_mb, "accuracy": float(accuracy)}
+
+
+def measure(method: str, n: int, repeats: int, timeout: float) -> dict:
+    runs = []
+    for _ in range(repeats):
+        cmd = [sys.executable, "-m", "benchmarks.tca_scaling", "--worker", method, str(n)]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+        except subprocess.TimeoutExpired:
+            return {"seconds": float("inf"), "peak_mb": float("nan"), "accuracy": float("nan")}
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"  {method} n={n}: {runs[-1]}", flush=True)
+    return {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "peak_mb": statistics.median(r["peak_mb"] for r in runs),
+        "accuracy": runs[0]["accuracy"],
+    }
+
+
+def _table(results: dict, sizes: list[int], methods: list[str]) -> str:
+    lines = ["| method | n | median s | peak MB | target acc. % |", "| --- | --- | --- | --- | --- |"]
+    for n in sizes:
+        for method in methods:
+            r = results[method, n]
+            lines.append(
+                f"| {method} | {n} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {r['accuracy']:.1f} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,2000,4000", help="n for the exact-vs-peers comparison")
+    parser.add_argument("--nystroem", help="comma-separated n for a Nyström-only run, e.g. 10000,100000")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per (method, n); medians reported")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds before a run counts as failed")
+    parser.add_argument("--worker", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], int(args.worker[1]))))
+        return
+    if args.nystroem:
+        sizes, methods = [int(v) for v in args.nystroem.split(",")], ["MMDAligner Nyström"]
+    else:
+        sizes, methods = [int(v) for v in args.sizes.split(",")], ["MMDAligner exact"]
+        for peer, module in (("ADAPT TCA", "adapt"), ("skada TCA", "skada")):
+            try:
+                __import__(module)
+                methods.append(peer)
+            except ImportError:
+                print(f"{module} not installed: {peer} skipped (use the benchmark environment)")
+    results = {(m, n): measure(m, n, args.repeats, args.timeout) for n in sizes for m in methods}
+    print()
+    print(_table(results, sizes, methods))
+    peers = [m for m in methods if m not in ("MMDAligner exact", "MMDAligner Nyström")]
+    if peers:
+        print()
+        for n in sizes:
+            fastest = min(peers, key=lambda m: results[m, n]["seconds"])
+            ratio = results[fastest, n]["seconds"] / results["MMDAligner exact", n]["seconds"]
+            print(f"n={n}: exact MMDAligner is {ratio:.1f}x faster than the faster peer ({fastest})")
+
+
+if __name__ == "__main__":
+    main()
