@@ -174,9 +174,10 @@ def pretrained_cnn_rows(
     ]
 
 
-#: Training of :func:`finetune_rows`, fixed in advance: the same epochs, batch size and head for
-#: both networks; the pretrained one trains its head (phase 1) then every layer at a 10x smaller
-#: rate (phase 2), the one from scratch trains every layer at the head's rate throughout.
+#: Training of :func:`finetune_rows`, fixed in advance: the same epochs, batch size, head and
+#: learning rate (Adam, 1e-3) for both networks; the pretrained one trains its new head alone
+#: for the first half of the epochs (phase 1), then every layer (phase 2); the one from scratch
+#: trains every layer throughout.
 FINETUNE_EPOCHS = 40
 _FEW_SHOT = {"layer": EMBEDDING_LAYER, "dropout": 0.3, "batch_size": 16, "unfreeze": 1.0}
 
@@ -188,10 +189,10 @@ def finetune_rows(
 
     A small CNN (:func:`build_small_cnn`) is trained on the labeled source images and saved
     as ``.keras``. :class:`FineTunedCNNClassifier` then puts a new head on its embedding and
-    trains on the few labeled target images, once from the pretrained weights (head for
-    ``FINETUNE_EPOCHS / 2`` epochs at 1e-3, then every layer at 1e-4) and once from a random
-    initialisation of the same architecture (``weights=None``; every layer at 1e-3 for
-    ``FINETUNE_EPOCHS`` epochs).
+    trains on the few labeled target images, once from the pretrained weights and once from a random
+    initialisation of the same architecture (``weights=None``). Both train for
+    ``FINETUNE_EPOCHS`` epochs with Adam at 1e-3; the pretrained one trains its new head
+    alone for the first half of them.
 
     Parameters
     ----------
@@ -221,7 +222,7 @@ def finetune_rows(
             epochs=half,
             learning_rate=1e-3,
             fine_tune_epochs=FINETUNE_EPOCHS - half,
-            fine_tune_learning_rate=1e-4,
+            fine_tune_learning_rate=1e-3,
             random_state=random_state,
             **_FEW_SHOT,
         ).fit(Xt_few, yt_few)
