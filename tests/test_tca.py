@@ -47,40 +47,50 @@ def _objective(K, E, mu, W):
 
 
 @pytest.mark.parametrize(
-    ("kernel", "params"),
-    [("linear", {}), ("rbf", {"gamma": 0.1}), ("poly", {"degree": 2, "coef0": 1.0, "gamma": 0.2})],
+    ("kernel", "params", "n_features"),
+    [
+        ("linear", {}, 6),  # fewer features than rows: solved in feature space
+        ("linear", {}, 150),  # more features than rows: solved on the kernel matrix
+        ("rbf", {"gamma": 0.1}, 6),
+        ("poly", {"degree": 2, "coef0": 1.0, "gamma": 0.2}, 6),
+    ],
 )
-def test_exact_matches_dense_generalized_eigensolve(kernel, params):
-    Xs, ys, Xt, _ = _domains()
+def test_exact_matches_dense_generalized_eigensolve(kernel, params, n_features):
+    Xs, ys, Xt, _ = _domains(n_features=n_features)
     X, y = stack_domains(Xs, ys, Xt)
     aligner = MMDAligner(4, kernel=kernel, mu=0.5, solver="exact", random_state=0, **params).fit(X, y)
     K = pairwise_kernels(X, X, metric=kernel, **params)
     E = mmd_columns(np.arange(len(X)) < len(Xs))
     values, W = _brute_force(K, E, 0.5, 4)
-    np.testing.assert_allclose(aligner.eigenvalues_, values, rtol=1e-8)
+    np.testing.assert_allclose(aligner.eigenvalues_, values, rtol=1e-6)
     assert _max_angle(aligner.transform(X), K @ W) < 1e-4
     W_ours = aligner.projection_
-    np.testing.assert_allclose(_objective(K, E, 0.5, W_ours), _objective(K, E, 0.5, W), rtol=1e-8)
+    if aligner.landmarks_.shape[0] != len(X):  # feature space: projection_ = X^T W, W in range(X)
+        W_ours = np.linalg.pinv(X.T) @ W_ours
+    np.testing.assert_allclose(_objective(K, E, 0.5, W_ours), _objective(K, E, 0.5, W), rtol=1e-6)
     # Components are A-orthonormal, as the constraint asks.
     A = K @ (E @ E.T / np.linalg.norm(E.T @ E)) @ K + 0.5 * np.eye(len(X))
     np.testing.assert_allclose(W_ours.T @ A @ W_ours, np.eye(4), atol=1e-8)
 
 
 @pytest.mark.parametrize("n_classes", [0, 3])
-def test_lanczos_path_matches_dense_path(n_classes):
-    # Above 1000 rows the exact solver runs eigsh on matrix-vector products; the rank-1
-    # (TCA) and rank C+1 (JDA) structures give the same subspace as a dense solve.
+def test_lanczos_path_matches_dense_path(n_classes, monkeypatch):
+    # Above _DENSE_MAX_ROWS rows the exact solver runs eigsh on matrix-vector products; the
+    # rank-1 (TCA) and rank C+1 (JDA) structures give the subspace of a dense solve.
+    from skltransfer.alignment import _tca_solvers
+
+    monkeypatch.setattr(_tca_solvers, "_DENSE_MAX_ROWS", 50)
     rng = np.random.default_rng(1)
-    n = 1100
+    n = 300
     X = rng.normal(size=(n, 5))
-    source = np.arange(n) < 600
+    source = np.arange(n) < 160
     classes = rng.integers(0, n_classes, n) if n_classes else None
     E = mmd_columns(source, classes, classes) if n_classes else mmd_columns(source)
     K = pairwise_kernels(X, metric="rbf", gamma=0.3)
     values, W = solve_exact(K, E, 1.0, 5, np.random.RandomState(0))
     ref_values, ref_W = _brute_force(K, E, 1.0, 5)
     np.testing.assert_allclose(values, ref_values, rtol=1e-7)
-    assert _max_angle(K @ W, K @ ref_W) < 1e-3
+    assert _max_angle(K @ W, K @ ref_W) < 1e-4
 
 
 def test_mmd_columns_class_conditional():
@@ -95,11 +105,11 @@ def test_mmd_columns_class_conditional():
 
 @pytest.mark.parametrize("kernel", ["linear", "rbf"])
 def test_nystroem_approaches_exact(kernel):
-    Xs, ys, Xt, _ = _domains(n_source=150, n_target=150, n_features=8)
+    Xs, ys, Xt, _ = _domains(n_source=100, n_target=100, n_features=8)
     X, y = stack_domains(Xs, ys, Xt)
     exact = MMDAligner(3, kernel=kernel, gamma=0.05 if kernel == "rbf" else None, solver="exact").fit(X, y)
     angles = []
-    for m in (20, 80, 300):
+    for m in (20, 80, 200):
         nys = clone(exact).set_params(solver="nystroem", n_landmarks=m, random_state=0).fit(X, y)
         angles.append(_max_angle(nys.transform(X), exact.transform(X)))
     assert angles[-1] < 1e-5  # all rows as landmarks: the kernel is exact
@@ -149,11 +159,11 @@ def test_n_components_clipped_with_warning():
     with pytest.warns(
         UserWarning, match=r"n_components=30 is larger than the number of fitted rows minus one \(10\)"
     ):
-        aligner = MMDAligner(30).fit(X, y)
+        aligner = MMDAligner(30, kernel="rbf").fit(X, y)
     assert aligner.n_components_ == 10 and aligner.transform(X).shape == (11, 10)
     Xs, ys, Xt, _ = _domains(n_source=60, n_target=60, n_features=3)
     X, y = stack_domains(Xs, ys, Xt)
-    with pytest.warns(UserWarning, match=r"larger than the rank of the Nyström features \(3\)"):
+    with pytest.warns(UserWarning, match=r"larger than the rank of the kernel features \(3\)"):
         aligner = MMDAligner(5, solver="nystroem", n_landmarks=40).fit(X, y)
     assert aligner.n_components_ == 3
 

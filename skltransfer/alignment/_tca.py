@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 from sklearn.utils import check_random_state, gen_batches
 
-from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._base import BaseDomainAligner
 from ._tca_solvers import feature_statistics, mmd_columns, solve_exact, solve_features
 
@@ -95,7 +95,9 @@ class MMDAligner(BaseDomainAligner):
         Solver used, ``"exact"`` or ``"nystroem"``.
     landmarks_ : ndarray of shape (n_landmarks_, n_features_in_)
         Rows against which ``transform`` evaluates the kernel: every fitted row for the exact
-        solver, the Nyström landmarks otherwise.
+        solver, the Nyström landmarks otherwise. A linear kernel with fewer features than
+        fitted rows is solved exactly in feature space (``K = X X^T``): ``landmarks_`` is
+        then the identity, and ``transform(X) = X @ projection_``.
     projection_ : ndarray of shape (n_landmarks_, n_components_)
         ``transform(X) = kernel(X, landmarks_) @ projection_``.
     eigenvalues_ : ndarray of shape (n_components_,)
@@ -207,12 +209,65 @@ class MMDAligner(BaseDomainAligner):
             solver = "exact" if X.shape[0] <= AUTO_EXACT_MAX_SAMPLES else "nystroem"
         self.solver_ = solver
         random_state = check_random_state(self.random_state)
-        if solver == "exact":
+        if solver == "exact" and self.kernel == "linear" and X.shape[1] < X.shape[0]:
+            problem = self._linear_features(X)
+        elif solver == "exact":
             problem = self._kernel(X, X)
         else:
             problem = self._nystroem_features(X, random_state)
-        self._fit_components(X, y, domains, problem, random_state)
+        # The embedding of the fitted rows when the solver gives it for free; fit_transform
+        # returns it and fit drops it (transform needs only landmarks_ and projection_).
+        self._fit_embedding = self._fit_components(X, y, domains, problem, random_state)
         return self.n_components_
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, sample_domain=None):
+        """Learn the transfer components of the source and target rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Source and target rows together.
+        y : array-like of shape (n_samples,), default=None
+            Labels, ``-1`` for unlabeled target rows.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: ``>= 0`` source, ``< 0`` target. Overrides the ``-1`` rule.
+
+        Returns
+        -------
+        self : object
+        """
+        self._fit(X, y, sample_domain)
+        del self._fit_embedding
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None, *, sample_domain=None):
+        """Fit, then embed every fitted row (without evaluating the kernel twice).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Source and target rows together.
+        y : array-like of shape (n_samples,), default=None
+            Labels, ``-1`` for unlabeled target rows.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: ``>= 0`` source, ``< 0`` target.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components_)
+        """
+        X, domains = self._fit(X, y, sample_domain)
+        embedding = self.__dict__.pop("_fit_embedding")
+        if embedding is None:
+            return self._transform_domains(X, domains.source)
+        return embedding.astype(X.dtype, copy=False)
+
+    def _linear_features(self, X):
+        """The linear kernel is ``X X^T``: exact features ``X = kernel(X, I)``, landmarks ``I``."""
+        identity = np.eye(X.shape[1])
+        return identity, identity, X if self._materialize_features else None
 
     def _nystroem_features(self, X, random_state):
         """Landmarks, the Nyström map ``N`` (features ``kernel(x, landmarks) @ N.T``) and
@@ -235,9 +290,9 @@ class MMDAligner(BaseDomainAligner):
                 C[batch] = self._kernel(X[batch], landmarks)
         return landmarks, normalization, C
 
-    def _fit_components(self, X, y, domains, problem, random_state) -> None:
-        """Solve for the marginal MMD."""
-        self._solve(X, mmd_columns(domains.source), problem, random_state)
+    def _fit_components(self, X, y, domains, problem, random_state) -> np.ndarray | None:
+        """Solve for the marginal MMD; return the embedding of ``X`` if known, else None."""
+        return self._solve(X, mmd_columns(domains.source), problem, random_state)
 
     def _solve(self, X, E, problem, random_state) -> np.ndarray | None:
         """Solve TCA for the MMD columns ``E`` and set the fitted attributes.
@@ -270,7 +325,7 @@ class MMDAligner(BaseDomainAligner):
                 self.mu,
                 self.n_components,
             )
-            k = self._clip(min(rank, n - 1), "the rank of the Nyström features")
+            k = self._clip(min(rank, n - 1), "the rank of the kernel features")
             self.eigenvalues_, projection = eigenvalues[:k], normalization.T @ coef[:, :k]
             self.landmarks_ = landmarks
         signs = _signs(projection)
@@ -438,7 +493,7 @@ class JointMMDAligner(MMDAligner):
         self.n_iter = n_iter
         self.pseudo_labeler = pseudo_labeler
 
-    def _fit_components(self, X, y, domains, problem, random_state) -> None:
+    def _fit_components(self, X, y, domains, problem, random_state) -> np.ndarray | None:
         source, labeled = domains.source, domains.labeled
         self.classes_, codes = np.unique(y[labeled], return_inverse=True)
         classes = np.full(X.shape[0], -1)
@@ -453,7 +508,7 @@ class JointMMDAligner(MMDAligner):
         for round_ in range(self.n_iter):
             embedding = self._solve(X, E, problem, random_state)
             if round_ == self.n_iter - 1 or not unlabeled.any():
-                break
+                return embedding
             model = clone(labeler).fit(embedding[labeled], classes[labeled])
             target_classes[unlabeled] = model.predict(embedding[unlabeled])
             E = mmd_columns(source, target_classes, source_classes)
