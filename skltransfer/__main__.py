@@ -6,12 +6,120 @@ import argparse
 import os
 import sys
 
+from . import _cli
+
 
 def _demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
     run_demo(args.random_state, deep=not args.no_keras)
     return 0
+
+
+def _count(minimum: int):
+    """An argparse type: an int of at least ``minimum`` (a smaller one is a usage error)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in its message
+    return parse
+
+
+def _add_backbone_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default="mobilenet_v2",
+        metavar="NAME_OR_PATH",
+        help="a keras.applications network by name (e.g. mobilenet_v2, resnet50) or the path of a "
+        "saved .keras model (default mobilenet_v2)",
+    )
+    parser.add_argument(
+        "--weights",
+        default="imagenet",
+        metavar="imagenet|none|PATH",
+        help="ImageNet weights (downloaded by Keras once), none (random, seeded by --random-state) or "
+        "a weights file; for a saved model, imagenet keeps its own weights (default imagenet)",
+    )
+    parser.add_argument(
+        "--layer", help="name or index of the layer whose output is the feature (default: last conv block)"
+    )
+    parser.add_argument(
+        "--pooling", choices=["avg", "max", "none"], default="avg", help="global pooling (default avg)"
+    )
+    parser.add_argument(
+        "--input-size",
+        type=_count(1),
+        metavar="PIXELS",
+        help="network input size (default: the network's own)",
+    )
+    parser.add_argument("--batch-size", type=_count(1), default=32, help="images per batch (default 32)")
+    parser.add_argument("--random-state", type=int, default=0, help="seed of random weights (default 0)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def _add_image_commands(commands) -> None:
+    extract = commands.add_parser(
+        "extract",
+        help="features of a folder of images from a pretrained CNN, saved as .npz",
+        description="Compute CNN features of every image of IMAGE_DIR (loose images, or one subfolder "
+        "per class whose names become the labels) and save them as an .npz file holding 'features', "
+        "'paths' and, with class subfolders, 'labels'. Each finished batch is kept in OUTPUT.partial/; "
+        "rerunning the same command after an interruption skips them, and the folder is removed once "
+        "OUTPUT is written.",
+    )
+    extract.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of images")
+    _add_backbone_options(extract)
+    extract.add_argument("-o", "--output", required=True, help="the .npz file to write")
+    extract.set_defaults(run=_cli.extract)
+
+    finetune = commands.add_parser(
+        "finetune",
+        help="fine-tune a pretrained CNN on a class-per-subfolder tree, saved with joblib",
+        description="Train a FineTunedCNNClassifier on DATA_DIR (one subfolder of images per class) "
+        "and save it with joblib. Images of --target-dir are passed unlabeled (y = -1), the domain "
+        "adaptation convention.",
+    )
+    finetune.add_argument("data_dir", metavar="DATA_DIR", help="one subfolder of images per class")
+    _add_backbone_options(finetune)
+    finetune.add_argument("--target-dir", help="folder of unlabeled images of the target domain")
+    finetune.add_argument("--epochs", type=_count(0), default=10, help="epochs of the new head (default 10)")
+    finetune.add_argument(
+        "--fine-tune-epochs",
+        type=_count(0),
+        default=5,
+        help="epochs of fine-tuning the top layers (default 5)",
+    )
+    finetune.add_argument("-o", "--output", required=True, help="the model file to write (.joblib)")
+    finetune.set_defaults(run=_cli.finetune)
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict the class of every image of a folder, saved as .csv",
+        description="Write one CSV row per image of IMAGE_DIR: its path, the predicted class and the "
+        "probability of each class. MODEL is a joblib file written by finetune (or a fitted "
+        "skltransfer image pipeline); load only files you trust.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="model file (.joblib)")
+    predict.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of images (searched recursively)")
+    predict.add_argument("-o", "--output", required=True, help="the .csv file to write")
+    predict.set_defaults(run=_cli.predict)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a model on labeled images and report the domain gap",
+        description="Print the scores of MODEL on DATA_DIR (one subfolder of images per class: the "
+        "labeled target images). With --source-dir, print skltransfer.metrics.transfer_report: "
+        "target scores, ROC-AUC and the MMD between source and target images, on their pixels and, "
+        "for a pipeline, after its alignment step (images are held in memory).",
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="model file (.joblib)")
+    evaluate.add_argument("data_dir", metavar="DATA_DIR", help="one subfolder of images per class")
+    evaluate.add_argument("--source-dir", help="the source (training) images, for the domain gap")
+    evaluate.set_defaults(run=_cli.evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,15 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--random-state", type=int, default=0, help="seed of the data and models (default 0)")
     demo.add_argument("--no-keras", action="store_true", help="skip the rows that train a CNN")
     demo.set_defaults(run=_demo)
+    _add_image_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (2 for usage errors, 1 for other errors)."""
     args = build_parser().parse_args(argv)
     # TensorFlow's C++ start-up notes are noise on a command line; errors still show.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return args.run(args)
+    try:
+        return args.run(args)
+    except _cli.CommandError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
