@@ -224,6 +224,11 @@ def finetune(args: argparse.Namespace) -> int:
     paths, labels = _list_images(args.data_dir, labeled=True)
     y = labels
     if args.target_dir is not None:
+        if "domain_loss" not in FineTunedCNNClassifier().get_params():
+            raise CommandError(
+                "--target-dir needs a FineTunedCNNClassifier that learns from unlabeled target images "
+                "(a domain_loss parameter); this installation's has none"
+            )
         target, _ = _list_images(args.target_dir, labeled=False)
         paths = paths + target
         # the domain convention: unlabeled target rows carry -1

@@ -185,6 +185,20 @@ def test_finetune_saves_a_classifier_of_the_folder_classes(finetuned, data_dir):
     assert clf.epochs == 3 and clf.fine_tune_epochs == 1
 
 
+def test_finetune_passes_target_images_unlabeled(data_dir, target_dir, tiny_model, tmp_path, capsys):
+    from skltransfer import FineTunedCNNClassifier
+
+    out = tmp_path / "model.joblib"
+    argv = ["finetune", data_dir, "--target-dir", target_dir, "--model", tiny_model, "--epochs", 1]
+    code, _, err = _run(capsys, *argv, "--fine-tune-epochs", 0, "-q", "-o", out)
+    if "domain_loss" not in FineTunedCNNClassifier().get_params():
+        assert code == 1
+        assert "--target-dir needs a FineTunedCNNClassifier that learns from unlabeled" in err
+        return
+    assert code == 0
+    assert joblib.load(out).classes_.tolist() == list(CLASSES)
+
+
 def test_predict_writes_probabilities_of_every_image(finetuned, target_dir, tmp_path, capsys):
     out = tmp_path / "predictions.csv"
     code, _, _ = _run(capsys, "predict", finetuned, target_dir, "-o", out)
@@ -326,7 +340,11 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     )
     assert done.returncode == 1
     assert done.stderr == f"error: no model file at {str(tmp_path / 'model.joblib')!r}\n"
-    help_text = subprocess.run(
-        [script, "predict", "--help"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "one CSV row per image" in help_text
+
+
+@pytest.mark.parametrize("command", ["extract", "finetune", "predict", "evaluate"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert f"usage: python -m skltransfer {command}" in capsys.readouterr().out
