@@ -32,7 +32,8 @@ _NAME = "PretrainedFeatureExtractor"
 
 def _is_saved_model_path(base_model) -> bool:
     return isinstance(base_model, os.PathLike) or (
-        isinstance(base_model, str) and (base_model.endswith(".keras") or os.sep in base_model)
+        isinstance(base_model, str)
+        and (base_model.endswith((".keras", ".h5")) or os.sep in base_model or os.path.isfile(base_model))
     )
 
 
@@ -103,7 +104,12 @@ def resolve_backbone(base_model, weights, *, input_size, image_size, random_stat
     if weights is None:
         model = reinitialize_model(model, random_state, purpose)
     elif weights != "imagenet":
-        model.load_weights(weights)
+        try:
+            model.load_weights(weights)
+        except Exception as e:
+            raise ValueError(
+                f"Cannot load the weights file {os.fspath(weights)!r} into the model: {e}"
+            ) from e
     fixed = tuple(model.input_shape[1:3])
     channels = model.input_shape[-1]
     if None not in fixed:

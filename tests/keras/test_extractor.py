@@ -150,6 +150,7 @@ def test_user_model_is_not_modified(tiny_model):
         assert_array_equal(a, b)
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container")
 def test_weights_file_for_a_model(tmp_path, tiny_model):
     other = make_tiny_model(3, 16, seed=10)
     path = tmp_path / "other.weights.h5"
@@ -158,6 +159,12 @@ def test_weights_file_for_a_model(tmp_path, tiny_model):
     assert_allclose(
         PretrainedFeatureExtractor(tiny_model, weights=str(path)).fit_transform(_images()), expected
     )
+    wrong = tmp_path / "wrong.weights.h5"
+    make_tiny_model(1, 16).save_weights(wrong)
+    with pytest.raises(
+        ValueError, match=r"Cannot load the weights file '.*wrong\.weights\.h5' into the model"
+    ):
+        PretrainedFeatureExtractor(tiny_model, weights=str(wrong)).fit(_images())
     with pytest.raises(ValueError, match=r"no file at 'missing\.h5'"):
         PretrainedFeatureExtractor(tiny_model, weights="missing.h5").fit(_images())
 
