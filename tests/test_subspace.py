@@ -8,6 +8,7 @@ from sklearn.base import clone
 from sklearn.neighbors import KNeighborsClassifier
 
 from skltransfer import SubspaceAligner, make_da_pipeline, stack_domains
+from skltransfer.alignment._subspace import principal_directions
 
 
 @pytest.fixture
@@ -85,3 +86,17 @@ def test_invalid_n_components(domains, n_components):
     X, y = stack_domains(Xs, ys, Xt)
     with pytest.raises(ValueError, match="n_components"):
         SubspaceAligner(n_components=n_components).fit(X, y)
+
+
+@pytest.mark.parametrize(("n_samples", "n_components"), [(12, 5), (12, 12), (40, 5), (40, 19), (40, 20)])
+def test_principal_directions_every_route(n_samples, n_components):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(n_samples, 20)) * np.linspace(3, 0.5, 20)
+    mean, P = principal_directions(X, n_components)
+    np.testing.assert_allclose(mean, X.mean(0))
+    w, V = np.linalg.eigh(np.cov(X, rowvar=False))
+    order = np.argsort(w)[::-1]
+    # compare spans of the leading directions with non-degenerate eigenvalues
+    k = min(n_components, n_samples - 1)
+    ref = V[:, order[:k]]
+    np.testing.assert_allclose(np.abs(np.sum(P[:k].T * ref, axis=0)), 1.0, atol=1e-6)

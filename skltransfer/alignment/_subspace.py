@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 from scipy import linalg
+from scipy.sparse.linalg import eigsh
 
 from ..utils._sklearn_compat import Interval
 from ._base import BaseDomainAligner
@@ -18,16 +19,26 @@ __all__ = ["SubspaceAligner", "principal_directions"]
 def principal_directions(X: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
     """The mean and the first ``n_components`` principal directions (rows) of ``X``.
 
-    Only the leading eigenvectors of the covariance are computed (``eigh`` with
-    ``subset_by_index``), which is exact and several times faster than a full decomposition.
+    Only the leading eigenvectors are computed, exactly: of the ``n_samples x n_samples`` Gram
+    matrix when rows are fewer than features, else of the covariance by Lanczos iterations
+    (``eigsh`` with a fixed start vector, so the result is deterministic).
     """
     X = np.asarray(X, dtype=np.float64)
     mean = X.mean(axis=0)
     centred = X - mean
-    n_features = X.shape[1]
-    _, vectors = linalg.eigh(
-        centred.T @ centred, subset_by_index=[n_features - n_components, n_features - 1], check_finite=False
-    )
+    n_samples, n_features = centred.shape
+    if n_samples < n_features:
+        _, U = linalg.eigh(centred @ centred.T, subset_by_index=[n_samples - n_components, n_samples - 1])
+        vectors = centred.T @ U
+        norms = np.linalg.norm(vectors, axis=0)
+        vectors /= np.where(norms > 0, norms, 1.0)
+    elif n_components < n_features - 1:
+        covariance = centred.T @ centred
+        values, vectors = eigsh(covariance, k=n_components, which="LA", v0=np.ones(n_features))
+        vectors = vectors[:, np.argsort(values)]
+    else:
+        _, vectors = linalg.eigh(centred.T @ centred)
+        vectors = vectors[:, n_features - n_components :]
     return mean, vectors[:, ::-1].T
 
 
