@@ -170,7 +170,9 @@ class ImportanceWeightedScorer(_DomainScorer):
 
     Assumes covariate shift: the input distribution changes but ``p(y | x)`` is shared,
     and the target rows lie where the source rows do (bounded density ratio). The ratio is
-    estimated on the input features ``X`` as given to the estimator.
+    estimated on the input features ``X`` as given to the estimator. The default domain
+    classifier, a logistic regression, models a log-linear density ratio (exact for Gaussian
+    domains of equal covariance); give a richer one (e.g. polynomial features) otherwise.
 
     Parameters
     ----------
