@@ -177,16 +177,20 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
 
     Examples
     --------
+    >>> import keras
     >>> import numpy as np
     >>> from skltransfer import FineTunedCNNClassifier
+    >>> inputs = keras.Input((8, 8, 1))
+    >>> init = keras.initializers.GlorotUniform(seed=0)
+    >>> conv = keras.layers.Conv2D(8, 3, activation="relu", kernel_initializer=init)
+    >>> base = keras.Model(inputs, conv(inputs))
     >>> rng = np.random.RandomState(0)
-    >>> X = rng.rand(20, 64)
-    >>> y = np.repeat(["a", "b"], 10)
-    >>> X[y == "b", :32] += 1.0
-    >>> clf = FineTunedCNNClassifier("mobilenet_v2", weights=None, input_size=32, image_shape=(8, 8),
-    ...                              epochs=2, fine_tune_epochs=1, random_state=0).fit(X, y)
-    >>> clf.predict_proba(X[:3]).shape, list(clf.history_)
-    ((3, 2), ['head', 'fine_tune'])
+    >>> X, y = rng.rand(40, 64), np.repeat(["dark", "bright"], 20)
+    >>> X[y == "bright"] += 1.0
+    >>> clf = FineTunedCNNClassifier(base, image_shape=(8, 8), epochs=30, learning_rate=0.1, dropout=0.0,
+    ...                              fine_tune_epochs=2, unfreeze=1, random_state=0).fit(X, y)
+    >>> clf.score(X, y), clf.predict_proba(X[:3]).shape, list(clf.history_)
+    (1.0, (3, 2), ['head', 'fine_tune'])
     """
 
     _parameter_constraints: ClassVar[dict] = {
