@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 from scipy import linalg
@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state, gen_batches
 
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._base import BaseDomainAligner
-from ._tca_solvers import feature_statistics, mmd_columns, solve_exact, solve_features
+from ._tca_solvers import mmd_columns, solve_exact, solve_features
 
 __all__ = ["JointMMDAligner", "MMDAligner"]
 
@@ -46,8 +46,9 @@ class MMDAligner(BaseDomainAligner):
     (``scipy.sparse.linalg.eigsh``; formed densely below 1000 rows). No ``n x n`` inverse and
     no dense generalized eigensolve are computed. The Nyström solver replaces ``K`` by its
     low-rank approximation on ``n_landmarks`` random rows, with which the problem reduces to
-    ``n_landmarks x n_landmarks`` matrices accumulated in one pass over the rows: time and
-    memory linear in the number of rows.
+    ``n_landmarks x n_landmarks`` matrices: time and memory linear in the number of rows. A
+    linear kernel with fewer features than rows is solved exactly the same way, in feature
+    space.
 
     All rows, source or target, are mapped the same way. Rows of several source domains
     (``sample_domain >= 0``) are pooled into one source, rows of several target domains into
@@ -78,7 +79,8 @@ class MMDAligner(BaseDomainAligner):
     solver : {"auto", "exact", "nystroem"}, default="auto"
         ``"exact"`` uses the full kernel matrix (time ``O(n^2)`` per Lanczos product, memory
         ``O(n^2)``); ``"nystroem"`` the Nyström approximation on ``n_landmarks`` rows (time
-        and memory linear in ``n``); ``"auto"`` is exact up to ``AUTO_EXACT_MAX_SAMPLES``
+        and memory linear in ``n``: the ``n x n_landmarks`` kernel to the landmarks is held
+        during ``fit``); ``"auto"`` is exact up to ``AUTO_EXACT_MAX_SAMPLES``
         (5000) fitted rows and Nyström above.
     n_landmarks : int, default=500
         Number of random rows (drawn uniformly without replacement, as
@@ -200,8 +202,6 @@ class MMDAligner(BaseDomainAligner):
 
     # -- fit ------------------------------------------------------------------------------
 
-    _materialize_features = False  # keep the (n, n_landmarks) kernel to the landmarks during fit
-
     def _fit_domains(self, X, y, domains) -> int:
         X = X.astype(np.float64, copy=False)
         solver = self.solver
@@ -215,8 +215,8 @@ class MMDAligner(BaseDomainAligner):
             problem = self._kernel(X, X)
         else:
             problem = self._nystroem_features(X, random_state)
-        # The embedding of the fitted rows when the solver gives it for free; fit_transform
-        # returns it and fit drops it (transform needs only landmarks_ and projection_).
+        # Every solver gives the embedding of the fitted rows: fit_transform returns it, fit
+        # drops it (transform needs only landmarks_ and projection_).
         self._fit_embedding = self._fit_components(X, y, domains, problem, random_state)
         return self.n_components_
 
@@ -258,20 +258,18 @@ class MMDAligner(BaseDomainAligner):
         -------
         X_new : ndarray of shape (n_samples, n_components_)
         """
-        X, domains = self._fit(X, y, sample_domain)
-        embedding = self.__dict__.pop("_fit_embedding")
-        if embedding is None:
-            return self._transform_domains(X, domains.source)
-        return embedding.astype(X.dtype, copy=False)
+        X, _ = self._fit(X, y, sample_domain)
+        return self.__dict__.pop("_fit_embedding").astype(X.dtype, copy=False)
 
     def _linear_features(self, X):
         """The linear kernel is ``X X^T``: exact features ``X = kernel(X, I)``, landmarks ``I``."""
         identity = np.eye(X.shape[1])
-        return identity, identity, X if self._materialize_features else None
+        return identity, identity, _Features.of(X)
 
     def _nystroem_features(self, X, random_state):
-        """Landmarks, the Nyström map ``N`` (features ``kernel(x, landmarks) @ N.T``) and
-        the kernel of the rows to the landmarks when ``_materialize_features`` (else None).
+        """Landmarks, the Nyström map ``N`` (features ``kernel(x, landmarks) @ N.T``) and the
+        kernel of the rows to the landmarks (memory ``n * n_landmarks``, reused by
+        ``fit_transform`` and by every round of JDA).
 
         ``N = diag(s)^{-1/2} U^T`` over the eigenpairs of the landmarks' kernel matrix above a
         relative tolerance (a rank-revealing pseudo-inverse square root), so that
@@ -282,24 +280,20 @@ class MMDAligner(BaseDomainAligner):
         landmarks = X[np.sort(random_state.permutation(n)[: min(self.n_landmarks, n)])]
         s, U = linalg.eigh(self._kernel(landmarks, landmarks))
         keep = s > s.max(initial=0.0) * landmarks.shape[0] * np.finfo(float).eps
-        normalization = (U[:, keep] / np.sqrt(s[keep])).T
-        C = None
-        if self._materialize_features:
-            C = np.empty((n, landmarks.shape[0]))
-            for batch in self._batches(*C.shape):
-                C[batch] = self._kernel(X[batch], landmarks)
-        return landmarks, normalization, C
+        C = np.empty((n, landmarks.shape[0]))
+        for batch in self._batches(*C.shape):
+            C[batch] = self._kernel(X[batch], landmarks)
+        return landmarks, (U[:, keep] / np.sqrt(s[keep])).T, _Features.of(C)
 
-    def _fit_components(self, X, y, domains, problem, random_state) -> np.ndarray | None:
-        """Solve for the marginal MMD; return the embedding of ``X`` if known, else None."""
+    def _fit_components(self, X, y, domains, problem, random_state) -> np.ndarray:
+        """Solve for the marginal MMD; return the embedding of ``X``."""
         return self._solve(X, mmd_columns(domains.source), problem, random_state)
 
-    def _solve(self, X, E, problem, random_state) -> np.ndarray | None:
-        """Solve TCA for the MMD columns ``E`` and set the fitted attributes.
+    def _solve(self, X, E, problem, random_state) -> np.ndarray:
+        """Solve TCA for the MMD columns ``E``, set the fitted attributes, return the embedding of ``X``.
 
         ``problem`` is the kernel matrix of ``X`` (exact solver) or the output of
-        :meth:`_nystroem_features`. Returns the embedding of ``X`` when it comes for free
-        (exact solver, or materialised Nyström features), else None.
+        :meth:`_linear_features` / :meth:`_nystroem_features`.
         """
         n = X.shape[0]
         if isinstance(problem, np.ndarray):
@@ -307,15 +301,8 @@ class MMDAligner(BaseDomainAligner):
             self.eigenvalues_, projection = solve_exact(problem, E, self.mu, k, random_state)
             self.landmarks_, rows_to_landmarks = X, problem
         else:
-            landmarks, normalization, rows_to_landmarks = problem
-            m = landmarks.shape[0]
-            if rows_to_landmarks is None:
-                stats = feature_statistics(
-                    lambda rows: self._kernel(rows, landmarks), X, E, _BATCH_ENTRIES // m
-                )
-            else:
-                stats = feature_statistics(lambda rows: rows, rows_to_landmarks, E, _BATCH_ENTRIES // m)
-            gram, sums, cross = stats
+            landmarks, normalization, features = problem
+            gram, sums, cross = features.gram, features.sums, features.C.T @ E
             eigenvalues, coef, rank = solve_features(
                 normalization @ gram @ normalization.T,
                 normalization @ sums,
@@ -327,10 +314,10 @@ class MMDAligner(BaseDomainAligner):
             )
             k = self._clip(min(rank, n - 1), "the rank of the kernel features")
             self.eigenvalues_, projection = eigenvalues[:k], normalization.T @ coef[:, :k]
-            self.landmarks_ = landmarks
+            self.landmarks_, rows_to_landmarks = landmarks, features.C
         signs = _signs(projection)
         self.projection_ = projection * signs
-        return None if rows_to_landmarks is None else rows_to_landmarks @ self.projection_
+        return rows_to_landmarks @ self.projection_
 
     def _clip(self, possible: int, what: str) -> int:
         self.n_components_ = min(self.n_components, possible)
@@ -352,6 +339,18 @@ class MMDAligner(BaseDomainAligner):
                 self._kernel(X[batch].astype(np.float64, copy=False), self.landmarks_) @ self.projection_
             )
         return out
+
+
+class _Features(NamedTuple):
+    """Kernel ``C`` of the fitted rows to the landmarks, with ``C^T C`` and its column sums."""
+
+    C: np.ndarray
+    gram: np.ndarray
+    sums: np.ndarray
+
+    @classmethod
+    def of(cls, C: np.ndarray) -> _Features:
+        return cls(C, C.T @ C, C.sum(axis=0))
 
 
 def _signs(projection: np.ndarray) -> np.ndarray:
@@ -389,8 +388,7 @@ class JointMMDAligner(MMDAligner):
     mu : float, default=1.0
         Weight of the ridge term ``tr(W^T W)``.
     solver : {"auto", "exact", "nystroem"}, default="auto"
-        As in :class:`MMDAligner`. With Nyström, the kernel of the rows to the landmarks is
-        kept during ``fit`` (memory ``n * n_landmarks``) to pseudo-label every round.
+        As in :class:`MMDAligner`.
     n_landmarks : int, default=500
         Number of Nyström landmarks.
     n_iter : int, default=10
@@ -442,14 +440,13 @@ class JointMMDAligner(MMDAligner):
     >>> Xs = rng.normal(size=(100, 5)) + 3 * ys[:, None]
     >>> Xt = rng.normal(size=(100, 5)) + 3 * yt[:, None] + [4, 0, 0, 0, 0]
     >>> X, y = stack_domains(Xs, ys, Xt)
-    >>> jda = JointMMDAligner(n_components=2, n_iter=5, random_state=0)
+    >>> jda = JointMMDAligner(n_components=3, n_iter=5, random_state=0)
     >>> pipe = make_da_pipeline(jda, KNeighborsClassifier(1)).fit(X, y)
     >>> float(np.mean(pipe.predict(Xt) == yt)) > 0.9
     True
     """
 
     _requires_labels = True
-    _materialize_features = True
     _expected_failed_checks: ClassVar[dict] = {
         "check_estimators_dtypes": "the check's labels [1, 2] * 10 put a single class on the source "
         "rows (every second row) of the test harness, and a class-conditional alignment rightly "
@@ -493,7 +490,7 @@ class JointMMDAligner(MMDAligner):
         self.n_iter = n_iter
         self.pseudo_labeler = pseudo_labeler
 
-    def _fit_components(self, X, y, domains, problem, random_state) -> np.ndarray | None:
+    def _fit_components(self, X, y, domains, problem, random_state) -> np.ndarray:
         source, labeled = domains.source, domains.labeled
         self.classes_, codes = np.unique(y[labeled], return_inverse=True)
         classes = np.full(X.shape[0], -1)

@@ -18,8 +18,8 @@ formed densely for small problems: no ``n x n`` inverse and no generalized dense
 
 When the kernel is an inner product of explicit features, ``K = Phi Phi^T`` (Nyström), the
 optimal ``W`` lies in the span of ``Phi``, and the whole problem reduces to the
-``m x m`` statistics ``Phi^T Phi``, ``Phi^T 1`` and ``Phi^T E``, accumulated in one pass over the
-rows: linear time and memory in the number of rows.
+``m x m`` statistics ``Phi^T Phi``, ``Phi^T 1`` and ``Phi^T E``: linear time and memory in the
+number of rows.
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 from scipy.sparse.linalg import LinearOperator, eigsh
-from sklearn.utils import gen_batches
 
-__all__ = ["feature_statistics", "mmd_columns", "solve_exact", "solve_features"]
+__all__ = ["mmd_columns", "solve_exact", "solve_features"]
 
 # Below this many rows the exact solver forms S densely instead of running Lanczos.
 _DENSE_MAX_ROWS = 1000
@@ -133,20 +132,6 @@ def solve_exact(
         eigvals, Y = eigsh(op, k=k, which="LA", v0=random_state.uniform(-1, 1, n))
     eigvals, Y = _leading(eigvals, Y, k)
     return eigvals, _apply(Q, beta, Y) / np.sqrt(mu)
-
-
-def feature_statistics(transform, X: np.ndarray, E: np.ndarray, batch_size: int):
-    """``Phi^T Phi``, ``Phi^T 1`` and ``Phi^T E`` of ``Phi = transform(X)``, in one pass over row batches."""
-    gram = sums = cross = None
-    for batch in gen_batches(X.shape[0], batch_size):
-        Phi = transform(X[batch])
-        if gram is None:
-            gram, sums, cross = Phi.T @ Phi, Phi.sum(axis=0), Phi.T @ E[batch]
-        else:
-            gram += Phi.T @ Phi
-            sums += Phi.sum(axis=0)
-            cross += Phi.T @ E[batch]
-    return gram, sums, cross
 
 
 def solve_features(
