@@ -20,7 +20,7 @@ Run from the repository root with the benchmark environment (the peers)::
 
     python -m benchmarks.oc10.feature_based                      # every method, 12 tasks
     python -m benchmarks.oc10.feature_based --tasks C-A,D-W --methods ours
-    python -m benchmarks.oc10.feature_based --rows "SA,C=1"        # the rows compared for speed
+    python -m benchmarks.oc10.feature_based --rows "SA,Subspace,C=1"   # the rows compared for speed
 
 Dense linear algebra runs best single-threaded on a small shared machine; the recorded runs
 set ``OPENBLAS_NUM_THREADS=1`` for every method alike.
