@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     except _cli.CommandError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

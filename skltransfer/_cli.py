@@ -179,8 +179,8 @@ def extract(args: argparse.Namespace) -> int:
     paths, labels = _list_images(args.image_dir, labeled=False)
     options = _backbone_options(args)
     partial = args.output + ".partial"
+    extractor = PretrainedFeatureExtractor(**options).fit(paths[:1])  # fails early on a bad model
     _partial_batches(partial, {**options, "paths": paths})
-    extractor = PretrainedFeatureExtractor(**options).fit(paths[:1])
     starts = range(0, len(paths), args.batch_size)
     files = [os.path.join(partial, f"batch-{i:06d}.npy") for i in range(len(starts))]
     done = sum(

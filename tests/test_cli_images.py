@@ -145,6 +145,27 @@ def test_extract_resumes_after_a_corrupt_image(data_dir, tiny_model, tmp_path, c
     assert not os.path.exists(f"{out}.partial")
 
 
+def test_extract_interrupted_keeps_finished_batches(data_dir, tiny_model, tmp_path, capsys, monkeypatch):
+    from skltransfer import PretrainedFeatureExtractor
+
+    transform = PretrainedFeatureExtractor.transform
+    calls = []
+
+    def interrupted_second_call(self, X):
+        calls.append(len(X))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return transform(self, X)
+
+    monkeypatch.setattr(PretrainedFeatureExtractor, "transform", interrupted_second_call)
+    out = tmp_path / "features.npz"
+    code, _, err = _run(
+        capsys, "extract", data_dir, "--model", tiny_model, "--batch-size", 8, "-q", "-o", out
+    )
+    assert (code, err) == (130, "interrupted\n")
+    assert sorted(os.listdir(f"{out}.partial")) == ["batch-000000.npy", "manifest.json"]
+
+
 def test_extract_refuses_batches_of_another_extraction(data_dir, tiny_model, tmp_path, capsys):
     out = tmp_path / "features.npz"
     (tmp_path / "features.npz.partial").mkdir()
@@ -300,6 +321,7 @@ def test_errors_exit_1_with_one_line(argv, message, data_dir, target_dir, tmp_pa
     assert code == 1
     assert message in err
     assert err.startswith("error: ") and err.count("\n") == 1
+    assert not list(tmp_path.glob("*.partial"))  # nothing to trip a later run
 
 
 def test_a_corrupt_image_is_named(data_dir, finetuned, tmp_path, capsys):
