@@ -58,7 +58,60 @@ def _slice_params(params: dict, rows: np.ndarray, n_samples: int) -> dict:
     }
 
 
-class LabeledOnly(MetaEstimatorMixin, BaseEstimator):
+class FittedEstimatorDelegationMixin:
+    """Prediction methods of a meta-estimator, delegated to its fitted ``estimator_``.
+
+    Each method exists only when the wrapped estimator has it (``available_if``), as in
+    scikit-learn's meta-estimators. ``__sklearn_tags__`` copies the wrapped estimator's type.
+    """
+
+    @property
+    def classes_(self):
+        """The classes of the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.classes_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities from the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X)
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """Transform with the fitted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.transform(X)
+
+    def __sklearn_tags__(self):
+        inner = self.estimator.__sklearn_tags__()
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.target_tags.required = True
+        return tags
+
+
+class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator):
     """Fit and score an estimator on the labeled rows only.
 
     Domain adaptation pipelines see source and target rows together, the unlabeled target
@@ -150,42 +203,6 @@ class LabeledOnly(MetaEstimatorMixin, BaseEstimator):
             self.feature_names_in_ = self.estimator_.feature_names_in_
         return self
 
-    @property
-    def classes_(self):
-        """The classes of the fitted estimator."""
-        check_is_fitted(self)
-        return self.estimator_.classes_
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict every row with the fitted estimator."""
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities of every row."""
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities of every row."""
-        check_is_fitted(self)
-        return self.estimator_.predict_log_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of every row."""
-        check_is_fitted(self)
-        return self.estimator_.decision_function(X)
-
-    @available_if(_estimator_has("transform"))
-    def transform(self, X):
-        """Transform every row with the fitted estimator."""
-        check_is_fitted(self)
-        return self.estimator_.transform(X)
-
     @available_if(_estimator_has("score"))
     def score(self, X, y, **score_params):
         """Score the fitted estimator on the labeled rows only.
@@ -234,13 +251,8 @@ class LabeledOnly(MetaEstimatorMixin, BaseEstimator):
         )
 
     def __sklearn_tags__(self):
-        inner = self.estimator.__sklearn_tags__()
         tags = super().__sklearn_tags__()
-        tags.estimator_type = inner.estimator_type
-        tags.classifier_tags = inner.classifier_tags
-        tags.regressor_tags = inner.regressor_tags
-        tags.input_tags = inner.input_tags
-        tags.target_tags.required = True
+        tags.input_tags = self.estimator.__sklearn_tags__().input_tags
         return tags
 
 

@@ -10,7 +10,7 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.metaestimators import available_if
 
 from .._domains import Domains, resolve_domains
-from ..pipeline import _estimator_has
+from ..pipeline import FittedEstimatorDelegationMixin, _estimator_has
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
 
 __all__ = ["BaseImportanceWeighting", "require_y"]
@@ -35,7 +35,7 @@ def require_y(estimator, y) -> np.ndarray:
     return column_or_1d(y, warn=True, dtype=None)
 
 
-class BaseImportanceWeighting(MetaEstimatorMixin, BaseEstimator):
+class BaseImportanceWeighting(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator):
     """Base class of the meta-estimators that reweight the source rows towards the target.
 
     ``fit(X, y, *, sample_domain=None)`` resolves the domain of every row (``y == -1`` marks
@@ -87,36 +87,6 @@ class BaseImportanceWeighting(MetaEstimatorMixin, BaseEstimator):
     def _source_weights(self, X_source: np.ndarray, X_target: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    @property
-    def classes_(self):
-        """The classes of the fitted estimator."""
-        check_is_fitted(self)
-        return self.estimator_.classes_
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the fitted estimator."""
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities from the fitted estimator."""
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities from the fitted estimator."""
-        check_is_fitted(self)
-        return self.estimator_.predict_log_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the fitted estimator."""
-        check_is_fitted(self)
-        return self.estimator_.decision_function(X)
-
     @available_if(_estimator_has("score"))
     def score(self, X, y, sample_weight=None):
         """Score of the fitted estimator (accuracy for classifiers, R² for regressors).
@@ -133,12 +103,3 @@ class BaseImportanceWeighting(MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return self.estimator_.score(X, y, sample_weight=sample_weight)
-
-    def __sklearn_tags__(self):
-        inner = self.estimator.__sklearn_tags__()
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = inner.estimator_type
-        tags.classifier_tags = inner.classifier_tags
-        tags.regressor_tags = inner.regressor_tags
-        tags.target_tags.required = True
-        return tags
