@@ -3,7 +3,8 @@
 scikit-learn's checks call ``fit(X, y)`` with every row labeled, so a domain adaptation
 estimator sees no target row and (rightly) raises. The checks therefore run on a subclass
 that changes one thing: when the caller gives no domain information, every second row is
-a target row. Everything else (validation, fitted state, transform, pickling) is the real
+a target row (rows 2, 3, 6, 7, ...: pairs, so that labels alternating row by row, as
+some checks use, still give the source rows every class). Everything else (validation, fitted state, transform, pickling) is the real
 estimator's.
 """
 
@@ -17,7 +18,7 @@ from skltransfer._domains import unlabeled_mask
 class _AlternateDomainsMixin:
     def _resolve_domains(self, y, sample_domain, n_samples):
         if sample_domain is None and (y is None or not unlabeled_mask(y).any()):
-            sample_domain = np.where(np.arange(n_samples) % 2 == 0, 0, -1)
+            sample_domain = np.where((np.arange(n_samples) // 2) % 2 == 0, 0, -1)
         return super()._resolve_domains(y, sample_domain, n_samples)
 
 
