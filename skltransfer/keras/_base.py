@@ -191,7 +191,9 @@ class CompiledPredictor:
     """Run a function of a batch of images through one compiled, fixed-shape graph.
 
     ``fn`` maps a float32 tensor of shape ``(batch_size, *input_shape)`` to a tensor whose
-    first axis is the batch. It is traced once by ``tf.function`` with a fixed input
+    first axis is the batch. With ``dtype="uint8"`` the graph takes 8-bit pixels and casts
+    them to float32 itself, which spares a host-side conversion and copies a quarter of the
+    bytes. It is traced once by ``tf.function`` with a fixed input
     signature; :meth:`predict` feeds it full batches, padding the last one with zeros and
     dropping the padded rows from the result. A fixed shape means a single trace and no
     per-call dispatch overhead, which is what makes it faster than ``Model.predict``.
@@ -203,6 +205,8 @@ class CompiledPredictor:
     input_shape : tuple of int
         Shape of one input image.
     batch_size : int
+    dtype : {"float32", "uint8"}, default="float32"
+        Input dtype of the compiled function.
 
     Attributes
     ----------
@@ -210,21 +214,23 @@ class CompiledPredictor:
         Output shape for one batch (traced at construction).
     """
 
-    def __init__(self, fn: Callable, input_shape: tuple[int, ...], batch_size: int):
+    def __init__(self, fn: Callable, input_shape: tuple[int, ...], batch_size: int, dtype: str = "float32"):
         import tensorflow as tf
 
         self.input_shape = tuple(int(d) for d in input_shape)
         self.batch_size = int(batch_size)
-        signature = [tf.TensorSpec((self.batch_size, *self.input_shape), tf.float32)]
-        self._fn = tf.function(fn, input_signature=signature, autograph=False)
+        self.dtype = np.dtype(dtype)
+        signature = [tf.TensorSpec((self.batch_size, *self.input_shape), tf.as_dtype(self.dtype))]
+        graph_fn = fn if self.dtype == np.float32 else (lambda x: fn(tf.cast(x, tf.float32)))
+        self._fn = tf.function(graph_fn, input_signature=signature, autograph=False)
         self.output_shape = tuple(self._fn.get_concrete_function().structured_outputs.shape)
-        self._buffer = np.zeros((self.batch_size, *self.input_shape), dtype=np.float32)
+        self._buffer = np.zeros((self.batch_size, *self.input_shape), dtype=self.dtype)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """The output for one batch of at most ``batch_size`` images."""
         n = batch.shape[0]
         if n == self.batch_size:
-            x = np.asarray(batch, dtype=np.float32)
+            x = np.asarray(batch, dtype=self.dtype)
         else:
             self._buffer[:n] = batch
             self._buffer[n:] = 0

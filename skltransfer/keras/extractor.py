@@ -346,15 +346,16 @@ class PretrainedFeatureExtractor(
         self.model_ = model if layer is model.layers[-1] else keras.Model(model.inputs, layer.output)
         self._preprocess = self._preprocess_function(own_preprocess)
         self._predictors = {}
-        shape = images.shape or self.input_shape_
-        check_channels(shape[-1], self.input_shape_[-1])
-        self._n_features_out = int(self._predictor(shape).output_shape[-1])
+        self._n_features_out = int(self._predictor(images).output_shape[-1])
         return self
 
-    def _predictor(self, image_shape) -> CompiledPredictor:
-        """The compiled function for images of ``image_shape``, traced on first use."""
+    def _predictor(self, images) -> CompiledPredictor:
+        """The compiled function for images of this shape and dtype, traced on first use."""
         predictors = self.__dict__.setdefault("_predictors", {})
-        key = tuple(int(d) for d in image_shape)
+        shape = tuple(int(d) for d in (images.shape or self.input_shape_))
+        check_channels(shape[-1], self.input_shape_[-1])
+        uint8 = images.array is None or images.array.dtype == np.uint8  # files decode to uint8
+        key = (shape, "uint8" if uint8 else "float32")
         if key not in predictors:
             size, channels = self.input_shape_[:2], self.input_shape_[-1]
             model, preprocess, pooling = self.model_, self._preprocess, self.pooling
@@ -365,7 +366,7 @@ class PretrainedFeatureExtractor(
                     x = preprocess(x)
                 return _pool(model(x, training=False), pooling)
 
-            predictors[key] = CompiledPredictor(features, key, self.batch_size)
+            predictors[key] = CompiledPredictor(features, shape, self.batch_size, dtype=key[1])
         return predictors[key]
 
     def transform(self, X):
@@ -383,15 +384,15 @@ class PretrainedFeatureExtractor(
         """
         check_is_fitted(self, "model_")
         images = as_images(X, image_shape=self.image_shape, estimator=self, reset=False)
-        shape = images.shape or self.input_shape_
-        check_channels(shape[-1], self.input_shape_[-1])
-        predictor = self._predictor(shape)
+        predictor = self._predictor(images)
         out = np.empty((len(images), self._n_features_out), dtype=np.float32)
         progress = None
         if self.verbose:
             progress = require_keras(_NAME).utils.Progbar(len(images), unit_name="image")
         start = 0
-        for batch in images.batches(self.batch_size, size=self.input_shape_[:2], channels=shape[-1]):
+        for batch in images.batches(
+            self.batch_size, size=self.input_shape_[:2], channels=predictor.input_shape[-1]
+        ):
             out[start : start + len(batch)] = predictor(batch)
             start += len(batch)
             if progress is not None:

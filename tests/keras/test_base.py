@@ -92,6 +92,9 @@ def test_compiled_predictor_pads_the_last_batch():
     assert_allclose(predictor(X), model.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
     full = np.concatenate([X, X[:1]])
     assert_allclose(predictor(full)[:3], predictor(X), rtol=1e-6)
+    pixels = (X * 255).astype(np.uint8)
+    as_uint8 = CompiledPredictor(lambda x: model(x, training=False), (8, 8, 3), batch_size=4, dtype="uint8")
+    assert_allclose(as_uint8(pixels), predictor(pixels.astype(np.float32)), rtol=1e-6)
 
 
 def test_load_keras_model_errors(tmp_path):
