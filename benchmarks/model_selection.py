@@ -37,6 +37,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, StratifiedShuffleSplit
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import Normalizer
+from threadpoolctl import threadpool_limits
 
 from benchmarks.oc10._common import format_table, load_domain, parse_tasks
 from skltransfer import make_da_pipeline, stack_domains
@@ -127,9 +128,17 @@ def main(argv=None):
         default=1,
         help="folds of the labeled source rows (1: one stratified half/half split)",
     )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="BLAS threads (1: fastest on a shared, oversubscribed machine)"
+    )
     args = parser.parse_args(argv)
-    tasks = parse_tasks(args.tasks)
-    for method in args.methods.split(","):
+    with threadpool_limits(args.threads):
+        run(parse_tasks(args.tasks), args.methods.split(","), args.folds)
+
+
+def run(tasks, methods, folds):
+    """Run the selection on every task for every method and print the tables."""
+    for method in methods:
         pipe, grid = METHODS[method.strip()]()
         default = {k: pipe.get_params()[k] for k in grid}
         rows = {"default": [], "oracle": [], **{f"chosen by {name}": [] for name in SCORERS}}
@@ -138,7 +147,7 @@ def main(argv=None):
             Xs, ys = load_domain(source)
             Xt, yt = load_domain(target)
             t0 = time.perf_counter()
-            points, accuracy, picks = run_task(pipe, grid, Xs, ys, Xt, yt, args.folds)
+            points, accuracy, picks = run_task(pipe, grid, Xs, ys, Xt, yt, folds)
             rows["default"].append(accuracy[points.index(default)])
             rows["oracle"].append(max(accuracy))
             for name, i in picks.items():
