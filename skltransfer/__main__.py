@@ -88,6 +88,9 @@ def _add_image_commands(commands) -> None:
     finetune.add_argument("--target-dir", help="folder of unlabeled images of the target domain")
     finetune.add_argument("--epochs", type=_count(0), default=10, help="epochs of the new head (default 10)")
     finetune.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="learning rate of the new head (default 0.001)"
+    )
+    finetune.add_argument(
         "--fine-tune-epochs",
         type=_count(0),
         default=5,

@@ -236,6 +236,7 @@ def finetune(args: argparse.Namespace) -> int:
     clf = FineTunedCNNClassifier(
         **_backbone_options(args),
         epochs=args.epochs,
+        learning_rate=args.learning_rate,
         fine_tune_epochs=args.fine_tune_epochs,
         verbose=0 if args.quiet else 2,
     ).fit(paths, y)

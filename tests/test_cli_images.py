@@ -192,7 +192,19 @@ def test_extract_loose_images_have_no_labels(target_dir, tiny_model, tmp_path, c
 @pytest.fixture(scope="module")
 def finetuned(data_dir, tiny_model, tmp_path_factory):
     path = tmp_path_factory.mktemp("finetuned") / "model.joblib"
-    argv = ["finetune", data_dir, "--model", tiny_model, "--epochs", 3, "--fine-tune-epochs", 1, "-q"]
+    argv = [
+        "finetune",
+        data_dir,
+        "--model",
+        tiny_model,
+        "--epochs",
+        3,
+        "--fine-tune-epochs",
+        1,
+        "-q",
+        "--learning-rate",
+        0.01,
+    ]
     assert main([str(a) for a in [*argv, "-o", path]]) == 0
     return path
 
@@ -203,7 +215,8 @@ def test_finetune_saves_a_classifier_of_the_folder_classes(finetuned, data_dir):
     clf = joblib.load(finetuned)
     assert isinstance(clf, FineTunedCNNClassifier)
     assert clf.classes_.tolist() == list(CLASSES)
-    assert clf.epochs == 3 and clf.fine_tune_epochs == 1
+    assert (clf.epochs, clf.fine_tune_epochs, clf.learning_rate) == (3, 1, 0.01)
+    assert set(clf.history_) == {"head", "fine_tune"} and len(clf.history_["fine_tune"]["loss"]) == 1
 
 
 def test_finetune_passes_target_images_unlabeled(data_dir, target_dir, tiny_model, tmp_path, capsys):
