@@ -57,7 +57,9 @@ def _add_backbone_options(parser: argparse.ArgumentParser) -> None:
         help="network input size (default: the network's own)",
     )
     parser.add_argument("--batch-size", type=_count(1), default=32, help="images per batch (default 32)")
-    parser.add_argument("--random-state", type=int, default=0, help="seed of random weights (default 0)")
+    parser.add_argument(
+        "--random-state", type=int, default=0, help="random seed: random weights, training (default 0)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 
