@@ -101,6 +101,9 @@ def test_mmd_columns_class_conditional():
     np.testing.assert_allclose(E[:, 1], [1, 0, 0, 0, -1, 0])  # class 0
     np.testing.assert_allclose(E[:, 2], [0, 0.5, 0.5, -1, 0, 0])  # class 1
     np.testing.assert_allclose(E[:, 3], [0, 0, 0, 0, 0, -1])  # class 2: target side only
+    weighted = mmd_columns(source, np.where(source, -1, classes), np.where(source, classes, -1), 4.0)
+    np.testing.assert_allclose(weighted[:, 0], 2 * E[:, 0])
+    np.testing.assert_allclose(weighted[:, 1:], E[:, 1:])
 
 
 @pytest.mark.parametrize("kernel", ["linear", "rbf"])
@@ -231,7 +234,12 @@ def test_joint_matches_brute_force_and_uses_classes():
 
     jda = JointMMDAligner(3, n_iter=2, pseudo_labeler=Oracle(), random_state=0).fit(X, y)
     source = np.arange(len(X)) < len(Xs)
-    E = mmd_columns(source, np.r_[-np.ones(len(Xs), dtype=int), yt], np.r_[ys, -np.ones(len(Xt), dtype=int)])
+    E = mmd_columns(
+        source,
+        np.r_[-np.ones(len(Xs), dtype=int), yt],
+        np.r_[ys, -np.ones(len(Xt), dtype=int)],
+        marginal_weight=3,  # the number of classes, as in the JDA reference code
+    )
     K = X @ X.T
     values, W = _brute_force(K, E, 1.0, 3)
     np.testing.assert_allclose(jda.eigenvalues_, values, rtol=1e-8)

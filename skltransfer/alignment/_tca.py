@@ -364,12 +364,13 @@ class JointMMDAligner(MMDAligner):
 
     JDA (Long et al. 2013) adds to the marginal MMD of :class:`MMDAligner` one MMD term per
     class between the source rows of that class and the target rows predicted to be of that
-    class. Target labels are unknown, so they are pseudo-labels, refined over ``n_iter``
-    rounds: the first round solves plain TCA, each later one uses the pseudo-labels that
-    ``pseudo_labeler`` (fitted on the embedded labeled rows) predicts for the embedded
-    unlabeled target rows of the previous round. Labeled target rows (given through
-    ``sample_domain``) keep their labels. The MMD matrix now has rank ``n_classes + 1``, and
-    the same low-rank (Woodbury) solvers apply.
+    class; as in the reference code of Long et al., the marginal term has weight
+    ``n_classes`` relative to each class term. Target labels are unknown, so they are
+    pseudo-labels, refined over ``n_iter`` rounds: the first round solves plain TCA, each
+    later one uses the pseudo-labels that ``pseudo_labeler`` (fitted on the embedded
+    labeled rows) predicts for the embedded unlabeled target rows of the previous round.
+    Labeled target rows (given through ``sample_domain``) keep their labels. The MMD matrix
+    now has rank ``n_classes + 1``, and the same low-rank (Woodbury) solvers apply.
 
     Parameters
     ----------
@@ -508,4 +509,4 @@ class JointMMDAligner(MMDAligner):
                 return embedding
             model = clone(labeler).fit(embedding[labeled], classes[labeled])
             target_classes[unlabeled] = model.predict(embedding[unlabeled])
-            E = mmd_columns(source, target_classes, source_classes)
+            E = mmd_columns(source, target_classes, source_classes, marginal_weight=len(self.classes_))

@@ -34,7 +34,9 @@ __all__ = ["mmd_columns", "solve_exact", "solve_features"]
 _DENSE_MAX_ROWS = 1000
 
 
-def mmd_columns(source: np.ndarray, target_classes=None, source_classes=None) -> np.ndarray:
+def mmd_columns(
+    source: np.ndarray, target_classes=None, source_classes=None, marginal_weight: float = 1.0
+) -> np.ndarray:
     """Columns ``E`` of the MMD matrix ``L = E E^T / ||E^T E||_F``.
 
     Parameters
@@ -45,12 +47,15 @@ def mmd_columns(source: np.ndarray, target_classes=None, source_classes=None) ->
         Class index of each row (``-1`` where unknown), for the class-conditional columns of
         JDA. A class absent from one domain contributes only its other side, as in the JDA
         reference code.
+    marginal_weight : float, default=1.0
+        Weight of the marginal term in ``L`` relative to each class term (the JDA reference
+        code uses the number of classes).
 
     Returns
     -------
     E : ndarray of shape (n_samples, 1 + n_classes)
     """
-    columns = [np.where(source, 1.0 / source.sum(), -1.0 / (~source).sum())]
+    columns = [np.sqrt(marginal_weight) * np.where(source, 1.0 / source.sum(), -1.0 / (~source).sum())]
     if target_classes is not None:
         for c in np.unique(np.concatenate([source_classes[source_classes >= 0], target_classes])):
             if c < 0:
