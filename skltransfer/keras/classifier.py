@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import tempfile
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -170,10 +171,11 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     input size). Prediction runs through one compiled, fixed-shape function per image shape,
     never pickled; pickles hold ``model_`` as a ``.keras`` archive. In joblib process workers
     (``GridSearchCV(n_jobs=k)``, ``cross_val_score``) TensorFlow's thread pools follow the
-    per-worker ``OMP_NUM_THREADS`` that joblib sets (``cpu_count() // n_jobs``), so workers do
-    not each use every core; TensorFlow reads these counts once per process, before its
-    first operation, so in the main process set ``OMP_NUM_THREADS`` (or call
-    ``tf.config.threading``) before the first fit to change them.
+    per-worker ``OMP_NUM_THREADS`` that joblib sets (``cpu_count() // n_jobs``, or
+    ``joblib.parallel_config(inner_max_num_threads=k)``), so workers do not each use every
+    core. TensorFlow reads its thread counts once per process, before its first operation:
+    in the main process, set ``OMP_NUM_THREADS`` (or call ``tf.config.threading``) before the
+    first fit to change them.
 
     Examples
     --------
@@ -230,7 +232,12 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     }
     _unpicklable = ("_predictors",)
     # scikit-learn checks this estimator cannot pass, with the reason (see tests/keras).
-    _expected_failed_checks: ClassVar[dict] = {}
+    _expected_failed_checks: ClassVar[dict] = {
+        "check_class_weight_classifiers": (
+            "a few epochs of stochastic training on the check's heavily overlapping, unscaled blobs "
+            "(cluster_std=20) do not reach its 0.87 threshold; class_weight is tested on its own"
+        ),
+    }
 
     def __init__(
         self,
@@ -553,7 +560,8 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     # ---------------------------------------------------------- persistence
 
@@ -593,15 +601,10 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         else:
             import tensorflow as tf
 
-            model = self.model_
-            serve = tf.function(
-                lambda x: model(x, training=False),
-                input_signature=[tf.TensorSpec((None, *self.image_shape_), tf.float32)],
-            )
-            converter = tf.lite.TFLiteConverter.from_concrete_functions(
-                [serve.get_concrete_function()], model
-            )
-            pathlib.Path(path).write_bytes(converter.convert())
+            with tempfile.TemporaryDirectory() as folder:
+                self.model_.export(folder, format="tf_saved_model", verbose=False)
+                converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+                pathlib.Path(path).write_bytes(converter.convert())
         return path
 
     def __sklearn_tags__(self):

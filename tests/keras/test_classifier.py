@@ -1,5 +1,6 @@
 """FineTunedCNNClassifier: conformance, training phases, reproducibility, persistence, errors."""
 
+import os
 import pickle
 import random
 
@@ -41,7 +42,8 @@ def _check_base():
 CHECKED = FineTunedCNNClassifier(
     _check_base(),
     image_shape=(1, -1),
-    epochs=1,
+    pooling=None,
+    epochs=20,
     fine_tune_epochs=0,
     learning_rate=0.05,
     dropout=0.0,
@@ -198,6 +200,9 @@ def test_class_weight():
     assert_allclose(clf._class_weights(codes), expected)
     clf.set_params(class_weight={"rare": 5.0})
     assert_allclose(clf._class_weights(codes), np.where(y == "rare", 5.0, 1.0))
+    # A class of weight 0 is absent from the loss: the network learns to predict the others only.
+    ignored = _clf(class_weight={"bright": 0.0}).fit(X[4:], y[4:])
+    assert set(ignored.predict(X)) == {"dark"}
     with pytest.raises(ValueError, match=r"class_weight names classes not in y: \['missing'\]"):
         _clf(class_weight={"missing": 2.0}).fit(X, y)
 
@@ -249,6 +254,7 @@ def test_image_files_and_an_application(image_folder, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 def test_export_round_trips(tmp_path):
     import tensorflow as tf
 
@@ -270,8 +276,6 @@ def test_export_round_trips(tmp_path):
 
 
 def _worker_threads(_):
-    import os
-
     from skltransfer.keras._base import require_keras
 
     require_keras("test")
@@ -289,6 +293,7 @@ def test_grid_search_and_cross_val_score_in_two_workers():
     assert search.best_estimator_.score(X, y) >= 0.5
     scores = cross_val_score(_clf(), X, y, cv=2, n_jobs=2)
     assert_allclose(scores, cross_val_score(_clf(), X, y, cv=2), atol=1e-6)
-    # joblib gives each of the 2 workers cpu_count() // 2 threads; TensorFlow follows it.
-    budget = str(max(1, (joblib.cpu_count() or 2) // 2))
+    # joblib gives each of the 2 workers cpu_count() // 2 threads (unless OMP_NUM_THREADS is set
+    # here); TensorFlow follows it.
+    budget = os.environ.get("OMP_NUM_THREADS", str(max(1, joblib.cpu_count() // 2)))
     assert set(Parallel(n_jobs=2)(delayed(_worker_threads)(i) for i in range(2))) == {(budget, int(budget))}
