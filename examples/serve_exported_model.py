@@ -21,6 +21,8 @@ map (no download; about a minute on two cores).
 Images are read as the classifier reads files: converted to RGB (or grayscale for a
 one-channel network) and resized with Pillow's bilinear filter to the network's input size.
 The network itself applies the backbone's preprocessing; it takes raw 0-255 pixels.
+On a device, LiteRT's ``ai_edge_litert.interpreter.Interpreter`` runs ``model.tflite`` the
+same way as ``tf.lite.Interpreter`` here, without the rest of TensorFlow.
 """
 
 import argparse

@@ -267,6 +267,24 @@ def test_evaluate_prints_scores_and_the_domain_gap(finetuned, data_dir, target_d
     assert "MMD^2 source vs target" in out
 
 
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_served_export_matches_the_model(finetuned, target_dir, tmp_path):
+    import importlib.util
+
+    example = pathlib.Path(__file__).parents[1] / "examples" / "serve_exported_model.py"
+    spec = importlib.util.spec_from_file_location("serve_exported_model", example)
+    serving = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serving)
+    serving.export(str(finetuned), str(tmp_path))
+    served = serving.serve(str(tmp_path), str(target_dir))
+    clf = joblib.load(finetuned)
+    assert served["paths"] == sorted(str(p) for p in target_dir.iterdir())
+    expected = clf.predict_proba(served["paths"])
+    assert_allclose(served["saved_model"], expected, rtol=1e-5, atol=1e-6)
+    assert_allclose(served["tflite"], expected, atol=1e-4)
+    assert served["predicted"] == clf.predict(served["paths"]).tolist()
+
+
 def test_predict_and_evaluate_a_pipeline_on_image_files(data_dir, target_dir, tiny_model, tmp_path, capsys):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score
