@@ -325,6 +325,9 @@ def test_predict_and_evaluate_a_pipeline_on_image_files(data_dir, target_dir, ti
         (["predict", "{plain}", "{data}", "-o", "{tmp}/p.csv"], "is not a skltransfer image model"),
         (["finetune", "{target}", "-o", "{tmp}/m.joblib"], "must hold one subfolder of images per class"),
         (["extract", "{empty}", "-o", "{tmp}/f.npz"], "error: no images in "),
+        (["extract", "{mixed}", "-o", "{tmp}/f.npz"], "mixes loose images"),
+        (["finetune", "{mixed}", "-o", "{tmp}/m.joblib"], "and no loose images (found "),
+        (["extract", "{data}", "--model", "{tiny}", "-o", "{tmp}/blocked.npz"], "error: File exists: "),
         (["extract", "{data}", "-o", "{missing}/f.npz"], "the folder of the output does not exist"),
         (["finetune", "{data}", "-o", "{tmp}"], "the output is a folder"),
         (
@@ -333,10 +336,14 @@ def test_predict_and_evaluate_a_pipeline_on_image_files(data_dir, target_dir, ti
         ),
     ],
 )
-def test_errors_exit_1_with_one_line(argv, message, data_dir, target_dir, tmp_path, capsys):
+def test_errors_exit_1_with_one_line(argv, message, data_dir, target_dir, tiny_model, tmp_path, capsys):
     from sklearn.linear_model import LogisticRegression
 
     (tmp_path / "empty").mkdir()
+    (tmp_path / "mixed" / "class").mkdir(parents=True)
+    for image in ("mixed/loose.png", "mixed/class/image.png"):
+        shutil.copy(data_dir / "sky" / "sky0.png", tmp_path / image)
+    (tmp_path / "blocked.npz.partial").write_text("a file where the batches folder goes")
     (tmp_path / "model.txt").write_text("not a model")
     joblib.dump(LogisticRegression().fit([[0], [1]], [0, 1]), tmp_path / "plain.joblib")
     names = {
@@ -347,12 +354,14 @@ def test_errors_exit_1_with_one_line(argv, message, data_dir, target_dir, tmp_pa
         "empty": tmp_path / "empty",
         "text": tmp_path / "model.txt",
         "plain": tmp_path / "plain.joblib",
+        "mixed": tmp_path / "mixed",
+        "tiny": tiny_model,
     }
     code, _, err = _run(capsys, *(a.format(**names) for a in argv))
     assert code == 1
     assert message in err
     assert err.startswith("error: ") and err.count("\n") == 1
-    assert not list(tmp_path.glob("*.partial"))  # nothing to trip a later run
+    assert [p.name for p in tmp_path.glob("*.partial")] == ["blocked.npz.partial"]  # no new ones
 
 
 def test_a_corrupt_image_is_named(data_dir, finetuned, tmp_path, capsys):
