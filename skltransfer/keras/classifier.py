@@ -565,7 +565,14 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------- persistence
 
+    def __getstate__(self):
+        # First in the state, so that unpickling (e.g. in a joblib worker) sets TensorFlow's
+        # thread counts before any Keras object in the parameters or model_ starts its runtime.
+        return {"_configure_threads": _ConfigureThreadsFirst(), **super().__getstate__()}
+
     def __setstate__(self, state):
+        state = dict(state)
+        state.pop("_configure_threads", None)
         if state.get("_keras_model_bytes"):
             image_preprocessing_class()  # register the custom layer before loading
         super().__setstate__(state)
@@ -611,6 +618,13 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+class _ConfigureThreadsFirst:
+    """Unpickles as :func:`require_keras`, which sets TensorFlow's threads from joblib's budget."""
+
+    def __reduce__(self):
+        return (require_keras, (_NAME,))
 
 
 def _chunks(x: np.ndarray, size: int):
