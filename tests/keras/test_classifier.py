@@ -297,3 +297,12 @@ def test_grid_search_and_cross_val_score_in_two_workers():
     # here); TensorFlow follows it.
     budget = os.environ.get("OMP_NUM_THREADS", str(max(1, joblib.cpu_count() // 2)))
     assert set(Parallel(n_jobs=2)(delayed(_worker_threads)(i) for i in range(2))) == {(budget, int(budget))}
+
+
+def test_verbose_shows_keras_progress(capsys):
+    X, y = _digits()
+    _clf(epochs=1).fit(X, y)
+    assert "loss:" not in capsys.readouterr().out
+    _clf(epochs=2, verbose=2).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Epoch 2/2" in out and "loss:" in out
