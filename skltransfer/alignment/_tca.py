@@ -448,11 +448,6 @@ class JointMMDAligner(MMDAligner):
     """
 
     _requires_labels = True
-    _expected_failed_checks: ClassVar[dict] = {
-        "check_estimators_dtypes": "the check's labels [1, 2] * 10 put a single class on the source "
-        "rows (every second row) of the test harness, and a class-conditional alignment rightly "
-        "rejects a single source class",
-    }
 
     _parameter_constraints: ClassVar[dict] = {
         **MMDAligner._parameter_constraints,
