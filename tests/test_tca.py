@@ -287,3 +287,44 @@ def test_office_caltech10_published_tca(source, target, published):
         warnings.simplefilter("error")
         accuracy = 100 * np.mean(pipe.fit(X, y).predict(Xt) == yt)
     assert abs(accuracy - published) <= 1.5
+
+
+@pytest.mark.parametrize(("kernel", "dtype"), [("rbf", np.float64), ("linear", np.float32)])
+def test_dask_fit_matches_in_memory_nystroem(kernel, dtype):
+    da = pytest.importorskip("dask.array")
+    Xs, ys, Xt, _ = _domains(n_source=300, n_target=250)
+    X, y = stack_domains(Xs, ys, Xt)
+    X = X.astype(dtype)
+    sample_domain = np.where(y == -1, -1, np.arange(len(y)) % 2)  # two source domains, pooled
+    params = dict(kernel=kernel, gamma=0.1 if kernel == "rbf" else None, solver="nystroem")
+    memory = MMDAligner(3, n_landmarks=80, random_state=0, **params).fit(X, sample_domain=sample_domain)
+    chunked = MMDAligner(3, n_landmarks=80, random_state=0, **params)
+    chunked.fit(da.from_array(X, chunks=(97, 4)), sample_domain=da.from_array(sample_domain, chunks=97))
+    np.testing.assert_array_equal(chunked.landmarks_, memory.landmarks_)
+    assert chunked.solver_ == "nystroem" and chunked.n_features_in_ == X.shape[1]
+    np.testing.assert_allclose(chunked.eigenvalues_, memory.eigenvalues_, rtol=1e-9)
+    expected = memory.transform(X)
+    np.testing.assert_allclose(chunked.transform(X), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    lazy = chunked.transform(da.from_array(X, chunks=(100, 3)))
+    assert isinstance(lazy, da.Array) and lazy.dtype == dtype
+    np.testing.assert_array_equal(lazy.compute(), chunked.transform(X))
+    # "auto" chooses Nyström for a Dask array whatever its size
+    auto = MMDAligner(3, n_landmarks=80, random_state=0, **{**params, "solver": "auto"})
+    assert auto.fit(da.from_array(X, chunks=200), y).solver_ == "nystroem"
+
+
+def test_dask_errors():
+    da = pytest.importorskip("dask.array")
+    Xs, ys, Xt, _ = _domains()
+    X, y = stack_domains(Xs, ys, Xt)
+    lazy = da.from_array(X, chunks=40)
+    with pytest.raises(ValueError, match="solver='exact' needs X in memory"):
+        MMDAligner(2, solver="exact").fit(lazy, y)
+    with pytest.raises(ValueError, match="JointMMDAligner needs X in memory"):
+        JointMMDAligner(2).fit(lazy, y)
+    with pytest.raises(ValueError, match="fit_transform needs X in memory"):
+        MMDAligner(2).fit_transform(lazy, y)
+    with pytest.raises(ValueError, match="NaN"):
+        MMDAligner(2, n_landmarks=5, random_state=0).fit(da.from_array(np.where(X > 2.5, np.nan, X), 40), y)
+    with pytest.raises(ValueError, match="target"):
+        MMDAligner(2).fit(lazy, np.zeros(len(X), dtype=int))

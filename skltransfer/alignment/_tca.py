@@ -15,7 +15,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 from sklearn.utils import check_random_state, gen_batches
 
-from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    check_is_fitted,
+    validate_data,
+)
 from ._base import BaseDomainAligner
 from ._tca_solvers import mmd_columns, solve_exact, solve_features
 
@@ -54,6 +61,15 @@ class MMDAligner(BaseDomainAligner):
     (``sample_domain >= 0``) are pooled into one source, rows of several target domains into
     one target.
 
+    Data larger than memory: ``fit`` accepts a 2-D Dask array (``dask.array``) with the
+    Nyström solver. The landmarks are drawn exactly as for an in-memory array (the same
+    ``random_state`` gives the same rows), gathered in one pass; a second pass computes one
+    block of rows at a time and accumulates the ``n_landmarks x n_landmarks`` statistics of
+    the solver, so memory is one block plus ``O(n_landmarks^2)`` whatever the number of rows,
+    and the result equals the in-memory fit up to floating-point rounding. ``y`` and
+    ``sample_domain`` (one integer per row) are read into memory. ``transform`` of a Dask
+    array returns a lazy Dask array, mapped block by block.
+
     Parameters
     ----------
     n_components : int, default=30
@@ -80,8 +96,9 @@ class MMDAligner(BaseDomainAligner):
         ``"exact"`` uses the full kernel matrix (time ``O(n^2)`` per Lanczos product, memory
         ``O(n^2)``); ``"nystroem"`` the Nyström approximation on ``n_landmarks`` rows (time
         and memory linear in ``n``: the ``n x n_landmarks`` kernel to the landmarks is held
-        during ``fit``); ``"auto"`` is exact up to ``AUTO_EXACT_MAX_SAMPLES``
-        (5000) fitted rows and Nyström above.
+        during ``fit``, or one block of it for a Dask array); ``"auto"`` is exact up to
+        ``AUTO_EXACT_MAX_SAMPLES`` (5000) fitted rows and Nyström above, and Nyström for a
+        Dask array.
     n_landmarks : int, default=500
         Number of random rows (drawn uniformly without replacement, as
         :class:`~sklearn.kernel_approximation.Nystroem` does) on which the Nyström solver
@@ -237,6 +254,9 @@ class MMDAligner(BaseDomainAligner):
         -------
         self : object
         """
+        if _is_dask_array(X):
+            self._fit_blocks(X, y, sample_domain)
+            return self
         self._fit(X, y, sample_domain)
         del self._fit_embedding
         return self
@@ -258,6 +278,11 @@ class MMDAligner(BaseDomainAligner):
         -------
         X_new : ndarray of shape (n_samples, n_components_)
         """
+        if _is_dask_array(X):
+            raise ValueError(
+                "fit_transform needs X in memory; for a Dask array call fit(X), then transform(X), "
+                "which returns a lazy Dask array."
+            )
         X, _ = self._fit(X, y, sample_domain)
         return self.__dict__.pop("_fit_embedding").astype(X.dtype, copy=False)
 
@@ -277,13 +302,60 @@ class MMDAligner(BaseDomainAligner):
         give well-conditioned features.
         """
         n = X.shape[0]
-        landmarks = X[np.sort(random_state.permutation(n)[: min(self.n_landmarks, n)])]
-        s, U = linalg.eigh(self._kernel(landmarks, landmarks))
-        keep = s > s.max(initial=0.0) * landmarks.shape[0] * np.finfo(float).eps
+        landmarks = X[self._landmark_rows(n, random_state)]
         C = np.empty((n, landmarks.shape[0]))
         for batch in self._batches(*C.shape):
             C[batch] = self._kernel(X[batch], landmarks)
-        return landmarks, (U[:, keep] / np.sqrt(s[keep])).T, _Features.of(C)
+        return landmarks, self._nystroem_map(landmarks), _Features.of(C)
+
+    def _landmark_rows(self, n: int, random_state) -> np.ndarray:
+        """Sorted indices of the Nyström landmarks among ``n`` rows."""
+        return np.sort(random_state.permutation(n)[: min(self.n_landmarks, n)])
+
+    def _nystroem_map(self, landmarks: np.ndarray) -> np.ndarray:
+        s, U = linalg.eigh(self._kernel(landmarks, landmarks))
+        keep = s > s.max(initial=0.0) * landmarks.shape[0] * np.finfo(float).eps
+        return (U[:, keep] / np.sqrt(s[keep])).T
+
+    def _fit_blocks(self, X, y, sample_domain) -> None:
+        """Nyström fit of a Dask array: gather the landmarks, then accumulate the solver's
+        statistics over one block of rows at a time."""
+        if type(self)._fit_components is not MMDAligner._fit_components:
+            raise ValueError(
+                f"{type(self).__name__} needs X in memory: its rounds embed every fitted row; "
+                "a Dask array can be fitted by MMDAligner."
+            )
+        if self.solver == "exact":
+            raise ValueError(
+                "solver='exact' needs X in memory (the full kernel matrix); fit a Dask array with "
+                "solver='nystroem' or 'auto'."
+            )
+        X = X.rechunk({1: -1})
+        n = X.shape[0]
+        random_state = check_random_state(self.random_state)
+        landmarks = np.asarray(X[self._landmark_rows(n, random_state)])
+        landmarks = validate_data(self, landmarks, dtype=[np.float64, np.float32]).astype(np.float64)
+        domains = self._resolve_domains(
+            None if y is None else np.asarray(y),
+            None if sample_domain is None else np.asarray(sample_domain),
+            n,
+        )
+        E = mmd_columns(domains.source)
+        m = landmarks.shape[0]
+        gram, sums, cross = np.zeros((m, m)), np.zeros(m), np.zeros((m, E.shape[1]))
+        start = 0
+        for i in range(X.numblocks[0]):
+            block = validate_data(self, X.blocks[i].compute(), dtype=[np.float64, np.float32], reset=False)
+            stop = start + block.shape[0]
+            C = self._kernel(block.astype(np.float64, copy=False), landmarks)
+            gram += C.T @ C
+            sums += C.sum(axis=0)
+            cross += C.T @ E[start:stop]
+            start = stop
+        self.solver_ = "nystroem"
+        projection = self._solve_statistics(self._nystroem_map(landmarks), gram, sums, cross, E, n)
+        self.landmarks_, self.projection_ = landmarks, projection * _signs(projection)
+        self._n_features_out = self.n_components_
 
     def _fit_components(self, X, y, domains, problem, random_state) -> np.ndarray:
         """Solve for the marginal MMD; return the embedding of ``X``."""
@@ -302,22 +374,28 @@ class MMDAligner(BaseDomainAligner):
             self.landmarks_, rows_to_landmarks = X, problem
         else:
             landmarks, normalization, features = problem
-            gram, sums, cross = features.gram, features.sums, features.C.T @ E
-            eigenvalues, coef, rank = solve_features(
-                normalization @ gram @ normalization.T,
-                normalization @ sums,
-                normalization @ cross,
-                n,
-                float(np.sqrt(np.linalg.norm(E.T @ E))),
-                self.mu,
-                self.n_components,
+            projection = self._solve_statistics(
+                normalization, features.gram, features.sums, features.C.T @ E, E, n
             )
-            k = self._clip(min(rank, n - 1), "the rank of the kernel features")
-            self.eigenvalues_, projection = eigenvalues[:k], normalization.T @ coef[:, :k]
             self.landmarks_, rows_to_landmarks = landmarks, features.C
-        signs = _signs(projection)
-        self.projection_ = projection * signs
+        self.projection_ = projection * _signs(projection)
         return rows_to_landmarks @ self.projection_
+
+    def _solve_statistics(self, normalization, gram, sums, cross, E, n: int) -> np.ndarray:
+        """Solve TCA from the statistics ``C^T C``, ``C^T 1``, ``C^T E`` of the kernel ``C`` of the
+        ``n`` fitted rows to the landmarks; set ``eigenvalues_``, return the projection."""
+        eigenvalues, coef, rank = solve_features(
+            normalization @ gram @ normalization.T,
+            normalization @ sums,
+            normalization @ cross,
+            n,
+            float(np.sqrt(np.linalg.norm(E.T @ E))),
+            self.mu,
+            self.n_components,
+        )
+        k = self._clip(min(rank, n - 1), "the rank of the kernel features")
+        self.eigenvalues_ = eigenvalues[:k]
+        return normalization.T @ coef[:, :k]
 
     def _clip(self, possible: int, what: str) -> int:
         self.n_components_ = min(self.n_components, possible)
@@ -332,6 +410,27 @@ class MMDAligner(BaseDomainAligner):
 
     # -- transform ------------------------------------------------------------------------
 
+    def transform(self, X, sample_domain=None):
+        """Embed rows; every row is mapped the same way, source or target.
+
+        Parameters
+        ----------
+        X : array-like or Dask array of shape (n_samples, n_features)
+            Rows to embed. A Dask array gives a lazy Dask array, embedded block by block.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row (accepted for the common interface; it does not change the map).
+
+        Returns
+        -------
+        X_new : ndarray or Dask array of shape (n_samples, n_components_)
+        """
+        if not _is_dask_array(X):
+            return super().transform(X, sample_domain)
+        check_is_fitted(self)
+        X = X.rechunk({1: -1})
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        return X.map_blocks(super().transform, dtype=dtype, chunks=(X.chunks[0], (self.n_components_,)))
+
     def _transform_domains(self, X, source):
         out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
         for batch in self._batches(X.shape[0], self.landmarks_.shape[0]):
@@ -339,6 +438,11 @@ class MMDAligner(BaseDomainAligner):
                 self._kernel(X[batch].astype(np.float64, copy=False), self.landmarks_) @ self.projection_
             )
         return out
+
+
+def _is_dask_array(X) -> bool:
+    """Whether ``X`` is a Dask array (checked without importing Dask)."""
+    return type(X).__module__.partition(".")[0] == "dask" and hasattr(X, "blocks")
 
 
 class _Features(NamedTuple):
