@@ -213,3 +213,33 @@ def test_permutation_statistic_is_the_biased_mmd(samples):
     assert statistic == pytest.approx(K[:9, :9].mean() + K[9:, 9:].mean() - 2 * K[:9, 9:].mean())
     assert 1 / 51 <= p_value <= 1.0
     assert (statistic, p_value) == mmd_permutation_test(Xs, Xt, n_permutations=50, random_state=0)
+
+
+@pytest.mark.parametrize(("chunks", "gamma"), [(7, 0.3), (64, "median"), (1000, None)])
+def test_linear_estimate_of_dask_arrays_matches_in_memory(chunks, gamma):
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(1)
+    Xs, Xt = rng.normal(size=(1501, 4)), rng.normal(0.3, 1.2, size=(1203, 4))
+    expected = maximum_mean_discrepancy(Xs, Xt, gamma=gamma, estimate="linear")
+    lazy_s, lazy_t = da.from_array(Xs, chunks=(chunks, 2)), da.from_array(Xt, chunks=(chunks + 5, 4))
+    for pair in ((lazy_s, lazy_t), (lazy_s, Xt), (Xs, lazy_t)):
+        value = maximum_mean_discrepancy(*pair, gamma=gamma, estimate="linear")
+        assert value == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    # and the in-memory value is the brute-force one on a small sample
+    small = maximum_mean_discrepancy(da.from_array(Xs[:9], 3), Xt[:7], "rbf", 0.3, estimate="linear")
+    assert small == pytest.approx(_brute(Xs[:9], Xt[:7], "linear", kernel="rbf", p={"gamma": 0.3}))
+    assert maximum_mean_discrepancy(lazy_s, lazy_t, gamma=0.3, estimate="linear", squared=False) >= 0
+
+
+def test_dask_arrays_errors():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(0)
+    Xs, Xt = da.from_array(rng.normal(size=(20, 3)), 5), rng.normal(size=(20, 3))
+    with pytest.raises(ValueError, match="estimate='biased' needs both samples in memory"):
+        maximum_mean_discrepancy(Xs, Xt)
+    with pytest.raises(ValueError, match="X_source has 3 features but X_target has 2"):
+        maximum_mean_discrepancy(Xs, Xt[:, :2], estimate="linear")
+    with pytest.raises(ValueError, match="needs at least 2 rows"):
+        maximum_mean_discrepancy(Xs[:1], Xt, estimate="linear")
+    with pytest.raises(ValueError, match="NaN"):
+        maximum_mean_discrepancy(da.where(Xs > 1.5, np.nan, Xs), Xt, estimate="linear")
