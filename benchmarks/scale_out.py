@@ -15,8 +15,11 @@ values of ``mu`` x 2 folds = 8 fits, each 10 JDA rounds with an rbf kernel. Once
 process (``n_jobs=1``, BLAS limited to one thread), once with ``joblib.parallel_backend("dask")``
 on a ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`` (its workers run BLAS
 on one thread, Dask's default). The cluster is started before the timed search; its start-up
-time is printed separately. Each search is repeated ``--repeats`` times; medians are reported,
-and whether both give the same ``best_params_`` and fold scores.
+time is printed separately, and each mode runs one untimed search first (imports, caches, the
+workers' first tasks). Each search is then repeated ``--repeats`` times; medians are reported,
+and whether both give the same ``best_params_`` and fold scores. For the cluster, the seconds
+its workers spent in tasks (Dask's task stream) over the wall time tell how many fits ran at
+once: about 2 when both workers computed side by side, whatever else loads the machine.
 
 Run from the repository root::
 
@@ -100,14 +103,18 @@ def _fold_scores(search) -> np.ndarray:
     return np.array([search.cv_results_[f"split{i}_test_score"] for i in range(search.n_splits_)])
 
 
+def _compute_seconds(task: dict) -> float:
+    return sum(span["stop"] - span["start"] for span in task["startstops"] if span["action"] == "compute")
+
+
 def run_gridsearch(repeats: int) -> None:
     import joblib
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client, LocalCluster, get_task_stream
     from threadpoolctl import threadpool_limits
 
     search, X, y = _search()
-    sequential, distributed = [], []
-    for _ in range(repeats):
+    sequential, distributed, busy = [], [], []
+    for _ in range(repeats + 1):
         with threadpool_limits(1):
             start = time.perf_counter()
             one = search.set_params(n_jobs=1).fit(X, y)
@@ -119,17 +126,21 @@ def run_gridsearch(repeats: int) -> None:
         Client(cluster),
     ):
         print(f"LocalCluster start-up seconds={time.perf_counter() - start:.1f}")
-        for _ in range(repeats):
-            with joblib.parallel_backend("dask"):
+        for _ in range(repeats + 1):
+            with get_task_stream() as tasks, joblib.parallel_backend("dask"):
                 start = time.perf_counter()
                 two = search.set_params(n_jobs=-1).fit(X, y)
                 distributed.append(time.perf_counter() - start)
+            busy.append(sum(_compute_seconds(task) for task in tasks.data))
+    sequential, distributed, busy = sequential[1:], distributed[1:], busy[1:]  # drop the warm-ups
     same = two.best_params_ == reference[0] and np.allclose(_fold_scores(two), reference[1])
     print(f"fits={len(search.cv_results_['params']) * search.n_splits_}")
     print(f"one process seconds: {', '.join(f'{t:.2f}' for t in sequential)}")
     print(f"2-worker LocalCluster seconds: {', '.join(f'{t:.2f}' for t in distributed)}")
     ratio = statistics.median(sequential) / statistics.median(distributed)
     print(f"speed-up (median/median)={ratio:.2f}x")
+    concurrency = ", ".join(f"{b / t:.2f}" for b, t in zip(busy, distributed, strict=True))
+    print(f"worker task seconds / wall seconds: {concurrency}")
     print(f"best_params_={two.best_params_} same as one process: {same}")
 
 
