@@ -43,7 +43,7 @@ from sklearn.metrics import accuracy_score
 def part_a(seeds) -> None:
     from skltransfer._demo import few_labeled_rows
     from skltransfer.datasets import make_digits_shift
-    from skltransfer.keras._demo import finetune_rows
+    from skltransfer.keras._demo import finetune_rows, train_source_cnn
 
     print("\n## (a) Fine-tuning the source-pretrained CNN vs training it from scratch, 10 labels/class\n")
     print("| seed | fine-tuned | from scratch | difference |")
@@ -53,7 +53,9 @@ def part_a(seeds) -> None:
         Xs, ys, Xt, yt = make_digits_shift(random_state=seed)
         few = few_labeled_rows(yt, 10, seed)
         test = np.setdiff1d(np.arange(len(yt)), few)
-        rows = finetune_rows(Xs, ys, Xt[few], yt[few], Xt[test], yt[test], (8, 8), random_state=seed)
+        with tempfile.TemporaryDirectory() as folder:
+            source_cnn = train_source_cnn(Xs, ys, (8, 8), folder, random_state=seed)
+            rows = finetune_rows(source_cnn, Xt[few], yt[few], Xt[test], yt[test], (8, 8), random_state=seed)
         (_, tuned), (_, scratch) = rows
         results.append((tuned, scratch))
         print(f"| {seed} | {tuned:.3f} | {scratch:.3f} | {tuned - scratch:+.3f} |", flush=True)

@@ -11,7 +11,6 @@ linear classifier on a few labeled target images, against the same classifier on
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -25,7 +24,14 @@ from .classifier import FineTunedCNNClassifier
 from .extractor import PretrainedFeatureExtractor
 from .images import as_images
 
-__all__ = ["EMBEDDING_LAYER", "build_small_cnn", "finetune_rows", "pretrained_cnn_rows", "train_small_cnn"]
+__all__ = [
+    "EMBEDDING_LAYER",
+    "build_small_cnn",
+    "finetune_rows",
+    "pretrained_cnn_rows",
+    "train_small_cnn",
+    "train_source_cnn",
+]
 
 #: Name of the penultimate dense layer of :func:`build_small_cnn`: the transferable features.
 EMBEDDING_LAYER = "embedding"
@@ -116,33 +122,54 @@ def train_small_cnn(
     return model
 
 
-def pretrained_cnn_rows(
-    Xs, ys, Xt_few, yt_few, Xt_test, yt_test, image_shape, random_state=0
-) -> list[tuple[str, float]]:
-    """Target accuracy of features from a source-pretrained CNN vs raw pixels.
-
-    A small CNN is trained on the labeled source images and saved as ``.keras``; it is
-    reloaded through ``PretrainedFeatureExtractor(base_model=path, layer="embedding")``, and
-    a standardised logistic regression is trained on the few labeled target images, once on
-    those features and once on raw pixels.
+def train_source_cnn(Xs, ys, image_shape, folder, *, random_state=0) -> str:
+    """Train :func:`train_small_cnn` on the labeled source images and save it as ``.keras``.
 
     Parameters
     ----------
     Xs, ys : array-like
         Labeled source images (e.g. flat 64-pixel rows) and labels.
+    image_shape : tuple of int
+        Shape of one image, e.g. ``(8, 8)``.
+    folder : str
+        Folder to save ``source_cnn.keras`` in.
+    random_state : int, default=0
+
+    Returns
+    -------
+    path : str
+        Path of the saved model.
+    """
+    path = os.path.join(folder, "source_cnn.keras")
+    train_small_cnn(Xs, ys, image_shape, random_state=random_state).save(path)
+    return path
+
+
+def pretrained_cnn_rows(source_cnn, Xt_few, yt_few, Xt_test, yt_test, image_shape) -> list[tuple[str, float]]:
+    """Target accuracy of a source-pretrained CNN: as is, and as features vs raw pixels.
+
+    The CNN saved at ``source_cnn`` (see :func:`train_source_cnn`) is applied to the target
+    as is; then it is reloaded through ``PretrainedFeatureExtractor(base_model=path,
+    layer="embedding")`` and a standardised logistic regression is trained on the few
+    labeled target images, once on those features and once on raw pixels.
+
+    Parameters
+    ----------
+    source_cnn : str
+        Path of the ``.keras`` CNN trained on the source domain.
     Xt_few, yt_few : array-like
         The few labeled target images.
     Xt_test, yt_test : array-like
         Target images to score on.
     image_shape : tuple of int
         Shape of one image, e.g. ``(8, 8)``.
-    random_state : int, default=0
 
     Returns
     -------
     rows : list of (str, float)
         Method description and target accuracy.
     """
+    keras = require_keras("pretrained_cnn_rows")
 
     def head():
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
@@ -150,17 +177,14 @@ def pretrained_cnn_rows(
     def flat(X):
         return as_images(X, image_shape=image_shape).array.reshape(len(X), -1)
 
+    model = keras.saving.load_model(source_cnn)
+    # the source CNN's output k is the k-th sorted class; the domains share their classes
+    classes = np.unique(np.concatenate([np.asarray(yt_few), np.asarray(yt_test)]))
+    scores = model.predict(flat(Xt_test).reshape(-1, *model.input_shape[1:]), verbose=0)
+    source_only = classes[scores.argmax(1)]
     raw = head().fit(flat(Xt_few), yt_few)
-    model = train_small_cnn(Xs, ys, image_shape, random_state=random_state)
-    classes = np.unique(np.asarray(ys))
-    source_only = classes[
-        model.predict(flat(Xt_test).reshape(-1, *model.input_shape[1:]), verbose=0).argmax(1)
-    ]
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "source_cnn.keras")
-        model.save(path)
-        extractor = PretrainedFeatureExtractor(path, layer=EMBEDDING_LAYER, image_shape=image_shape)
-        transfer = make_pipeline(extractor, head()).fit(Xt_few, yt_few)
+    extractor = PretrainedFeatureExtractor(source_cnn, layer=EMBEDDING_LAYER, image_shape=image_shape)
+    transfer = make_pipeline(extractor, head()).fit(Xt_few, yt_few)
     return [
         ("Source-trained CNN, applied to the target as is", accuracy_score(yt_test, source_only)),
         (
@@ -174,16 +198,12 @@ def pretrained_cnn_rows(
     ]
 
 
-#: Training of :func:`finetune_rows`, fixed in advance: the same epochs, batch size, head and
-#: learning rate (Adam, 1e-3) for both networks; the pretrained one trains its new head alone
-#: for the first half of the epochs (phase 1), then every layer (phase 2); the one from scratch
-#: trains every layer throughout.
 FINETUNE_EPOCHS = 40
 _FEW_SHOT = {"layer": EMBEDDING_LAYER, "dropout": 0.3, "batch_size": 16, "unfreeze": 1.0}
 
 
 def finetune_rows(
-    Xs, ys, Xt_few, yt_few, Xt_test, yt_test, image_shape, random_state=0
+    source_cnn, Xt_few, yt_few, Xt_test, yt_test, image_shape, random_state=0
 ) -> list[tuple[str, float]]:
     """Target accuracy of the source-pretrained CNN fine-tuned on a few target images vs from scratch.
 
@@ -196,8 +216,8 @@ def finetune_rows(
 
     Parameters
     ----------
-    Xs, ys : array-like
-        Labeled source images (e.g. flat 64-pixel rows) and labels.
+    source_cnn : str
+        Path of the ``.keras`` CNN trained on the source domain (:func:`train_source_cnn`).
     Xt_few, yt_few : array-like
         The few labeled target images.
     Xt_test, yt_test : array-like
@@ -211,31 +231,27 @@ def finetune_rows(
     rows : list of (str, float)
         Method description and target accuracy.
     """
-    model = train_small_cnn(Xs, ys, image_shape, random_state=random_state)
     half = FINETUNE_EPOCHS // 2
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "source_cnn.keras")
-        model.save(path)
-        finetuned = FineTunedCNNClassifier(
-            path,
-            image_shape=image_shape,
-            epochs=half,
-            learning_rate=1e-3,
-            fine_tune_epochs=FINETUNE_EPOCHS - half,
-            fine_tune_learning_rate=1e-3,
-            random_state=random_state,
-            **_FEW_SHOT,
-        ).fit(Xt_few, yt_few)
-        scratch = FineTunedCNNClassifier(
-            path,
-            weights=None,
-            image_shape=image_shape,
-            epochs=0,
-            fine_tune_epochs=FINETUNE_EPOCHS,
-            fine_tune_learning_rate=1e-3,
-            random_state=random_state,
-            **_FEW_SHOT,
-        ).fit(Xt_few, yt_few)
+    finetuned = FineTunedCNNClassifier(
+        source_cnn,
+        image_shape=image_shape,
+        epochs=half,
+        learning_rate=1e-3,
+        fine_tune_epochs=FINETUNE_EPOCHS - half,
+        fine_tune_learning_rate=1e-3,
+        random_state=random_state,
+        **_FEW_SHOT,
+    ).fit(Xt_few, yt_few)
+    scratch = FineTunedCNNClassifier(
+        source_cnn,
+        weights=None,
+        image_shape=image_shape,
+        epochs=0,
+        fine_tune_epochs=FINETUNE_EPOCHS,
+        fine_tune_learning_rate=1e-3,
+        random_state=random_state,
+        **_FEW_SHOT,
+    ).fit(Xt_few, yt_few)
     return [
         (
             "Source-pretrained CNN fine-tuned on the few target labels (FineTunedCNNClassifier)",

@@ -95,6 +95,7 @@ def load_image(path, size: tuple[int, int] | None, channels: int) -> np.ndarray:
     """
     from PIL import Image, UnidentifiedImageError
 
+    path = str(os.fspath(path))  # numpy string paths would print as np.str_('...')
     try:
         with Image.open(path) as img:
             img = img.convert("L" if channels == 1 else "RGB")
@@ -102,9 +103,9 @@ def load_image(path, size: tuple[int, int] | None, channels: int) -> np.ndarray:
                 img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             array = np.asarray(img, dtype=np.uint8)
     except FileNotFoundError as e:
-        raise ValueError(f"Image file not found: {os.fspath(path)!r}.") from e
+        raise ValueError(f"Image file not found: {path!r}.") from e
     except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise ValueError(f"Cannot read image file {os.fspath(path)!r}: {e}") from e
+        raise ValueError(f"Cannot read image file {path!r}: {e}") from e
     return array.reshape(array.shape[0], array.shape[1], channels)
 
 

@@ -8,7 +8,7 @@ from numpy.testing import assert_array_equal
 from scipy import ndimage
 from sklearn.datasets import load_digits
 
-from skltransfer.keras._demo import EMBEDDING_LAYER, pretrained_cnn_rows, train_small_cnn
+from skltransfer.keras._demo import EMBEDDING_LAYER, pretrained_cnn_rows, train_small_cnn, train_source_cnn
 
 keras = pytest.importorskip("keras")
 
@@ -35,12 +35,13 @@ def test_train_small_cnn_is_reproducible_without_global_side_effects():
 
 
 @pytest.mark.slow
-def test_pretrained_cnn_rows():
+def test_pretrained_cnn_rows(tmp_path):
     Xs, ys, Xt, yt = _digits_shift()
     rng = np.random.RandomState(0)
     few = np.concatenate([rng.choice(np.flatnonzero(yt == c), 5, replace=False) for c in range(10)])
     rest = np.setdiff1d(np.arange(len(yt)), few)
-    rows = pretrained_cnn_rows(Xs, ys, Xt[few], yt[few], Xt[rest], yt[rest], (8, 8), random_state=0)
+    source_cnn = train_source_cnn(Xs, ys, (8, 8), str(tmp_path), random_state=0)
+    rows = pretrained_cnn_rows(source_cnn, Xt[few], yt[few], Xt[rest], yt[rest], (8, 8))
     assert [type(name) for name, _ in rows] == [str] * 3
     scores = dict(rows)
     assert all(0.0 <= s <= 1.0 for s in scores.values())

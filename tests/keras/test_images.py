@@ -88,6 +88,8 @@ def test_load_image(tmp_path, sample_images):
         load_image(tmp_path / "bad.jpg", None, 3)
     with pytest.raises(ValueError, match=r"Image file not found: 'nowhere\.png'"):
         load_image("nowhere.png", None, 3)
+    with pytest.raises(ValueError, match=r"Image file not found: 'gone\.png'\."):
+        load_image(np.array(["gone.png"])[0], None, 3)  # as load_image_folder returns paths
 
 
 def test_check_channels():
