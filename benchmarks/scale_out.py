@@ -7,7 +7,10 @@ target half shifted by 0.5 on its first 100 features), rbf kernel with ``gamma =
 landmark rows in one pass and accumulates the solver's statistics block by block in a second
 pass. Reported: wall time of ``fit`` and the peak resident memory of the process
 (``resource.getrusage``'s ``ru_maxrss``, everything included: interpreter, libraries, Dask),
-with the resident memory before the fit for reference.
+with the resident memory before the fit for reference. Then, after the memory figures, a
+check on a subset (``--check-rows`` rows, half from each end, so both domains): the same
+estimator fitted on that subset as a Dask array and as an in-memory NumPy array, and the
+largest difference between the two transforms of the subset, relative to the largest entry.
 
 ``gridsearch``: ``GridSearchCV`` over ``make_da_pipeline(Normalizer(), JointMMDAligner(...),
 KNeighborsClassifier(1))`` on ``stack_domains`` of ``make_digits_shift(random_state=0)``: 4
@@ -51,8 +54,9 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def run_nystroem(n_rows: int, block: int) -> None:
+def run_nystroem(n_rows: int, block: int, check_rows: int) -> None:
     import dask.array as da
+    from sklearn.base import clone
 
     from skltransfer import MMDAligner
 
@@ -77,6 +81,13 @@ def run_nystroem(n_rows: int, block: int) -> None:
     print(f"fit seconds={seconds:.1f}")
     print(f"RSS before fit={before:.0f} MiB, peak RSS={_peak_rss_mib():.0f} MiB")
     print(f"mean gap of the embedded domains (first/last 2000 rows)={gap:.4f}")
+    subset = da.concatenate([X[: check_rows // 2], X[-(check_rows // 2) :]])
+    subset_domain = np.where(np.arange(subset.shape[0]) < check_rows // 2, 0, -1)
+    chunked = clone(aligner).fit(subset, sample_domain=subset_domain)
+    in_memory = subset.compute()
+    expected = clone(aligner).fit(in_memory, sample_domain=subset_domain).transform(in_memory)
+    difference = np.abs(chunked.transform(in_memory) - expected).max() / np.abs(expected).max()
+    print(f"subset of {subset.shape[0]} rows, Dask vs in-memory: relative max difference={difference:.1e}")
 
 
 def _search():
@@ -150,11 +161,12 @@ def main() -> None:
     nystroem = commands.add_parser("nystroem")
     nystroem.add_argument("--rows", type=int, default=1_000_000)
     nystroem.add_argument("--block", type=int, default=20_000)
+    nystroem.add_argument("--check-rows", type=int, default=40_000)
     gridsearch = commands.add_parser("gridsearch")
     gridsearch.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if args.command == "nystroem":
-        run_nystroem(args.rows, args.block)
+        run_nystroem(args.rows, args.block, args.check_rows)
     else:
         run_gridsearch(args.repeats)
 
