@@ -1,5 +1,4 @@
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +9,7 @@ from sklearn.model_selection import cross_val_score
 
 from skltransfer.datasets import _OC10_SHA256 as SHA256
 from skltransfer.datasets import OFFICE_CALTECH10_DOMAINS, fetch_office_caltech10, make_digits_shift
-
-OC10_HOME = Path(__file__).resolve().parents[2] / "shared" / "data" / "office_caltech10_surf"
-needs_oc10 = pytest.mark.skipif(not (OC10_HOME / "amazon.mat").exists(), reason="shared OC10 data absent")
+from tests._oc10 import OC10_HOME, needs_oc10
 
 
 def test_digits_shift_split_and_ranges():

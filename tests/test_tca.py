@@ -1,9 +1,7 @@
 """MMDAligner (TCA) and JointMMDAligner (JDA) against brute-force references."""
 
-import os
 import pickle
 import warnings
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -16,6 +14,7 @@ from sklearn.preprocessing import Normalizer
 
 from skltransfer import JointMMDAligner, MMDAligner, make_da_pipeline, stack_domains
 from skltransfer.alignment._tca_solvers import mmd_columns, solve_exact
+from tests._oc10 import load_oc10, needs_oc10
 
 
 def _domains(n_source=60, n_target=50, n_features=6, seed=0):
@@ -255,27 +254,15 @@ def test_joint_nystroem_matches_exact():
     assert _max_angle(nys.transform(X), exact.transform(X)) < 1e-4
 
 
-def _oc10_home():
-    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "office_caltech10_surf"
-    return Path(os.environ.get("SKLTRANSFER_OC10_HOME", default))
-
-
-def _oc10(name):
-    from scipy.io import loadmat
-
-    mat = loadmat(_oc10_home() / f"{name}.mat")
-    return mat["feas"].astype(np.float64), mat["label"].ravel()
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not (_oc10_home() / "dslr.mat").exists(), reason="Office-Caltech10 SURF data absent")
+@needs_oc10
 @pytest.mark.parametrize(
     ("source", "target", "published"), [("dslr", "webcam", 87.5), ("webcam", "dslr", 91.1)]
 )
 def test_office_caltech10_published_tca(source, target, published):
     # Published TCA (Long et al. 2013, Table 2), the setting of the reference code.
-    Xs, ys = _oc10(source)
-    Xt, yt = _oc10(target)
+    Xs, ys = load_oc10(source)
+    Xt, yt = load_oc10(target)
     X, y = stack_domains(Xs, ys, Xt)
     pipe = make_da_pipeline(
         Normalizer(),
