@@ -2,10 +2,10 @@
 
 scikit-learn's checks call ``fit(X, y)`` with every row labeled, so a domain adaptation
 estimator sees no target row and (rightly) raises. The checks therefore run on a subclass
-that changes one thing: when the caller gives no domain information, every second row is
-a target row (rows 2, 3, 6, 7, ...: pairs, so that labels alternating row by row, as
-some checks use, still give the source rows every class). Everything else (validation, fitted state, transform, pickling) is the real
-estimator's.
+that changes one thing: when the caller gives no domain information, every second pair of
+rows is a target pair (rows 2, 3, 6, 7, ...: pairs, so that labels alternating row by row,
+as some checks use, still give the source rows every class). Everything else (validation,
+fitted state, transform, pickling) is the real estimator's.
 """
 
 import sys
