@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral
 from typing import ClassVar
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from ..utils._sklearn_compat import Interval
 from ._base import BaseDomainAligner
-from ._subspace import principal_directions
+from ._subspace import clip_components, principal_directions
 
 __all__ = ["GFKAligner"]
 
@@ -114,16 +113,7 @@ class GFKAligner(BaseDomainAligner):
 
     def _fit_domains(self, X, y, domains) -> int:
         X_source, X_target = X[domains.source], X[domains.target]
-        largest = min(*X_source.shape, *X_target.shape)
-        n_components = self.n_components
-        if n_components > largest:
-            warnings.warn(
-                f"n_components={n_components} exceeds min(n_rows, n_features) of a domain; "
-                f"using n_components={largest}.",
-                UserWarning,
-                stacklevel=4,
-            )
-            n_components = largest
+        n_components = clip_components(self.n_components, X_source, X_target)
         basis_source = principal_directions(X_source, n_components)[1].T
         basis_target = principal_directions(X_target, n_components)[1].T
         self.components_ = geodesic_flow_map(basis_source, basis_target)

@@ -42,6 +42,20 @@ def principal_directions(X: np.ndarray, n_components: int) -> tuple[np.ndarray, 
     return mean, vectors[:, ::-1].T
 
 
+def clip_components(n_components: int, *domains: np.ndarray) -> int:
+    """``n_components``, clipped with a warning to ``min(n_rows, n_features)`` of every domain."""
+    largest = min(min(X.shape) for X in domains)
+    if n_components > largest:
+        warnings.warn(
+            f"n_components={n_components} exceeds min(n_rows, n_features) of a domain; "
+            f"using n_components={largest}.",
+            UserWarning,
+            stacklevel=6,  # clip_components, _fit_domains, _fit, fit, _fit_context, caller
+        )
+        return largest
+    return n_components
+
+
 class SubspaceAligner(BaseDomainAligner):
     """Subspace alignment (SA): align the source principal subspace with the target's.
 
@@ -109,16 +123,7 @@ class SubspaceAligner(BaseDomainAligner):
 
     def _fit_domains(self, X, y, domains) -> int:
         X_source, X_target = X[domains.source], X[domains.target]
-        largest = min(*X_source.shape, *X_target.shape)
-        n_components = self.n_components
-        if n_components > largest:
-            warnings.warn(
-                f"n_components={n_components} exceeds min(n_rows, n_features) of a domain; "
-                f"using n_components={largest}.",
-                UserWarning,
-                stacklevel=4,
-            )
-            n_components = largest
+        n_components = clip_components(self.n_components, X_source, X_target)
         self.mean_source_, self.components_source_ = principal_directions(X_source, n_components)
         self.mean_target_, self.components_target_ = principal_directions(X_target, n_components)
         self.alignment_ = self.components_source_ @ self.components_target_.T
