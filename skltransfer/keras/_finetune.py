@@ -30,20 +30,48 @@ def _batches_class():
     keras = require_keras(_PURPOSE)
 
     class ShuffledBatches(keras.utils.PyDataset):
-        """``(x, y, sample_weight)`` batches in an order drawn anew, in NumPy, every epoch."""
+        """``(x, y, sample_weight)`` batches in an order drawn anew, in NumPy, every epoch.
 
-        def __init__(self, x, y, sample_weight, batch_size, rng):
+        With ``target``, each batch is ``((x, x_target), y, sample_weight)``: as many target
+        rows as labeled ones, drawn without replacement until the target rows run out, then
+        from a new permutation. Batches then have ``batch_size`` rows each (the rows that do
+        not fill a last batch wait for the next epoch's order), so that a domain loss always
+        compares full batches.
+        """
+
+        def __init__(self, x, y, sample_weight, batch_size, rng, target=None):
             super().__init__()
             self.x, self.y, self.sample_weight = x, y, sample_weight
-            self.batch_size, self.rng = batch_size, rng
+            self.batch_size, self.rng, self.target = batch_size, rng, target
             self.order = rng.permutation(len(x))
+            if target is not None:
+                self.target_order, self.target_next = rng.permutation(len(target)), 0
 
         def __len__(self):
-            return math.ceil(len(self.x) / self.batch_size)
+            if self.target is None:
+                return math.ceil(len(self.x) / self.batch_size)
+            return max(1, len(self.x) // self.batch_size)
 
         def __getitem__(self, index):
             rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-            return self.x[rows], self.y[rows], self.sample_weight[rows]
+            if self.target is None:
+                return self.x[rows], self.y[rows], self.sample_weight[rows]
+            return (
+                (self.x[rows], self.target[self._target_rows(len(rows))]),
+                self.y[rows],
+                self.sample_weight[rows],
+            )
+
+        def _target_rows(self, count):
+            picked = []
+            while count > 0:
+                if self.target_next == len(self.target_order):
+                    self.target_order, self.target_next = self.rng.permutation(len(self.target)), 0
+                chunk = self.target_order[self.target_next : self.target_next + count]
+                picked.append(chunk)
+                self.target_next += len(chunk)
+                count -= len(chunk)
+            return np.concatenate(picked)
 
         def on_epoch_end(self):
             self.order = self.rng.permutation(len(self.x))
@@ -51,9 +79,13 @@ def _batches_class():
     return ShuffledBatches
 
 
-def shuffled_batches(x, y, sample_weight, batch_size: int, rng: np.random.RandomState):
-    """A ``keras.utils.PyDataset`` of shuffled ``(x, y, sample_weight)`` batches."""
-    return _batches_class()(x, y, sample_weight, batch_size, rng)
+def shuffled_batches(x, y, sample_weight, batch_size: int, rng: np.random.RandomState, target=None):
+    """A ``keras.utils.PyDataset`` of shuffled ``(x, y, sample_weight)`` batches.
+
+    With ``target`` (unlabeled rows of the same form as ``x``), the inputs of each batch are
+    the pair ``(x_batch, target_batch)`` of equal sizes.
+    """
+    return _batches_class()(x, y, sample_weight, batch_size, rng, target)
 
 
 @functools.cache
@@ -130,6 +162,7 @@ def train_phase(
     patience: int,
     callbacks: Sequence,
     verbose: int,
+    own_callbacks: Sequence = (),
 ) -> dict[str, list]:
     """Train ``model`` for one phase and return its history (metric -> per-epoch list).
 
@@ -157,6 +190,9 @@ def train_phase(
         Copied before use, so the estimator's parameters are never bound to a model.
     verbose : int
         Keras' progress bars.
+    own_callbacks : sequence of keras.callbacks.Callback, default=()
+        The estimator's own callbacks (e.g. the domain loss's warm-up), used as they are:
+        they keep their state from one phase to the next.
     """
     epochs = steps[-1][0]
     monitor = "val_loss" if validation is not None else "loss"
@@ -173,7 +209,7 @@ def train_phase(
             metrics=["accuracy"],
         )
         step_callbacks = [_schedule_callback(lr_schedule, learning_rate, epochs, monitor), stopper]
-        step_callbacks += [copy.deepcopy(cb) for cb in callbacks]
+        step_callbacks += [copy.deepcopy(cb) for cb in callbacks] + list(own_callbacks)
         fitted = model.fit(
             batches,
             validation_data=validation,

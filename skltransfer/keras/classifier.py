@@ -11,11 +11,12 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils import _safe_indexing, check_random_state, column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length
 
+from .._domains import resolve_domains, unlabeled_mask
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -37,6 +38,7 @@ from ._heads import (
 from .applications import get_application
 from .extractor import _feature_layer, resolve_backbone
 from .images import as_images, check_channels
+from .losses import DOMAIN_LOSSES, WARMUP_SCHEDULES, domain_loss_layer, warmup_callback
 
 __all__ = ["FineTunedCNNClassifier"]
 
@@ -58,6 +60,19 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     When phase 1 uses no augmentation, the frozen backbone's features are computed once,
     through a compiled fixed-shape function, and the head is trained on them: the same
     training, many times faster than running every epoch through the backbone.
+
+    With ``domain_loss``, the classifier also learns from unlabeled images of a target domain
+    (deep domain adaptation): rows with ``y == -1`` (the domain convention, see
+    :func:`skltransfer.stack_domains`), or the rows that ``sample_domain`` marks as target,
+    are not classified but pulled towards the labeled ones in feature space. Every training
+    step pairs a batch of labeled images with as many target images and adds a domain loss on
+    their *adapted features*: the head's hidden layer when ``hidden_units > 0``, else the
+    pooled backbone features. "mmd" is the multi-kernel MMD of DAN (Long et al. 2015),
+    "coral" Deep CORAL (Sun and Saenko 2016), "adversarial" DANN (Ganin et al. 2016): a
+    domain classifier behind a gradient-reversal layer. The loss acts on whatever the
+    current phase trains: the hidden layer in phase 1, the unfrozen backbone layers (and the
+    hidden layer) in phase 2; with ``hidden_units=0`` phase 1 trains only the output layer
+    and the loss has nothing to move until phase 2.
 
     TensorFlow is imported on the first ``fit``, never when :mod:`skltransfer` is imported.
 
@@ -134,6 +149,20 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     cache_features : bool, default=True
         Train phase 1 on features computed once, when there is no augmentation. False runs
         every epoch through the frozen backbone (same result, slower).
+    domain_loss : {"mmd", "coral", "adversarial"} or None, default=None
+        The domain loss on the adapted features of labeled and target batches; None trains
+        a plain classifier, on every row (a label ``-1`` is then a class like any other).
+    domain_loss_weight : float, default=1.0
+        Weight of the domain loss against the classification loss (for "adversarial", of
+        the domain classifier's cross-entropy). 0 ignores the target rows: the baseline of
+        the same training without domain loss, e.g. in a grid search.
+    domain_warmup : {"sigmoid", "linear", "constant"}, default="sigmoid"
+        How the domain term ramps up over the steps of the whole training (both phases):
+        ``2 / (1 + exp(-10 p)) - 1`` at progress ``p`` (Ganin et al. 2016), ``p``, or 1
+        throughout. For "adversarial" it scales the reversed gradient that reaches the
+        features; the domain classifier itself always learns at full weight.
+    discriminator_units : tuple of int, default=(64,)
+        Hidden ReLU layers of the domain classifier ("adversarial" only).
     batch_size : int, default=32
     verbose : int, default=0
         Keras progress bars when positive (2: one line per epoch).
@@ -226,6 +255,10 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "callbacks": [list, None],
         "cache_features": ["boolean"],
+        "domain_loss": [StrOptions(set(DOMAIN_LOSSES)), None],
+        "domain_loss_weight": [Interval(Real, 0, None, closed="left")],
+        "domain_warmup": [StrOptions(set(WARMUP_SCHEDULES))],
+        "discriminator_units": [tuple, list],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -268,6 +301,10 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         class_weight=None,
         callbacks=None,
         cache_features=True,
+        domain_loss=None,
+        domain_loss_weight=1.0,
+        domain_warmup="sigmoid",
+        discriminator_units=(64,),
         batch_size=32,
         verbose=0,
         random_state=None,
@@ -298,6 +335,10 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.callbacks = callbacks
         self.cache_features = cache_features
+        self.domain_loss = domain_loss
+        self.domain_loss_weight = domain_loss_weight
+        self.domain_warmup = domain_warmup
+        self.discriminator_units = discriminator_units
         self.batch_size = batch_size
         self.verbose = verbose
         self.random_state = random_state
@@ -357,8 +398,17 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         """Assemble ``model_``: images -> [augmentation] -> preprocessing -> base -> pooling -> head.
 
         The backbone is called with ``training=False``. The head sub-model ``"head"`` takes
-        the pooled features, so a loss on the features of source and target batches can be
-        computed from ``model_.get_layer("head").input``.
+        the pooled features.
+
+        Returns
+        -------
+        model, base, head : keras.Model
+        features : callable
+            Images -> pooled features through the same layers (augmentation included), to
+            build training graphs that share ``model_``'s weights.
+        frozen_features : callable
+            The same without augmentation, for the features computed once.
+        augmented : bool
         """
         keras = require_keras(_NAME)
         layer = _feature_layer(backbone, self.layer)
@@ -372,16 +422,21 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         )
         pool = pooling_layer(len(base.output.shape), self.pooling)
         augment = augmentation_layers(self.augmentation, seed)
-        with scoped_seed(seed):
-            inputs = keras.Input(self.image_shape_, name="images")
-            x = inputs
+
+        def frozen_features(x):
+            out = base(preprocessing(x), training=False)
+            return out if pool is None else pool(out)
+
+        def features(x):
             for aug in augment:
                 x = aug(x)
-            features = base(preprocessing(x), training=False)
-            if pool is not None:
-                features = pool(features)
+            return frozen_features(x)
+
+        with scoped_seed(seed):
+            inputs = keras.Input(self.image_shape_, name="images")
+            pooled = features(inputs)
             head = build_head(
-                int(features.shape[-1]),
+                int(pooled.shape[-1]),
                 n_classes,
                 hidden_units=self.hidden_units,
                 dropout=self.dropout,
@@ -389,18 +444,50 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
                 l2=self.l2,
                 seed=seed,
             )
-            model = keras.Model(inputs, head(features), name="finetuned_cnn")
+            model = keras.Model(inputs, head(pooled), name="finetuned_cnn")
+        return model, base, head, features, frozen_features, bool(augment)
 
-        def frozen_features(x):
-            out = base(preprocessing(x), training=False)
-            return out if pool is None else pool(out)
+    @staticmethod
+    def _adaptation_model(head, features, input_shape, domain_layer):
+        """The training graph ``[labeled, target] -> probabilities of labeled``, sharing ``head``'s weights.
 
-        return model, base, head, frozen_features, bool(augment)
+        ``features`` maps a batch of inputs (images, or cached features) to pooled features;
+        ``domain_layer`` adds the domain loss on the adapted features of both batches: the
+        output of the head's hidden layer if it has one, else its input.
+        """
+        keras = require_keras(_NAME)
+        names = {layer.name for layer in head.layers}
+        inputs = [keras.Input(input_shape, name="labeled"), keras.Input(input_shape, name="target")]
+        adapted = [features(x) for x in inputs]
+        if "hidden" in names:
+            adapted = [head.get_layer("hidden")(a) for a in adapted]
+        x = domain_layer(adapted)
+        if "dropout" in names:
+            x = head.get_layer("dropout")(x)
+        return keras.Model(inputs, head.get_layer("probabilities")(x), name="domain_adaptation")
 
     # ------------------------------------------------------------------- fit
 
+    def _rows(self, y, sample_domain, n_images: int):
+        """The labeled rows (every row without a domain loss) and the indices of the target rows (or None)."""
+        if self.domain_loss is None:
+            if sample_domain is not None:
+                raise ValueError(
+                    "sample_domain marks target rows for a domain loss, but domain_loss is None; "
+                    "set domain_loss (and domain_loss_weight=0 for training without its term)."
+                )
+            return slice(None), None
+        domains = resolve_domains(y, sample_domain, n_samples=n_images)
+        labeled, target = np.flatnonzero(domains.labeled), np.flatnonzero(domains.target)
+        if len(target) < 2:
+            raise ValueError(
+                f"domain_loss={self.domain_loss!r} needs at least 2 target rows (y == -1 or "
+                f"sample_domain < 0); got {len(target)}."
+            )
+        return labeled, target
+
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_domain=None):
         """Build the network and train it: the head on the frozen backbone, then the top layers.
 
         Parameters
@@ -408,7 +495,12 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         X : array-like of shape (n, height, width[, channels]) or (n, n_features), or list of paths
             Training images (see :class:`PretrainedFeatureExtractor` for the accepted forms).
         y : array-like of shape (n,)
-            Class labels (ints or strings), at least two classes.
+            Class labels (ints or strings), at least two classes. With ``domain_loss``,
+            ``-1`` marks unlabeled target images (:func:`skltransfer.stack_domains`).
+        sample_domain : array-like of int of shape (n,), default=None
+            With ``domain_loss`` only: the domain of each row (``>= 0`` source, ``< 0``
+            target), overriding the ``-1`` rule, e.g. for labeled target rows. Requested
+            through metadata routing (``set_fit_request(sample_domain=True)``).
 
         Returns
         -------
@@ -416,7 +508,11 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         """
         require_keras(_NAME)
         images = self._images(X, reset=True)
-        codes = self._labels(y, len(images))
+        labeled, target = self._rows(y, sample_domain, len(images))
+        if target is None:
+            codes = self._labels(y, len(images))
+        else:
+            codes = self._labels(column_or_1d(y, warn=True, dtype=None)[labeled], len(labeled))
         rng = check_random_state(self.random_state)
         backbone, self.input_shape_, own_preprocess = resolve_backbone(
             self.base_model,
@@ -430,12 +526,22 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         check_channels(self.image_shape_[-1], self.input_shape_[-1])
         sample_weight = self._class_weights(codes)
         self._predictors = {}
-        self.model_, base, head, frozen_features, augmented = self._build_model(
+        self.model_, base, head, features, frozen_features, augmented = self._build_model(
             backbone, own_preprocess, len(self.classes_), derive_seed(rng)
         )
         x = self._as_array(images, self.image_shape_)
         train, val = self._split(codes, rng)
         shuffle_rng = np.random.RandomState(derive_seed(rng))
+        domain_layer, own_callbacks = None, []
+        if target is not None:
+            domain_layer = domain_loss_layer(
+                self.domain_loss,
+                weight=self.domain_loss_weight,
+                discriminator_units=self.discriminator_units,
+                seed=derive_seed(rng),
+            )
+            steps = max(1, len(train) // self.batch_size) * (self.epochs + self.fine_tune_epochs)
+            own_callbacks = [warmup_callback(domain_layer, self.domain_warmup, steps)]
         training = {
             "optimizer": self.optimizer,
             "lr_schedule": self.lr_schedule,
@@ -443,22 +549,37 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             "patience": self.patience,
             "callbacks": self.callbacks or [],
             "verbose": self.verbose,
+            "own_callbacks": own_callbacks,
         }
 
-        def data(inputs):
+        def phase(net, inputs, input_features, input_shape):
+            """The network to train and its batches; with a domain loss, the two-input graph."""
+            labeled_inputs = inputs[labeled]
+            validation = None if val is None else (labeled_inputs[val], codes[val])
+            target_inputs = None
+            if domain_layer is not None:
+                net = self._adaptation_model(head, input_features, input_shape, domain_layer)
+                target_inputs = inputs[target]
+                if validation is not None:
+                    validation = ((validation[0], validation[0]), validation[1])
             batches = shuffled_batches(
-                inputs[train], codes[train], sample_weight[train], self.batch_size, shuffle_rng
+                labeled_inputs[train],
+                codes[train],
+                sample_weight[train],
+                self.batch_size,
+                shuffle_rng,
+                target=target_inputs,
             )
-            return batches, None if val is None else (inputs[val], codes[val])
+            return net, batches, validation
 
         self.history_ = {"head": {}, "fine_tune": {}}
         if self.epochs:
             if self.cache_features and not augmented:
-                features = CompiledPredictor(frozen_features, self.image_shape_, self.batch_size)
-                net, inputs = head, np.concatenate([features(b) for b in _chunks(x, self.batch_size)])
+                extract = CompiledPredictor(frozen_features, self.image_shape_, self.batch_size)
+                cached = np.concatenate([extract(b) for b in _chunks(x, self.batch_size)])
+                net, batches, validation = phase(head, cached, lambda f: f, cached.shape[1:])
             else:
-                net, inputs = self.model_, x
-            batches, validation = data(inputs)
+                net, batches, validation = phase(self.model_, x, features, self.image_shape_)
             self.history_["head"] = train_phase(
                 net,
                 batches,
@@ -477,9 +598,9 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
                 )
                 for k in range(1, n_steps + 1)
             ]
-            batches, validation = data(x)
+            net, batches, validation = phase(self.model_, x, features, self.image_shape_)
             self.history_["fine_tune"] = train_phase(
-                self.model_,
+                net,
                 batches,
                 validation,
                 steps=steps,
@@ -562,6 +683,30 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Mean accuracy on the labeled rows.
+
+        With ``domain_loss``, rows with ``y == -1`` are unlabeled target rows and left out
+        (as :class:`skltransfer.LabeledOnly` does), so that ``GridSearchCV`` and
+        ``cross_val_score`` on stacked source and target rows score meaningfully.
+
+        Parameters
+        ----------
+        X : array-like or list of paths
+            Images (see :meth:`predict_proba`).
+        y : array-like of shape (n,)
+        sample_weight : array-like of shape (n,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        if self.domain_loss is not None:
+            keep = np.flatnonzero(~unlabeled_mask(column_or_1d(y, warn=True, dtype=None)))
+            X, y = _safe_indexing(X, keep), _safe_indexing(y, keep)
+            sample_weight = None if sample_weight is None else _safe_indexing(sample_weight, keep)
+        return super().score(X, y, sample_weight=sample_weight)
 
     # ---------------------------------------------------------- persistence
 
