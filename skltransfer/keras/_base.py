@@ -1,7 +1,7 @@
 """Machinery shared by the Keras-backed estimators.
 
 - :func:`require_keras` imports Keras (TensorFlow backend) on first use, sets TensorFlow's
-  thread counts for joblib workers, and turns a missing or broken install into an
+  thread counts for joblib and Dask workers, and turns a missing or broken install into an
   ``ImportError`` that says what to install;
 - :func:`derive_seed` and :func:`scoped_seed` make random weight initialisation reproducible
   from ``random_state`` without a lasting change to any global random state;
@@ -16,6 +16,7 @@ import contextlib
 import os
 import pathlib
 import random
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 
@@ -35,25 +36,47 @@ __all__ = [
 _INSTALL = "pip install 'tensorflow>=2.16'"
 
 
-def _configure_threads(tf) -> None:
-    """Give TensorFlow the thread budget joblib grants this process, if any.
+def _dask_worker_threads() -> int | None:
+    """Thread count of the Dask worker(s) of this process; None outside a Dask worker.
 
-    joblib's process workers run with ``OMP_NUM_THREADS`` set to their share of the cores
-    (``cpu_count() // n_jobs``); TensorFlow ignores that variable and would start one
-    thread per core in every worker. When it is set (by joblib or by the user) and the
-    TensorFlow runtime is not yet initialised, the intra-op thread count follows it and the
-    inter-op count is capped at 2. Otherwise TensorFlow's defaults are kept. These counts
-    are process-wide and can only be set before TensorFlow's first operation: that is the
-    one global setting made here, and only in that case.
+    Inside a task, the worker running it. Outside one (a worker unpickles the arguments of
+    a task on its event loop, before the task starts) the running workers of the process:
+    one in a worker process started by a nanny. ``distributed`` is looked up, never imported.
     """
-    budget = os.environ.get("OMP_NUM_THREADS", "")
-    if not budget.isdigit() or int(budget) < 1:
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        return int(distributed.get_worker().state.nthreads)
+    except ValueError:  # get_worker's answer outside a task
+        running = [w for w in distributed.Worker._instances if w.status.name == "running"]
+    return sum(int(w.state.nthreads) for w in running) or None
+
+
+def _configure_threads(tf) -> None:
+    """Give TensorFlow the thread budget of this process, if one is set.
+
+    A Dask worker's budget is its own thread count (``nthreads``): its nanny sets
+    ``OMP_NUM_THREADS=1`` whatever that count is. joblib's process workers run with
+    ``OMP_NUM_THREADS`` set to their share of the cores (``cpu_count() // n_jobs``).
+    TensorFlow ignores that variable and would start one thread per core in every worker.
+    When there is a budget (a Dask worker's, or ``OMP_NUM_THREADS`` set by joblib or by the
+    user) and the TensorFlow runtime is not yet initialised, the intra-op thread count
+    follows it and the inter-op count is capped at 2. Otherwise TensorFlow's defaults are
+    kept. These counts are process-wide and can only be set before TensorFlow's first
+    operation: that is the one global setting made here, and only in that case.
+    """
+    budget = _dask_worker_threads()
+    if budget is None:
+        variable = os.environ.get("OMP_NUM_THREADS", "")
+        budget = int(variable) if variable.isdigit() else 0
+    if budget < 1:
         return
     threading = tf.config.threading
     with contextlib.suppress(RuntimeError):  # the runtime is already initialised: keep it
         if threading.get_intra_op_parallelism_threads() == 0:
-            threading.set_intra_op_parallelism_threads(int(budget))
-            threading.set_inter_op_parallelism_threads(min(int(budget), 2))
+            threading.set_intra_op_parallelism_threads(budget)
+            threading.set_inter_op_parallelism_threads(min(budget, 2))
 
 
 def require_keras(purpose: str):

@@ -239,7 +239,19 @@ class PretrainedFeatureExtractor(
     lazily for each input image shape and never pickled; the last batch is zero-padded.
     Pickles hold the network as a ``.keras`` archive (architecture and weights), so an
     unpickled extractor gives identical features. In joblib process workers, TensorFlow's
-    thread pools follow the per-worker ``OMP_NUM_THREADS`` that joblib sets.
+    thread pools follow the per-worker ``OMP_NUM_THREADS`` that joblib sets; on a Dask
+    worker, the worker's own thread count.
+
+    ``transform`` of a Dask array of images (2-D rows with ``image_shape``, 3-D or 4-D; its
+    blocks of rows are taken whole) or of a 1-D Dask array or Dask bag of file paths returns
+    a lazy float32 Dask array of features with one block of rows per input block (per
+    partition for a bag, of unknown size until computed) and all ``n_features_out`` columns.
+    The fitted extractor is pickled once into a single key of the graph; each worker
+    receives it once, builds the network on its first block and keeps it, with its compiled
+    function, for its later blocks. The same holds for a fitted pipeline whose first step is
+    the extractor: its ``transform`` stays lazy as far as the next steps accept Dask arrays.
+    ``fit`` reads its input into memory: fit on a sample (it only builds the network and
+    records the input form). Needs ``pip install "skltransfer[dask]"``.
 
     Examples
     --------
@@ -264,6 +276,16 @@ class PretrainedFeatureExtractor(
     >>> extractor = PretrainedFeatureExtractor(model, image_shape=(8, 8)).fit(X)
     >>> extractor.transform(X).shape, extractor.layer_name_
     ((5, 4), 'conv')
+
+    A Dask array of images, computed block by block (here by Dask's local threads; with a
+    ``dask.distributed`` client, by its workers):
+
+    >>> import dask.array as da
+    >>> features = extractor.transform(da.from_array(X, chunks=(2, 64)))
+    >>> features.chunks, features.dtype
+    (((2, 2, 1), (4,)), dtype('float32'))
+    >>> features.compute().shape
+    (5, 4)
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -374,15 +396,20 @@ class PretrainedFeatureExtractor(
 
         Parameters
         ----------
-        X : array-like of shape (n, height, width[, channels]) or (n, n_features), or list of paths
+        X : array-like of shape (n, height, width[, channels]) or (n, n_features), paths or Dask collection
             Images in any accepted form (see the class docstring); arrays of another size
-            than the network's are resized.
+            than the network's are resized. A Dask array of images or of paths, or a Dask
+            bag of paths, gives a lazy Dask array (see the class docstring).
 
         Returns
         -------
-        features : ndarray of shape (n, n_features_out) and dtype float32
+        features : ndarray or Dask array of shape (n, n_features_out) and dtype float32
         """
         check_is_fitted(self, "model_")
+        from ._distributed import is_dask_collection, transform_dask
+
+        if is_dask_collection(X):
+            return transform_dask(self, X)
         images = as_images(X, image_shape=self.image_shape, estimator=self, reset=False)
         predictor = self._predictor(images)
         out = np.empty((len(images), self._n_features_out), dtype=np.float32)

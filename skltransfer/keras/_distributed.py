@@ -1,0 +1,173 @@
+"""Feature extraction of Dask collections, the fitted extractor shipped once to each worker.
+
+:func:`transform_dask` is what :meth:`PretrainedFeatureExtractor.transform
+<skltransfer.keras.extractor.PretrainedFeatureExtractor.transform>` returns for a Dask
+array of images (2-D rows with ``image_shape``, 3-D or 4-D) or a Dask array or bag of image
+file paths: a lazy Dask array of features, one block of rows per input block.
+
+The fitted extractor is pickled once, on the caller's side, into a single key of the graph
+(:class:`_Shipped`, which holds only the pickle bytes, so the scheduler never loads the
+network). Every block task depends on that key, so Dask moves the bytes to each worker once
+and hands every task of a worker the same object, which unpickles the extractor on its first
+use, inside a task, and keeps it, with its compiled inference function, for the later
+blocks. Dask is imported only here, and only for Dask input.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import threading
+
+import numpy as np
+
+from ._base import require_keras
+from .images import check_channels
+
+__all__ = ["is_dask_collection", "transform_dask"]
+
+_INSTALL = 'pip install "skltransfer[dask]"'
+
+
+def is_dask_collection(X) -> bool:
+    """Whether ``X`` is a Dask collection (array, bag, ...), checked without importing Dask."""
+    return type(X).__module__.partition(".")[0] == "dask" and hasattr(X, "__dask_graph__")
+
+
+def _require_dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as e:
+        raise ImportError(
+            f"Extracting features of a Dask collection needs Dask, which could not be imported ({e}). "
+            f"Install it with: {_INSTALL}"
+        ) from e
+    return dask, da
+
+
+class _Shipped:
+    """A fitted extractor as pickle bytes, unpickled once where its blocks run.
+
+    Pickling sends the bytes only. The first :meth:`transform` on a worker unpickles the
+    extractor, which builds the network there (TensorFlow's threads then follow the
+    worker's thread count, see :func:`skltransfer.keras._base.require_keras`); later calls
+    reuse it and its compiled function. Blocks of one worker go through the network one at a
+    time, each with all the threads TensorFlow was given.
+    """
+
+    def __init__(self, blob: bytes):
+        self.blob = blob
+        self._lock = threading.Lock()
+        self._extractor = None
+
+    def __reduce__(self):
+        return (_Shipped, (self.blob,))
+
+    def transform(self, block, n_features: int) -> np.ndarray:
+        if len(block) == 0:
+            return np.empty((0, n_features), dtype=np.float32)
+        with self._lock:
+            if self._extractor is None:
+                require_keras("PretrainedFeatureExtractor")  # threads set before a model is unpickled
+                self._extractor = pickle.loads(self.blob)
+            return self._extractor.transform(block)
+
+
+def _transform_block(shipped: _Shipped, block, n_features: int) -> np.ndarray:
+    return shipped.transform(block, n_features)
+
+
+def _transform_partition(paths, shipped: _Shipped, n_features: int) -> np.ndarray:
+    return shipped.transform(list(paths), n_features)
+
+
+def _check_array(extractor, X) -> None:
+    """The checks ``transform`` makes of an in-memory array that need no values."""
+    if X.ndim == 1:
+        if X.dtype.kind not in "USO":
+            raise ValueError(
+                "A 1-D Dask array must hold image file paths (strings); got dtype "
+                f"{X.dtype}. Pass images as a 2-D Dask array with image_shape, or as a 3-D/4-D one."
+            )
+    elif X.ndim == 2:
+        if extractor.image_shape is None:
+            raise ValueError(
+                "X is a 2-D Dask array: pass image_shape=(height, width[, channels]) to say how each "
+                "row is an image, or pass a 3-D/4-D Dask array or file paths."
+            )
+        expected = getattr(extractor, "n_features_in_", None)  # fitted on 2-D rows
+        if expected is not None and X.shape[1] != expected:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(extractor).__name__} is expecting "
+                f"{expected} features as input."
+            )
+    elif X.ndim in (3, 4):
+        check_channels(X.shape[3] if X.ndim == 4 else 1, extractor.input_shape_[-1])
+    else:
+        raise ValueError(f"Images must be a 2-D, 3-D or 4-D Dask array or paths; got {X.ndim}-D input.")
+
+
+def transform_dask(extractor, X):
+    """Features of a Dask collection of images, as a lazy Dask array.
+
+    Parameters
+    ----------
+    extractor : PretrainedFeatureExtractor
+        A fitted extractor; its current state is what the workers receive.
+    X : dask.array.Array or dask.bag.Bag
+        A Dask array of images (2-D rows with the extractor's ``image_shape``, 3-D
+        grayscale or 4-D, any chunks: each block of rows is taken whole), a 1-D Dask array
+        of image file paths, or a Dask bag of image file paths (one block per partition).
+
+    Returns
+    -------
+    features : dask.array.Array of shape (n, n_features_out) and dtype float32
+        One block of rows per input block (per partition for a bag, of unknown sizes
+        until computed: ``features.compute_chunk_sizes()``), all features in one block.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import keras
+    >>> import numpy as np
+    >>> from skltransfer import PretrainedFeatureExtractor
+    >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3)])
+    >>> X = np.random.RandomState(0).rand(10, 8, 8)
+    >>> extractor = PretrainedFeatureExtractor(model).fit(X[:2])
+    >>> features = extractor.transform(da.from_array(X, chunks=4))
+    >>> features.chunks, features.compute().shape
+    (((4, 4, 2), (4,)), (10, 4))
+    """
+    dask, da = _require_dask()
+    n_features = int(extractor._n_features_out)
+    quiet = copy.copy(extractor)
+    quiet.verbose = 0  # progress of a Dask computation: Dask's diagnostics
+    blob = pickle.dumps(quiet, protocol=pickle.HIGHEST_PROTOCOL)
+    name = f"{type(extractor).__name__.lower()}-{dask.base.tokenize(blob)}"
+    shipped = dask.delayed(_Shipped(blob), name=name, pure=True)
+    meta = np.empty((0, 0), dtype=np.float32)
+    if isinstance(X, da.Array):
+        _check_array(extractor, X)
+        X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
+        return da.map_blocks(
+            _transform_block,
+            shipped,
+            X,
+            n_features,
+            dtype=np.float32,
+            chunks=(X.chunks[0], (n_features,)),
+            meta=meta,
+            **({"new_axis": 1} if X.ndim == 1 else {"drop_axis": list(range(2, X.ndim))}),
+        )
+    import dask.bag as db
+
+    if not isinstance(X, db.Bag):
+        raise TypeError(
+            f"X is a {type(X).__name__}; pass a Dask array of images or of file paths, or a Dask bag "
+            "of file paths (for a Dask DataFrame, its column of paths: df['path'].to_dask_array())."
+        )
+    blocks = X.map_partitions(_transform_partition, shipped, n_features).to_delayed()
+    return da.concatenate(
+        [da.from_delayed(b, shape=(np.nan, n_features), dtype=np.float32, meta=meta) for b in blocks]
+    )
