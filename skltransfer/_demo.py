@@ -43,7 +43,11 @@ def _feature_rows(Xs, ys, Xt, yt, test) -> list[tuple[str, str, float]]:
 
 
 def _keras_rows(Xs, ys, Xt, yt, few, test, random_state: int) -> list[tuple[str, str, float]]:
-    from .keras._demo import finetune_rows, pretrained_cnn_rows, train_source_cnn
+    from .keras._demo import deep_adaptation_rows, finetune_rows, pretrained_cnn_rows, train_source_cnn
+
+    adapted = deep_adaptation_rows(
+        Xs, ys, Xt, Xt[test], yt[test], (8, 8), losses=("mmd", "coral"), random_state=random_state
+    )
 
     with tempfile.TemporaryDirectory() as folder:
         source_cnn = train_source_cnn(Xs, ys, (8, 8), folder, random_state=random_state)
@@ -51,7 +55,8 @@ def _keras_rows(Xs, ys, Xt, yt, few, test, random_state: int) -> list[tuple[str,
         rows = pretrained_cnn_rows(source_cnn, *target)
         rows += finetune_rows(source_cnn, *target, random_state=random_state)
     few_label = f"{FEW_LABELS_PER_CLASS}/class target"
-    return [(name, "source" if "as is" in name else few_label, acc) for name, acc in rows]
+    rows = [(name, "source" if "as is" in name else few_label, acc) for name, acc in rows]
+    return rows + [(name, "source", acc) for name, acc in adapted]
 
 
 def run_demo(random_state: int = 0, *, deep: bool = True, print_fn=print) -> list[tuple[str, str, float]]:
@@ -71,14 +76,14 @@ def run_demo(random_state: int = 0, *, deep: bool = True, print_fn=print) -> lis
     """
     start = time.perf_counter()
     Xs, ys, Xt, yt = make_digits_shift(random_state=random_state)
+    few = few_labeled_rows(yt, FEW_LABELS_PER_CLASS, random_state)
+    test = np.setdiff1d(np.arange(len(yt)), few)
     print_fn(
         f"make_digits_shift(random_state={random_state}): {len(Xs)} source digits as scanned, "
         f"{len(Xt)} target digits rotated, dimmed, unevenly lit and noisy. No target label is "
-        "used unless the row says so. Accuracy on the {len(test)} target digits left after setting "
+        f"used unless the row says so. Accuracy on the {len(test)} target digits left after setting "
         f"{FEW_LABELS_PER_CLASS} per class aside as the few labeled ones."
     )
-    few = few_labeled_rows(yt, FEW_LABELS_PER_CLASS, random_state)
-    test = np.setdiff1d(np.arange(len(yt)), few)
     rows = _feature_rows(Xs, ys, Xt, yt, test)
     if deep:
         rows += _keras_rows(Xs, ys, Xt, yt, few, test, random_state)

@@ -38,7 +38,7 @@ from ._heads import (
 from .applications import get_application
 from .extractor import _feature_layer, resolve_backbone
 from .images import as_images, check_channels
-from .losses import DOMAIN_LOSSES, WARMUP_SCHEDULES, domain_loss_layer, warmup_callback
+from .losses import AUTO_WEIGHTS, DOMAIN_LOSSES, WARMUP_SCHEDULES, domain_loss_layer, warmup_callback
 
 __all__ = ["FineTunedCNNClassifier"]
 
@@ -152,10 +152,13 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     domain_loss : {"mmd", "coral", "adversarial"} or None, default=None
         The domain loss on the adapted features of labeled and target batches; None trains
         a plain classifier, on every row (a label ``-1`` is then a class like any other).
-    domain_loss_weight : float, default=1.0
+    domain_loss_weight : float or "auto", default="auto"
         Weight of the domain loss against the classification loss (for "adversarial", of
-        the domain classifier's cross-entropy). 0 ignores the target rows: the baseline of
-        the same training without domain loss, e.g. in a grid search.
+        the domain classifier's cross-entropy). "auto": 1 for "mmd" and "coral" (the
+        weights of DAN and Deep CORAL), 0.1 for "adversarial" (the DANN default of ADAPT;
+        the reversed gradient of a stronger domain classifier destabilises small
+        networks). 0 ignores the target rows: the baseline of the same training without
+        domain loss, e.g. in a grid search.
     domain_warmup : {"sigmoid", "linear", "constant"}, default="sigmoid"
         How the domain term ramps up over the steps of the whole training (both phases):
         ``2 / (1 + exp(-10 p)) - 1`` at progress ``p`` (Ganin et al. 2016), ``p``, or 1
@@ -256,7 +259,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         "callbacks": [list, None],
         "cache_features": ["boolean"],
         "domain_loss": [StrOptions(set(DOMAIN_LOSSES)), None],
-        "domain_loss_weight": [Interval(Real, 0, None, closed="left")],
+        "domain_loss_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "domain_warmup": [StrOptions(set(WARMUP_SCHEDULES))],
         "discriminator_units": [tuple, list],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -302,7 +305,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         callbacks=None,
         cache_features=True,
         domain_loss=None,
-        domain_loss_weight=1.0,
+        domain_loss_weight="auto",
         domain_warmup="sigmoid",
         discriminator_units=(64,),
         batch_size=32,
@@ -536,7 +539,9 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         if target is not None:
             domain_layer = domain_loss_layer(
                 self.domain_loss,
-                weight=self.domain_loss_weight,
+                weight=AUTO_WEIGHTS[self.domain_loss]
+                if self.domain_loss_weight == "auto"
+                else self.domain_loss_weight,
                 discriminator_units=self.discriminator_units,
                 seed=derive_seed(rng),
             )

@@ -24,6 +24,7 @@ import math
 from ._base import require_keras, scoped_seed
 
 __all__ = [
+    "AUTO_WEIGHTS",
     "DOMAIN_LOSSES",
     "WARMUP_SCHEDULES",
     "coral_loss",
@@ -38,6 +39,9 @@ _PURPOSE = "FineTunedCNNClassifier"
 
 #: The domain losses by name.
 DOMAIN_LOSSES = ("mmd", "coral", "adversarial")
+
+#: The weight of each domain loss when ``domain_loss_weight="auto"``.
+AUTO_WEIGHTS = {"mmd": 1.0, "coral": 1.0, "adversarial": 0.1}
 
 #: Warm-up schedules of the domain loss's weight over training progress ``p`` in [0, 1].
 WARMUP_SCHEDULES = ("constant", "linear", "sigmoid")
