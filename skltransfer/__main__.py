@@ -83,11 +83,24 @@ def _add_image_commands(commands) -> None:
         help="fine-tune a pretrained CNN on a class-per-subfolder tree, saved with joblib",
         description="Train a FineTunedCNNClassifier on DATA_DIR (one subfolder of images per class) "
         "and save it with joblib. Images of --target-dir are passed unlabeled (y = -1), the domain "
-        "adaptation convention.",
+        "adaptation convention, and a domain loss (--domain-loss) pulls their features towards those "
+        "of the labeled images.",
     )
     finetune.add_argument("data_dir", metavar="DATA_DIR", help="one subfolder of images per class")
     _add_backbone_options(finetune)
     finetune.add_argument("--target-dir", help="folder of unlabeled images of the target domain")
+    finetune.add_argument(
+        "--domain-loss",
+        choices=["mmd", "coral", "adversarial"],
+        default="mmd",
+        help="domain loss with --target-dir (default mmd)",
+    )
+    finetune.add_argument(
+        "--domain-loss-weight",
+        type=float,
+        default=None,
+        help="weight of the domain loss (default: 1 for mmd and coral, 0.1 for adversarial)",
+    )
     finetune.add_argument("--epochs", type=_count(0), default=10, help="epochs of the new head (default 10)")
     finetune.add_argument(
         "--learning-rate", type=float, default=1e-3, help="learning rate of the new head (default 0.001)"

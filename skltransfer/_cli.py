@@ -222,19 +222,23 @@ def finetune(args: argparse.Namespace) -> int:
 
     _check_output(args.output)
     paths, labels = _list_images(args.data_dir, labeled=True)
-    y = labels
-    if args.target_dir is not None:
-        if "domain_loss" not in FineTunedCNNClassifier().get_params():
-            raise CommandError(
-                "--target-dir needs a FineTunedCNNClassifier that learns from unlabeled target images "
-                "(a domain_loss parameter); this installation's has none"
-            )
+    y, adaptation = labels, {}
+    if args.target_dir is None:
+        if args.domain_loss_weight is not None:
+            raise CommandError("--domain-loss-weight needs --target-dir (the unlabeled target images)")
+    else:
         target, _ = _list_images(args.target_dir, labeled=False)
         paths = paths + target
         # the domain convention: unlabeled target rows carry -1
         y = np.concatenate([labels.astype(object), np.full(len(target), -1, dtype=object)])
+        adaptation = {"domain_loss": args.domain_loss}
+        if args.domain_loss_weight is not None:
+            if args.domain_loss_weight < 0:
+                raise CommandError(f"--domain-loss-weight must be >= 0, got {args.domain_loss_weight}")
+            adaptation["domain_loss_weight"] = args.domain_loss_weight
     clf = FineTunedCNNClassifier(
         **_backbone_options(args),
+        **adaptation,
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         fine_tune_epochs=args.fine_tune_epochs,

@@ -220,17 +220,20 @@ def test_finetune_saves_a_classifier_of_the_folder_classes(finetuned, data_dir):
 
 
 def test_finetune_passes_target_images_unlabeled(data_dir, target_dir, tiny_model, tmp_path, capsys):
-    from skltransfer import FineTunedCNNClassifier
-
     out = tmp_path / "model.joblib"
     argv = ["finetune", data_dir, "--target-dir", target_dir, "--model", tiny_model, "--epochs", 1]
-    code, _, err = _run(capsys, *argv, "--fine-tune-epochs", 0, "-q", "-o", out)
-    if "domain_loss" not in FineTunedCNNClassifier().get_params():
-        assert code == 1
-        assert "--target-dir needs a FineTunedCNNClassifier that learns from unlabeled" in err
-        return
-    assert code == 0
-    assert joblib.load(out).classes_.tolist() == list(CLASSES)
+    code, _, err = _run(capsys, *argv, "--fine-tune-epochs", 1, "--domain-loss", "coral", "-q", "-o", out)
+    assert code == 0, err
+    clf = joblib.load(out)
+    assert clf.classes_.tolist() == list(CLASSES)  # the target images are no class
+    assert clf.domain_loss == "coral" and clf.domain_loss_weight == "auto"
+
+
+def test_finetune_domain_loss_weight_needs_target_images(data_dir, tiny_model, tmp_path, capsys):
+    argv = ["finetune", data_dir, "--model", tiny_model, "--domain-loss-weight", 0.5]
+    code, _, err = _run(capsys, *argv, "-q", "-o", tmp_path / "model.joblib")
+    assert code == 1
+    assert "--domain-loss-weight needs --target-dir" in err
 
 
 def test_predict_writes_probabilities_of_every_image(finetuned, target_dir, tmp_path, capsys):
