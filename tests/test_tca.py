@@ -10,7 +10,7 @@ from scipy import linalg
 from sklearn.base import clone
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.preprocessing import Normalizer
+from sklearn.preprocessing import Normalizer, normalize
 
 from skltransfer import JointMMDAligner, MMDAligner, make_da_pipeline, stack_domains
 from skltransfer.alignment._tca_solvers import mmd_columns, solve_exact
@@ -45,6 +45,32 @@ def _objective(K, E, mu, W):
     return np.trace(W.T @ Kc.T @ Kc @ W) / np.trace(W.T @ (K @ L @ K + mu * np.eye(n)) @ W)
 
 
+def _reference_round(K, M, lam, k):
+    """One round of the MATLAB reference code of Long et al. (linear kernel), densely.
+
+    ``M = M / norm(M, 'fro')``, ``[A, ~] = eigs(K M K' + lam I, K H K', k, 'SM')``, ``Z = A' K``:
+    the ``k`` generalized eigenvalues of smallest magnitude (``K H K`` is singular), eigenvectors of
+    unit Euclidean norm as ``eigs`` returns them. Returns the embedding ``K A`` (rows are samples).
+    """
+    n = K.shape[0]
+    M = M / np.linalg.norm(M)
+    H = np.eye(n) - np.ones((n, n)) / n
+    values, A = linalg.eig(K @ M @ K + lam * np.eye(n), K @ H @ K)
+    finite = np.flatnonzero(np.isfinite(values))
+    order = finite[np.argsort(np.abs(values[finite]))[:k]]  # 'SM': smallest magnitude
+    A = A[:, order].real
+    return K @ (A / np.linalg.norm(A, axis=0))
+
+
+def _outer(E):
+    return E @ E.T
+
+
+def _same_up_to_signs(Z, Z_ref, rtol=1e-6):
+    signs = np.sign(np.sum(Z * Z_ref, axis=0))
+    np.testing.assert_allclose(Z, Z_ref * signs, atol=rtol * np.abs(Z_ref).max())
+
+
 @pytest.mark.parametrize(
     ("kernel", "params", "n_features"),
     [
@@ -57,7 +83,9 @@ def _objective(K, E, mu, W):
 def test_exact_matches_dense_generalized_eigensolve(kernel, params, n_features):
     Xs, ys, Xt, _ = _domains(n_features=n_features)
     X, y = stack_domains(Xs, ys, Xt)
-    aligner = MMDAligner(4, kernel=kernel, mu=0.5, solver="exact", random_state=0, **params).fit(X, y)
+    aligner = MMDAligner(
+        4, kernel=kernel, mu=0.5, solver="exact", component_norm="constraint", random_state=0, **params
+    ).fit(X, y)
     K = pairwise_kernels(X, X, metric=kernel, **params)
     E = mmd_columns(np.arange(len(X)) < len(Xs))
     values, W = _brute_force(K, E, 0.5, 4)
@@ -70,6 +98,33 @@ def test_exact_matches_dense_generalized_eigensolve(kernel, params, n_features):
     # Components are A-orthonormal, as the constraint asks.
     A = K @ (E @ E.T / np.linalg.norm(E.T @ E)) @ K + 0.5 * np.eye(len(X))
     np.testing.assert_allclose(W_ours.T @ A @ W_ours, np.eye(4), atol=1e-8)
+    # The default scales the same components to unit-norm coefficients W.
+    unit = clone(aligner).set_params(component_norm="unit").fit(X, y)
+    np.testing.assert_allclose(unit.eigenvalues_, aligner.eigenvalues_, rtol=1e-10)
+    Z_unit, Z = unit.transform(X), aligner.transform(X)
+    np.testing.assert_allclose(Z_unit, Z / np.linalg.norm(W_ours, axis=0), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_features", [6, 150])
+def test_unit_components_match_reference_code(n_features):
+    # The MATLAB reference solves the smallest eigenvalues of (K M K' + lam I, K H K') and
+    # keeps the unit-norm eigenvectors of eigs: same components, same order, same scale.
+    Xs, ys, Xt, yt = _domains(n_source=80, n_target=70, n_features=n_features)
+    X, y = stack_domains(Xs, ys, Xt)
+    source = np.arange(len(X)) < len(Xs)
+    K = X @ X.T
+    tca = MMDAligner(5, mu=1.0, solver="exact", random_state=0).fit(X, y)
+    _same_up_to_signs(tca.transform(X), _reference_round(K, _outer(mmd_columns(source)), 1.0, 5))
+
+    class Oracle(KNeighborsClassifier):
+        def predict(self, Z):
+            return yt.copy()
+
+    jda = JointMMDAligner(5, n_iter=2, pseudo_labeler=Oracle(), random_state=0).fit(X, y)
+    E = mmd_columns(
+        source, np.r_[-np.ones(len(Xs), dtype=int), yt], np.r_[ys, -np.ones(len(Xt), dtype=int)], 3
+    )
+    _same_up_to_signs(jda.transform(X), _reference_round(K, _outer(E), 1.0, 5))
 
 
 @pytest.mark.parametrize("n_classes", [0, 3])
@@ -274,6 +329,45 @@ def test_office_caltech10_published_tca(source, target, published):
         warnings.simplefilter("error")
         accuracy = 100 * np.mean(pipe.fit(X, y).predict(Xt) == yt)
     assert abs(accuracy - published) <= 1.5
+
+
+def _reference_jda(Xs, ys, Xt, k=100, lam=1.0, n_iter=10):
+    """Target predictions of Long et al.'s JDA.m, linear kernel, ported line by line."""
+    X = normalize(np.vstack([Xs, Xt]))
+    ns, classes = len(Xs), np.unique(ys)
+    source = np.arange(len(X)) < ns
+    K, pseudo = X @ X.T, None
+    for _ in range(n_iter):
+        e = np.where(source, 1 / ns, -1 / (len(X) - ns))
+        M = np.outer(e, e) * len(classes)
+        if pseudo is not None:
+            for c in classes:
+                e = np.zeros(len(X))
+                e[:ns][ys == c] = 1 / np.sum(ys == c)
+                if np.any(pseudo == c):  # e(isinf(e)) = 0
+                    e[ns:][pseudo == c] = -1 / np.sum(pseudo == c)
+                M += np.outer(e, e)
+        Z = normalize(_reference_round(K, M, lam, k))
+        pseudo = KNeighborsClassifier(1).fit(Z[:ns], ys).predict(Z[ns:])
+    return pseudo
+
+
+@pytest.mark.slow
+@needs_oc10
+def test_office_caltech10_jda_matches_reference_code():
+    # webcam -> dslr: Long et al. 2013, Table 2, report 89.17 (140 of 157 images).
+    Xs, ys = load_oc10("webcam")
+    Xt, yt = load_oc10("dslr")
+    X, y = stack_domains(Xs, ys, Xt)
+    pipe = make_da_pipeline(
+        Normalizer(),
+        JointMMDAligner(100, mu=1.0, n_iter=10, random_state=0),
+        Normalizer(),
+        KNeighborsClassifier(1),
+    )
+    predicted = pipe.fit(X, y).predict(Xt)
+    np.testing.assert_array_equal(predicted, _reference_jda(Xs, ys, Xt))
+    assert np.sum(predicted == yt) == 140
 
 
 @pytest.mark.parametrize(("kernel", "dtype"), [("rbf", np.float64), ("linear", np.float32)])

@@ -92,6 +92,13 @@ class MMDAligner(BaseDomainAligner):
     mu : float, default=1.0
         Weight of the ridge term ``tr(W^T W)``: larger values favour variance over the
         alignment of the domains.
+    component_norm : {"unit", "constraint"}, default="unit"
+        Scale of each component. ``"unit"``: every column of the coefficients ``W`` has
+        unit Euclidean norm, the eigenvectors of the reference code of Pan et al. and Long
+        et al. (MATLAB ``eigs``), with which the published Office-Caltech10 rows are
+        reproduced. ``"constraint"``: ``W^T (K L K + mu I) W = I``, the normalisation of
+        the generalized eigenproblem. Both span the same subspace; the scale of each
+        component matters to distance-based classifiers on the embedding.
     solver : {"auto", "exact", "nystroem"}, default="auto"
         ``"exact"`` uses the full kernel matrix (time ``O(n^2)`` per Lanczos product, memory
         ``O(n^2)``); ``"nystroem"`` the Nyström approximation on ``n_landmarks`` rows (time
@@ -165,6 +172,7 @@ class MMDAligner(BaseDomainAligner):
         "coef0": [Interval(Real, None, None, closed="neither"), None],
         "kernel_params": [dict, None],
         "mu": [Interval(Real, 0, None, closed="neither")],
+        "component_norm": [StrOptions({"unit", "constraint"})],
         "solver": [StrOptions({"auto", "exact", "nystroem"})],
         "n_landmarks": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -180,6 +188,7 @@ class MMDAligner(BaseDomainAligner):
         coef0=None,
         kernel_params=None,
         mu=1.0,
+        component_norm="unit",
         solver="auto",
         n_landmarks=500,
         random_state=None,
@@ -191,6 +200,7 @@ class MMDAligner(BaseDomainAligner):
         self.coef0 = coef0
         self.kernel_params = kernel_params
         self.mu = mu
+        self.component_norm = component_norm
         self.solver = solver
         self.n_landmarks = n_landmarks
         self.random_state = random_state
@@ -370,7 +380,9 @@ class MMDAligner(BaseDomainAligner):
         n = X.shape[0]
         if isinstance(problem, np.ndarray):
             k = self._clip(n - 1, "the number of fitted rows minus one")
-            self.eigenvalues_, projection = solve_exact(problem, E, self.mu, k, random_state)
+            self.eigenvalues_, projection = solve_exact(
+                problem, E, self.mu, k, random_state, self.component_norm
+            )
             self.landmarks_, rows_to_landmarks = X, problem
         else:
             landmarks, normalization, features = problem
@@ -392,6 +404,7 @@ class MMDAligner(BaseDomainAligner):
             float(np.sqrt(np.linalg.norm(E.T @ E))),
             self.mu,
             self.n_components,
+            self.component_norm,
         )
         k = self._clip(min(rank, n - 1), "the rank of the kernel features")
         self.eigenvalues_ = eigenvalues[:k]
@@ -492,6 +505,8 @@ class JointMMDAligner(MMDAligner):
         Further keyword arguments of the kernel.
     mu : float, default=1.0
         Weight of the ridge term ``tr(W^T W)``.
+    component_norm : {"unit", "constraint"}, default="unit"
+        Scale of each component, as in :class:`MMDAligner`.
     solver : {"auto", "exact", "nystroem"}, default="auto"
         As in :class:`MMDAligner`.
     n_landmarks : int, default=500
@@ -569,6 +584,7 @@ class JointMMDAligner(MMDAligner):
         coef0=None,
         kernel_params=None,
         mu=1.0,
+        component_norm="unit",
         solver="auto",
         n_landmarks=500,
         n_iter=10,
@@ -583,6 +599,7 @@ class JointMMDAligner(MMDAligner):
             coef0=coef0,
             kernel_params=kernel_params,
             mu=mu,
+            component_norm=component_norm,
             solver=solver,
             n_landmarks=n_landmarks,
             random_state=random_state,

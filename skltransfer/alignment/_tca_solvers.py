@@ -20,6 +20,13 @@ When the kernel is an inner product of explicit features, ``K = Phi Phi^T`` (Nys
 optimal ``W`` lies in the span of ``Phi``, and the whole problem reduces to the
 ``m x m`` statistics ``Phi^T Phi``, ``Phi^T 1`` and ``Phi^T E``: linear time and memory in the
 number of rows.
+
+Each solver returns the components with one of two normalisations: ``"constraint"``, the
+``W^T A W = I`` of the generalized problem, or ``"unit"``, every column of ``W`` (the
+coefficients on the fitted rows) of unit Euclidean norm, which is what ``eigs`` returns in
+the MATLAB reference code of Pan et al. and Long et al. The two differ by one positive factor
+per component, so they span the same subspace, but distance-based classifiers on the
+embedding see different scales.
 """
 
 from __future__ import annotations
@@ -93,8 +100,13 @@ def _leading(eigvals: np.ndarray, eigvecs: np.ndarray, k: int) -> tuple[np.ndarr
     return eigvals[order], eigvecs[:, order]
 
 
+def _normalized(W: np.ndarray, norm: str) -> np.ndarray:
+    """Columns of ``W`` (``W^T A W = I``) rescaled to unit Euclidean norm when ``norm="unit"``."""
+    return W / np.linalg.norm(W, axis=0) if norm == "unit" else W
+
+
 def solve_exact(
-    K: np.ndarray, E: np.ndarray, mu: float, k: int, random_state
+    K: np.ndarray, E: np.ndarray, mu: float, k: int, random_state, norm: str = "constraint"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Leading ``k`` TCA components from the full kernel matrix.
 
@@ -110,6 +122,8 @@ def solve_exact(
         Number of components, ``k < n``.
     random_state : RandomState
         Seeds the Lanczos start vector.
+    norm : {"constraint", "unit"}, default="constraint"
+        ``W^T (K L K + mu I) W = I``, or unit Euclidean norm of every column of ``W``.
 
     Returns
     -------
@@ -136,11 +150,18 @@ def solve_exact(
         op = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
         eigvals, Y = eigsh(op, k=k, which="LA", v0=random_state.uniform(-1, 1, n))
     eigvals, Y = _leading(eigvals, Y, k)
-    return eigvals, _apply(Q, beta, Y) / np.sqrt(mu)
+    return eigvals, _normalized(_apply(Q, beta, Y) / np.sqrt(mu), norm)
 
 
 def solve_features(
-    gram: np.ndarray, sums: np.ndarray, cross: np.ndarray, n: int, scale: float, mu: float, k: int
+    gram: np.ndarray,
+    sums: np.ndarray,
+    cross: np.ndarray,
+    n: int,
+    scale: float,
+    mu: float,
+    k: int,
+    norm: str = "constraint",
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Leading ``k`` TCA components for the kernel ``K = Phi Phi^T`` of explicit features.
 
@@ -156,6 +177,9 @@ def solve_features(
         Weight of the ``||W||^2`` regularisation.
     k : int
         Number of components (at most the rank of ``Phi``).
+    norm : {"constraint", "unit"}, default="constraint"
+        Normalisation of the dual coefficients ``W`` (``K W = Phi coef``), as in
+        :func:`solve_exact`.
 
     Returns
     -------
@@ -181,4 +205,5 @@ def solve_features(
     r = B.shape[0]
     eigvals, Y = linalg.eigh((BP + BP.T) / (2 * mu), subset_by_index=[r - k, r - 1])
     eigvals, Y = _leading(eigvals, Y, k)
-    return eigvals, R @ (_apply(Q, beta, Y) / np.sqrt(mu)), s.shape[0]
+    # W = U g with g the columns below: ||W|| = ||g||, and Phi coef = U diag(s) g = K W.
+    return eigvals, R @ _normalized(_apply(Q, beta, Y) / np.sqrt(mu), norm), s.shape[0]
