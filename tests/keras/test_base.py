@@ -13,7 +13,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 import skltransfer.keras
 from skltransfer.keras._base import (
     CompiledPredictor,
+    fold_batch_normalization,
     load_keras_model,
+    model_from_bytes,
+    model_to_bytes,
     reinitialize_model,
     require_keras,
     scoped_seed,
@@ -95,6 +98,68 @@ def test_compiled_predictor_pads_the_last_batch():
     pixels = (X * 255).astype(np.uint8)
     as_uint8 = CompiledPredictor(lambda x: model(x, training=False), (8, 8, 3), batch_size=4, dtype="uint8")
     assert_allclose(as_uint8(pixels), predictor(pixels.astype(np.float32)), rtol=1e-6)
+
+
+def _with_statistics(model, seed=0):
+    """Give every BatchNormalization of ``model`` non-trivial statistics and affine weights."""
+    rng = np.random.RandomState(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for weight in layer.weights:
+                low = (
+                    0.5 if weight is layer.moving_variance or weight is getattr(layer, "gamma", None) else -1
+                )
+                weight.assign(rng.uniform(low, 1.5, weight.shape).astype("float32"))
+    return model
+
+
+def _normalized_model():
+    """Convolutions followed by batch normalizations, some foldable and some not."""
+    layers = keras.layers
+    inputs = keras.Input((8, 8, 3))
+    x = layers.Conv2D(4, 3, padding="same", use_bias=False, name="conv")(inputs)
+    x = layers.BatchNormalization(name="conv_bn")(x)  # folds
+    x = layers.ReLU(6.0)(x)
+    x = layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="depthwise")(x)
+    x = layers.BatchNormalization(center=False, scale=False, name="depthwise_bn")(x)  # folds
+    y = layers.Conv2D(8, 1, activation="relu", name="activated")(x)
+    y = layers.BatchNormalization(name="after_activation")(y)  # the activation comes first
+    branch = layers.Conv2D(8, 1, name="branch")(x)
+    z = layers.BatchNormalization(name="branch_bn")(branch)  # branch also feeds the Add
+    outputs = layers.Add()([y, z, branch])
+    return _with_statistics(keras.Model(inputs, outputs))
+
+
+def test_fold_batch_normalization():
+    model = _normalized_model()
+    X = np.random.RandomState(0).uniform(-1, 1, (5, 8, 8, 3)).astype(np.float32)
+    expected = model(X, training=False).numpy()
+    weights = [w.copy() for w in model.get_weights()]
+    folded = fold_batch_normalization(model)
+    names = {layer.name: type(layer).__name__ for layer in folded.layers}
+    assert names["conv_bn"] == names["depthwise_bn"] == "FoldedBatchNormalization"
+    assert names["after_activation"] == names["branch_bn"] == "BatchNormalization"
+    assert folded.get_layer("branch") is model.get_layer("branch")  # shared, not copied
+    assert_allclose(
+        folded(X, training=False).numpy(), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max()
+    )
+    # The model itself is unchanged and still saves and loads.
+    for before, after in zip(weights, model.get_weights(), strict=True):
+        assert_array_equal(before, after)
+    assert_array_equal(model_from_bytes(model_to_bytes(model), "test")(X, training=False), expected)
+    tiny = make_tiny_model(3, 8)
+    assert fold_batch_normalization(tiny) is tiny  # nothing to fold
+
+
+def test_fold_batch_normalization_of_a_sequential_model():
+    layers = keras.layers
+    model = _with_statistics(
+        keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(3, 3), layers.BatchNormalization()])
+    )
+    X = np.random.RandomState(1).rand(4, 6, 6, 2).astype(np.float32)
+    folded = fold_batch_normalization(model)
+    assert not any(isinstance(layer, layers.BatchNormalization) for layer in folded.layers)
+    assert_allclose(folded(X).numpy(), model(X, training=False).numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_load_keras_model_errors(tmp_path):

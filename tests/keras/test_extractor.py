@@ -72,6 +72,35 @@ def test_same_features_as_the_keras_recipe(tiny_model):
     assert_allclose(features, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_folded_batch_normalization_keeps_the_features_of_the_keras_recipe():
+    # The extractor runs a copy of the network with its normalizations folded into the
+    # convolutions: the recipe's features up to float32 rounding.
+    layers = keras.layers
+    inputs = keras.Input((16, 16, 3))
+    x = layers.Conv2D(8, 3, strides=2, use_bias=False, name="conv")(inputs)
+    x = layers.BatchNormalization(name="conv_bn")(x)
+    x = layers.ReLU(6.0)(x)
+    x = layers.DepthwiseConv2D(3, padding="same", name="depthwise")(x)
+    x = layers.BatchNormalization(name="depthwise_bn")(x)
+    base = keras.Model(inputs, layers.ReLU(6.0, name="out")(x))
+    rng = np.random.RandomState(0)
+    for name in ("conv_bn", "depthwise_bn"):  # gamma, beta, moving mean, moving variance
+        n = base.get_layer(name).gamma.shape
+        base.get_layer(name).set_weights(
+            [rng.uniform(0.5, 2, n), rng.randn(*n), rng.randn(*n), rng.uniform(0.5, 2, n)]
+        )
+    recipe = keras.Sequential([base, layers.GlobalAveragePooling2D()])
+    X = _images(11)
+    expected = recipe.predict(X.astype("float32") / 127.5 - 1, verbose=0)
+    extractor = PretrainedFeatureExtractor(base, preprocessing="mobilenet_v2", batch_size=4).fit(X)
+    assert not any(isinstance(lay, layers.BatchNormalization) for lay in extractor._inference_model.layers)
+    features = extractor.transform(X)
+    assert_allclose(features, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    restored = pickle.loads(pickle.dumps(extractor))
+    assert "_inference_model" not in restored.__dict__
+    assert_array_equal(restored.transform(X), features)
+
+
 @pytest.mark.slow
 def test_same_features_as_the_keras_recipe_for_an_application(tmp_path):
     # Same weights given as a weights file; the application's own preprocess_input applied.
