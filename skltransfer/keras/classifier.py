@@ -471,6 +471,9 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------- fit
 
+    def _resolve_domains(self, y, sample_domain, n_samples: int):
+        return resolve_domains(y, sample_domain, n_samples=n_samples)
+
     def _rows(self, y, sample_domain, n_images: int):
         """The labeled rows (every row without a domain loss) and the indices of the target rows (or None)."""
         if self.domain_loss is None:
@@ -480,7 +483,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
                     "set domain_loss (and domain_loss_weight=0 for training without its term)."
                 )
             return slice(None), None
-        domains = resolve_domains(y, sample_domain, n_samples=n_images)
+        domains = self._resolve_domains(y, sample_domain, n_images)
         labeled, target = np.flatnonzero(domains.labeled), np.flatnonzero(domains.target)
         if len(target) < 2:
             raise ValueError(

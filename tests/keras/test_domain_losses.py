@@ -7,6 +7,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skltransfer import FineTunedCNNClassifier, stack_domains
 from skltransfer.keras._finetune import shuffled_batches
@@ -19,6 +20,7 @@ from skltransfer.keras.losses import (
     warmup_factor,
 )
 from skltransfer.metrics import maximum_mean_discrepancy
+from tests._checks import with_alternate_domains
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -143,6 +145,43 @@ def test_batches_with_target_pair_full_batches_and_cover_the_target():
 
 
 # ------------------------------------------------------------------ the classifier
+
+
+def _check_base():
+    inputs = keras.Input((None, None, 1))
+    conv = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(0))
+    return keras.Model(inputs, conv(inputs))
+
+
+# scikit-learn's checks with every second pair of rows as target rows (tests/_checks.py); each
+# row of their 2-D data is a 1 x n_features grayscale image.
+CHECKED = with_alternate_domains(FineTunedCNNClassifier)(
+    _check_base(),
+    image_shape=(1, -1),
+    pooling=None,
+    epochs=20,
+    fine_tune_epochs=0,
+    learning_rate=0.05,
+    dropout=0.0,
+    hidden_units=8,
+    batch_size=64,
+    domain_loss="coral",
+    random_state=0,
+)
+
+
+DA_EXPECTED_FAILED_CHECKS = {
+    "check_classifiers_classes": (
+        "the check trains on the labels [-1, 1]; with a domain loss -1 marks unlabeled target rows, "
+        "as in SelfTrainingClassifier"
+    ),
+}
+
+
+@pytest.mark.slow
+@parametrize_with_checks([CHECKED], expected_failed_checks=lambda e: DA_EXPECTED_FAILED_CHECKS)
+def test_sklearn_compatible_with_a_domain_loss(estimator, check):
+    check(estimator)
 
 
 def _shifted_domains(n=40, seed=0):
