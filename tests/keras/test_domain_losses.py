@@ -21,6 +21,7 @@ from skltransfer.keras.losses import (
 )
 from skltransfer.metrics import maximum_mean_discrepancy
 from tests._checks import with_alternate_domains
+from tests.keras.test_classifier import CHECKED as PLAIN_CHECKED
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -147,26 +148,10 @@ def test_batches_with_target_pair_full_batches_and_cover_the_target():
 # ------------------------------------------------------------------ the classifier
 
 
-def _check_base():
-    inputs = keras.Input((None, None, 1))
-    conv = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(0))
-    return keras.Model(inputs, conv(inputs))
-
-
-# scikit-learn's checks with every second pair of rows as target rows (tests/_checks.py); each
-# row of their 2-D data is a 1 x n_features grayscale image.
+# scikit-learn's checks with every second pair of rows as target rows (tests/_checks.py), on
+# the plain classifier's check configuration plus a hidden layer and a domain loss.
 CHECKED = with_alternate_domains(FineTunedCNNClassifier)(
-    _check_base(),
-    image_shape=(1, -1),
-    pooling=None,
-    epochs=20,
-    fine_tune_epochs=0,
-    learning_rate=0.05,
-    dropout=0.0,
-    hidden_units=8,
-    batch_size=64,
-    domain_loss="coral",
-    random_state=0,
+    **{**PLAIN_CHECKED.get_params(deep=False), "hidden_units": 8, "domain_loss": "coral"}
 )
 
 
