@@ -42,7 +42,11 @@ class CORALAligner(BaseDomainAligner):
     ----------
     reg : float, default=1.0
         Weight of the identity added to both covariances. ``1.0`` is the setting of Sun et
-        al. (2016); it keeps the whitening well conditioned when features outnumber rows.
+        al. (2016), on features of unit variance (z-scored); it keeps the whitening well
+        conditioned when features outnumber rows. The weight is absolute, so it should
+        follow the scale of the features: on rows scaled to unit L2 norm, each of ``d``
+        features has a variance of about ``1 / d`` and ``reg=1.0`` leaves the source rows
+        almost unchanged.
 
     Attributes
     ----------
