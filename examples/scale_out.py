@@ -10,14 +10,22 @@
 3. Larger than memory: ``MMDAligner(solver="nystroem")`` fitted on a Dask array generated
    block by block (``--rows`` rows of 64 features, by default 200000), then a lazy
    ``transform``. Only one block of rows is in memory at a time.
+4. Feature extraction on the cluster: ``--images`` PNG files (scikit-learn's digits,
+   upscaled) through ``PretrainedFeatureExtractor`` given a Dask array of their paths. The
+   fitted extractor reaches each worker once; the features come back as a lazy Dask array,
+   computed block by block on the workers. The network here is MobileNetV2 with random
+   weights (``weights=None``: no download); use ``weights="imagenet"`` for real features.
 
-Usage (needs ``pip install "dask[distributed]"``)::
+Usage (needs ``pip install "skltransfer[dask]"``; part 4 reads files, so on a real cluster
+``--image-folder`` must be a folder every worker can read)::
 
     python examples/scale_out.py
-    python examples/scale_out.py --scheduler tcp://scheduler:8786 --rows 5000000
+    python examples/scale_out.py --scheduler tcp://scheduler:8786 --rows 5000000 --image-folder /shared/tmp
 """
 
 import argparse
+import os
+import tempfile
 import time
 
 import joblib
@@ -29,6 +37,20 @@ from sklearn.preprocessing import Normalizer
 from skltransfer import MMDAligner, make_da_pipeline, stack_domains
 from skltransfer.datasets import make_digits_shift
 from skltransfer.metrics import maximum_mean_discrepancy
+
+
+def write_digit_images(folder, n_images):
+    """``n_images`` of scikit-learn's 8x8 digits as 32x32 grayscale PNG files."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits().images
+    paths = []
+    for i in range(n_images):
+        pixels = (digits[i % len(digits)] * 255 / 16).astype(np.uint8)
+        paths.append(os.path.join(folder, f"digit{i:05d}.png"))
+        Image.fromarray(pixels).resize((32, 32), Image.Resampling.NEAREST).save(paths[-1])
+    return np.asarray(paths)
 
 
 def grid_search():
@@ -43,6 +65,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scheduler", help="address of a Dask scheduler (default: a local cluster)")
     parser.add_argument("--rows", type=int, default=200_000, help="rows of the out-of-core example")
+    parser.add_argument("--images", type=int, default=2000, help="image files of the extraction example")
+    parser.add_argument("--image-folder", help="where to write them (default: a temporary folder)")
     args = parser.parse_args(argv)
 
     import dask.array as da
@@ -84,6 +108,24 @@ def main(argv=None):
         after = maximum_mean_discrepancy(Z[:half], Z[half:], **mmd)
         print(f"3. Nyström fit of {args.rows} rows in {time.perf_counter() - start:.1f} s (Dask array)")
         print(f"   MMD^2 of the domains (rbf, median heuristic): {before:.4f} before, {after:.4f} after")
+
+        # 4. Image files through a pretrained network, block by block on the workers.
+        from skltransfer import PretrainedFeatureExtractor
+
+        with tempfile.TemporaryDirectory(dir=args.image_folder) as folder:
+            paths = write_digit_images(folder, args.images)
+            extractor = PretrainedFeatureExtractor(
+                "mobilenet_v2", weights=None, input_size=32, random_state=0
+            ).fit(paths[:1])  # fit builds the network; no need to read every image
+            start = time.perf_counter()
+            features = extractor.transform(da.from_array(paths, chunks=500))  # lazy
+            computed = features.compute()
+            seconds = time.perf_counter() - start
+            blocks = f"{features.numblocks[0]} blocks of {features.chunksize[0]} rows"
+            print(f"4. {args.images} image files -> features {computed.shape} {computed.dtype}")
+            print(f"   computed on the workers in {seconds:.1f} s, {blocks}")
+            same = np.allclose(computed[:50], extractor.transform(paths[:50]), atol=1e-5)
+            print(f"   same features as in this process: {same}")
 
 
 if __name__ == "__main__":
