@@ -25,7 +25,14 @@ from ..utils._sklearn_compat import (
     _fit_context,
     check_is_fitted,
 )
-from ._base import CompiledPredictor, KerasStateMixin, derive_seed, require_keras, scoped_seed
+from ._base import (
+    CompiledPredictor,
+    KerasStateMixin,
+    derive_seed,
+    fold_batch_normalization,
+    require_keras,
+    scoped_seed,
+)
 from ._finetune import OPTIMIZERS, shuffled_batches, train_phase
 from ._heads import (
     augmentation_layers,
@@ -410,7 +417,9 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             Images -> pooled features through the same layers (augmentation included), to
             build training graphs that share ``model_``'s weights.
         frozen_features : callable
-            The same without augmentation, for the features computed once.
+            ``(images, backbone) -> pooled features`` without augmentation, for the
+            features computed once (through the backbone with its batch normalizations
+            folded, :func:`fold_batch_normalization`).
         augmented : bool
         """
         keras = require_keras(_NAME)
@@ -426,14 +435,14 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         pool = pooling_layer(len(base.output.shape), self.pooling)
         augment = augmentation_layers(self.augmentation, seed)
 
-        def frozen_features(x):
-            out = base(preprocessing(x), training=False)
+        def frozen_features(x, backbone):
+            out = backbone(preprocessing(x), training=False)
             return out if pool is None else pool(out)
 
         def features(x):
             for aug in augment:
                 x = aug(x)
-            return frozen_features(x)
+            return frozen_features(x, base)
 
         with scoped_seed(seed):
             inputs = keras.Input(self.image_shape_, name="images")
@@ -583,7 +592,10 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         self.history_ = {"head": {}, "fine_tune": {}}
         if self.epochs:
             if self.cache_features and not augmented:
-                extract = CompiledPredictor(frozen_features, self.image_shape_, self.batch_size)
+                folded = fold_batch_normalization(base)
+                extract = CompiledPredictor(
+                    lambda images: frozen_features(images, folded), self.image_shape_, self.batch_size
+                )
                 cached = np.concatenate([extract(b) for b in _chunks(x, self.batch_size)])
                 net, batches, validation = phase(head, cached, lambda f: f, cached.shape[1:])
             else:
@@ -638,12 +650,24 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     # --------------------------------------------------------------- predict
 
     def _predictor(self, image_shape) -> CompiledPredictor:
+        """The compiled ``model_`` for images of this shape, its backbone's batch normalizations folded."""
         predictors = self.__dict__.setdefault("_predictors", {})
         if image_shape not in predictors:
-            model = self.model_
+            keras = require_keras(_NAME)
+            head = self.model_.get_layer("head")
+            # model_ is a chain (see _build_model): its layers in order, the backbone folded
+            chain = [
+                fold_batch_normalization(layer)
+                if isinstance(layer, keras.Model) and layer is not head
+                else layer
+                for layer in self.model_.layers
+                if not isinstance(layer, keras.layers.InputLayer)
+            ]
 
             def probabilities(x):
-                return model(x, training=False)
+                for layer in chain:
+                    x = layer(x, training=False)
+                return x
 
             predictors[image_shape] = CompiledPredictor(probabilities, image_shape, self.batch_size)
         return predictors[image_shape]

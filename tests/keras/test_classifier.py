@@ -306,3 +306,32 @@ def test_verbose_shows_keras_progress(capsys):
     _clf(epochs=2, verbose=2).fit(X, y)
     out = capsys.readouterr().out
     assert "Epoch 2/2" in out and "loss:" in out
+
+
+def test_predict_proba_folds_batch_normalization_and_matches_the_keras_model(monkeypatch):
+    from skltransfer.keras import _base as keras_base
+    from skltransfer.keras import classifier as classifier_module
+
+    folded = []
+
+    def spy(model):
+        out = keras_base.fold_batch_normalization(model)
+        folded.append(out is not model)
+        return out
+
+    monkeypatch.setattr(classifier_module, "fold_batch_normalization", spy)
+    init = keras.initializers.GlorotUniform(0)
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.BatchNormalization(name="bn")(
+        keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=init)(inputs)
+    )
+    base = keras.Model(inputs, keras.layers.ReLU()(x))
+    rng = np.random.RandomState(0)  # statistics far from the identity, so that folding matters
+    stats = [rng.uniform(0.5, 2, 4), rng.normal(size=4), rng.normal(size=4), rng.uniform(0.5, 2, 4)]
+    base.get_layer("bn").set_weights(stats)
+    X, y = _digits()
+    clf = _clf(base, weights="imagenet", pooling="avg", epochs=2, fine_tune_epochs=1, unfreeze=1.0).fit(X, y)
+    assert folded == [True]  # the features cached for phase 1
+    proba = clf.predict_proba(X)
+    assert folded == [True, True]  # the compiled prediction function
+    assert_allclose(proba, clf.model_.predict(X.reshape(-1, 8, 8, 1), verbose=0), rtol=1e-4, atol=1e-6)
