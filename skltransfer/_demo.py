@@ -8,6 +8,7 @@ import time
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import StandardScaler
 
 from ._domains import stack_domains
 from .datasets import make_digits_shift
@@ -33,11 +34,14 @@ def _feature_rows(Xs, ys, Xt, yt, test) -> list[tuple[str, str, float]]:
     X, y = stack_domains(Xs, ys, Xt)
     plain = LogisticRegression(max_iter=5000).fit(Xs, ys)
     rows = [("Logistic regression trained on the source, no adaptation", "source", plain)]
-    for name, aligner in [
-        ("MMDAligner (TCA, 20 components) + logistic regression", MMDAligner(n_components=20)),
-        ("CORALAligner + logistic regression", CORALAligner()),
+    for name, steps in [
+        (
+            "MMDAligner (TCA, 20 components) + standardisation + logistic regression",
+            [MMDAligner(n_components=20), StandardScaler()],
+        ),
+        ("CORALAligner + logistic regression", [CORALAligner()]),
     ]:
-        pipe = make_da_pipeline(aligner, LogisticRegression(max_iter=5000))
+        pipe = make_da_pipeline(*steps, LogisticRegression(max_iter=5000))
         rows.append((name, "source", pipe.fit(X, y)))
     return [(name, labels, accuracy_score(yt[test], model.predict(Xt[test]))) for name, labels, model in rows]
 

@@ -15,7 +15,7 @@ def test_demo_without_keras_shows_adaptation_helping(capsys):
         if line.startswith("| ") and not line.startswith("| method")
     }
     baseline = rows["Logistic regression trained on the source, no adaptation"]
-    assert rows["MMDAligner (TCA, 20 components) + logistic regression"] > baseline + 0.1
+    assert rows["MMDAligner (TCA, 20 components) + standardisation + logistic regression"] > baseline + 0.1
 
 
 def test_help_lists_commands():
