@@ -98,7 +98,10 @@ class MMDAligner(BaseDomainAligner):
         et al. (MATLAB ``eigs``), with which the published Office-Caltech10 rows are
         reproduced. ``"constraint"``: ``W^T (K L K + mu I) W = I``, the normalisation of
         the generalized eigenproblem. Both span the same subspace; the scale of each
-        component matters to distance-based classifiers on the embedding.
+        component matters to distance-based classifiers on the embedding. With ``"unit"``
+        the embedded values grow with the scale of the kernel matrix (for a linear kernel,
+        with the squared norm of the rows): scale the rows first, or standardise the
+        embedding, before an estimator sensitive to scale.
     solver : {"auto", "exact", "nystroem"}, default="auto"
         ``"exact"`` uses the full kernel matrix (time ``O(n^2)`` per Lanczos product, memory
         ``O(n^2)``); ``"nystroem"`` the Nyström approximation on ``n_landmarks`` rows (time
