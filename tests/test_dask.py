@@ -263,3 +263,37 @@ def test_grid_search_of_a_cnn_classifier_on_a_cluster_matches_one_process(two_wo
     assert len(set(local.cv_results_["mean_test_score"])) > 1  # the grid points are told apart
     # The workers unpickled the classifier on their event loop: 1 thread each, as they have.
     assert set(two_workers.run(_tensorflow_threads).values()) == {("2", 1, 1)}
+
+
+def test_fit_on_dask_input_reads_only_the_first_image(photo_files):
+    da = pytest.importorskip("dask.array")
+    db = pytest.importorskip("dask.bag")
+    from skltransfer import PretrainedFeatureExtractor
+
+    images = _photos(11)
+    reads = []
+
+    def counted(block):
+        if len(block):  # Dask also calls it on an empty block to infer the output type
+            reads.append(len(block))
+        return block
+
+    lazy = da.from_array(images, chunks=(4, 12, 12, 3)).map_blocks(counted, dtype=images.dtype)
+    extractor = PretrainedFeatureExtractor(_tiny_network()).fit(lazy)
+    assert reads == [4]  # the first block only, for its first image
+    np.testing.assert_allclose(
+        extractor.transform(images),
+        PretrainedFeatureExtractor(_tiny_network()).fit(images).transform(images),
+        rtol=1e-6,
+    )
+    flat = PretrainedFeatureExtractor(_tiny_network(), image_shape=(12, 12, 3)).fit(
+        da.from_array(images.reshape(11, -1))
+    )
+    assert flat.n_features_in_ == 12 * 12 * 3
+    from_bag = PretrainedFeatureExtractor(_tiny_network()).fit(db.from_sequence(photo_files, npartitions=3))
+    np.testing.assert_array_equal(
+        from_bag.transform(photo_files[:3]),
+        PretrainedFeatureExtractor(_tiny_network()).fit(photo_files).transform(photo_files[:3]),
+    )
+    with pytest.raises(ValueError, match="empty Dask bag"):
+        PretrainedFeatureExtractor(_tiny_network()).fit(db.from_sequence([], npartitions=1))

@@ -24,7 +24,7 @@ import numpy as np
 from ._base import require_keras
 from .images import check_channels
 
-__all__ = ["is_dask_collection", "transform_dask"]
+__all__ = ["first_image", "is_dask_collection", "transform_dask"]
 
 _INSTALL = 'pip install "skltransfer[dask]"'
 
@@ -32,6 +32,32 @@ _INSTALL = 'pip install "skltransfer[dask]"'
 def is_dask_collection(X) -> bool:
     """Whether ``X`` is a Dask collection (array, bag, ...), checked without importing Dask."""
     return type(X).__module__.partition(".")[0] == "dask" and hasattr(X, "__dask_graph__")
+
+
+def first_image(X):
+    """The first image of a Dask array or bag, computed: enough for ``fit``, which learns only the form.
+
+    Parameters
+    ----------
+    X : dask.array.Array or dask.bag.Bag
+
+    Returns
+    -------
+    sample : ndarray
+        ``X[:1]`` for an array (same number of dimensions), a 1-element array of the first
+        path for a bag.
+    """
+    _, da = _require_dask()
+    if isinstance(X, da.Array):
+        if X.ndim == 0 or X.shape[0] == 0:
+            raise ValueError(f"Cannot fit on an empty Dask array of shape {X.shape}.")
+        return X[:1].compute()
+    if not hasattr(X, "take"):
+        raise TypeError(f"Expected a Dask array or bag of images; got {type(X).__name__}.")
+    first = X.take(1, npartitions=-1, warn=False)
+    if not first:
+        raise ValueError("Cannot fit on an empty Dask bag of image paths.")
+    return np.asarray(first, dtype=object)
 
 
 def _require_dask():

@@ -349,7 +349,8 @@ class PretrainedFeatureExtractor(
         Parameters
         ----------
         X : array-like of shape (n, height, width[, channels]) or (n, n_features), or list of paths
-            Images (see the class docstring).
+            Images (see the class docstring). Of a Dask array or bag only the first image is
+            computed: the network learns nothing from the data, only their form.
         y : None
             Ignored.
 
@@ -357,6 +358,10 @@ class PretrainedFeatureExtractor(
         -------
         self : object
         """
+        from ._distributed import first_image, is_dask_collection
+
+        if is_dask_collection(X):
+            X = first_image(X)
         images = as_images(X, image_shape=self.image_shape, estimator=self, reset=True)
         if not images.from_rows:  # n_features_in_ describes 2-D input only
             for name in ("n_features_in_", "feature_names_in_"):
