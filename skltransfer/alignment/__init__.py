@@ -1,5 +1,6 @@
 """Feature-based domain adaptation: transformers that align source and target features."""
 
+from ._cmms import CMMSClassifier
 from ._coral import CORALAligner
 from ._gfk import GFKAligner
 from ._meda import MEDAClassifier
@@ -7,6 +8,7 @@ from ._subspace import SubspaceAligner
 from ._tca import JointMMDAligner, MMDAligner
 
 __all__: list[str] = [
+    "CMMSClassifier",
     "CORALAligner",
     "GFKAligner",
     "JointMMDAligner",

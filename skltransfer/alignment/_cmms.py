@@ -1,0 +1,385 @@
+"""CMMS: class centroid matching and local manifold self-learning."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+from scipy import linalg, sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics.pairwise import euclidean_distances
+from sklearn.preprocessing import normalize
+from sklearn.svm import LinearSVC
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+
+from .._domains import Domains, resolve_domains
+from ..utils._sklearn_compat import Interval, _fit_context, check_is_fitted, validate_data
+
+__all__ = ["CMMSClassifier"]
+
+
+def project_rows_on_simplex(V: np.ndarray) -> np.ndarray:
+    """Euclidean projection of every row of ``V`` on the probability simplex.
+
+    ``argmin_s ||s - v||^2`` subject to ``s >= 0`` and ``sum(s) = 1``, in closed form: the
+    rows are shifted by the threshold ``tau`` found from the sorted values and clipped at 0.
+
+    Parameters
+    ----------
+    V : ndarray of shape (n_rows, n_columns)
+
+    Returns
+    -------
+    S : ndarray of shape (n_rows, n_columns)
+        Non-negative rows summing to one.
+    """
+    ordered = -np.sort(-V, axis=1)
+    cumulative = np.cumsum(ordered, axis=1) - 1.0
+    ranks = np.arange(1, V.shape[1] + 1)
+    support = ordered - cumulative / ranks > 0
+    last = V.shape[1] - 1 - np.argmax(support[:, ::-1], axis=1)
+    tau = cumulative[np.arange(V.shape[0]), last] / (last + 1)
+    return np.maximum(V - tau[:, None], 0.0)
+
+
+def _neighbour_distances(Z: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+    """Squared distances to, and indices of, the ``n_neighbors`` nearest other rows, ascending."""
+    D = euclidean_distances(Z, squared=True)
+    np.fill_diagonal(D, np.inf)
+    index = np.argsort(D, axis=1, kind="stable")[:, :n_neighbors]
+    return np.take_along_axis(D, index, axis=1), index
+
+
+def _graph_laplacian(weights: np.ndarray, index: np.ndarray) -> sparse.csr_matrix:
+    """Frobenius-normalised Laplacian ``D - S`` of the symmetrised neighbour weights ``S``."""
+    n = index.shape[0]
+    rows = np.repeat(np.arange(n), index.shape[1])
+    S = sparse.csr_matrix((weights.ravel(), (rows, index.ravel())), shape=(n, n))
+    S = (S + S.T) / 2
+    laplacian = sparse.diags(np.asarray(S.sum(axis=1)).ravel()) - S
+    norm = sparse.linalg.norm(laplacian)
+    return laplacian / norm if norm > 0 else laplacian
+
+
+def initial_target_graph(Z: np.ndarray, n_neighbors: int) -> tuple[sparse.csr_matrix, float]:
+    """Adaptive-neighbour graph of Nie et al. (2014) on ``Z`` and its scale ``r``.
+
+    Each row's weights on its ``k`` nearest rows are ``(d_{k+1} - d_j) / (k d_{k+1} -
+    sum_{l <= k} d_l)`` (squared distances ``d``, ascending), the closed-form solution whose
+    scale ``r`` is the mean of ``(k d_{k+1} - sum_{l <= k} d_l) / 2``.
+
+    Returns
+    -------
+    laplacian : sparse matrix of shape (n_rows, n_rows)
+        Frobenius-normalised Laplacian of the symmetrised graph.
+    r : float
+        Scale of the neighbour weights, kept for :func:`self_learned_target_graph`.
+    """
+    distances, index = _neighbour_distances(Z, n_neighbors + 1)
+    far = distances[:, -1:]
+    near = distances[:, :-1]
+    denominator = n_neighbors * far - near.sum(axis=1, keepdims=True)
+    weights = (far - near) / (denominator + np.finfo(float).eps)
+    r = float(np.mean(denominator) / 2)
+    return _graph_laplacian(weights, index[:, :-1]), r
+
+
+def self_learned_target_graph(Z: np.ndarray, n_neighbors: int, r: float) -> sparse.csr_matrix:
+    """Neighbour weights ``s_j = argmin ||s + d_j / (2 r)||^2`` on the simplex, as a Laplacian."""
+    distances, index = _neighbour_distances(Z, n_neighbors)
+    weights = project_rows_on_simplex(-distances / (2 * max(r, np.finfo(float).tiny)))
+    return _graph_laplacian(weights, index)
+
+
+class CMMSClassifier(ClassifierMixin, BaseEstimator):
+    """Class centroid matching and local manifold self-learning (CMMS) for domain adaptation.
+
+    CMMS (Tian et al. 2020) learns a projection ``P`` in which the target rows form clusters
+    whose centroids match the source class centroids, and labels each target cluster by the
+    class of its centroid. Rows are scaled to unit norm; with ``Z = P^T X`` (centred, unit-norm
+    columns), ``E`` the source class-mean indicator, ``G`` the target cluster indicator and
+    ``F`` the shared centroids, it alternates ``max_iter`` times:
+
+    - ``P``: the ``n_components`` generalised eigenvectors of smallest eigenvalue of
+      ``X (R + manifold_weight L) X^T + alpha I`` against the scatter ``X H X^T``, where
+      ``tr(P^T X R X^T P) = min_F ||Z E - F||^2 + cluster_weight ||Z_t - F G^T||^2``
+      (``R`` Frobenius-normalised) and ``L`` stacks the within-class Laplacian of the source
+      and the Laplacian of a self-learned target neighbour graph;
+    - ``F = (Z E + cluster_weight Z_t G) (cluster_weight G^T G + I)^-1``;
+    - ``G``: each target row joins its nearest centroid;
+    - the target graph: each target row's weights on its ``n_neighbors`` nearest rows in the
+      projected space, the projection of ``-d / (2 r)`` on the simplex (adaptive neighbours,
+      Nie et al. 2014), the scale ``r`` fixed by the graph of the input rows.
+
+    Target labels start from a linear SVM (squared hinge, ``C = 1``) trained on the source
+    rows. Rows with ``y == -1`` are the unlabeled rows that are clustered; the labeled rows
+    (source rows, and target rows made labeled through ``sample_domain``) define the class
+    centroids. :meth:`predict` assigns rows to the nearest centroid in the projected space,
+    which for the fitted target rows returns the labels of the last iteration.
+
+    Parameters
+    ----------
+    n_components : int, default=100
+        Dimension ``d`` of the projected space, clipped with a warning to the number of
+        features.
+    alpha : float, default=0.2
+        Ridge ``beta`` on the projection.
+    cluster_weight : float, default=0.1
+        Weight ``alpha`` of the target clustering term against the source centroids.
+    manifold_weight : float, default=5.0
+        Weight ``gamma`` of the graph Laplacian term.
+    n_neighbors : int, default=10
+        Neighbours ``k`` of each target row in the self-learned graph, clipped to the number
+        of unlabeled rows minus two.
+    max_iter : int, default=10
+        Alternating rounds ``T``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the coordinate descent of the initial linear SVM.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in the labeled rows.
+    components_ : ndarray of shape (n_features, n_components_)
+        The projection ``P``, each column scaled to unit scatter over the fitted rows.
+    mean_ : ndarray of shape (n_components_,)
+        Mean of the projected fitted rows (removed before the unit-norm scaling).
+    centroids_ : ndarray of shape (n_classes, n_components_)
+        The class centroids ``F^T`` of the last iteration.
+    transduction_ : ndarray of shape (n_samples,)
+        Labels of the fitted rows: given labels, else the cluster of the last iteration.
+    n_components_ : int
+        Dimension of the projected space after clipping.
+    n_iter_ : int
+        Alternating rounds run (``max_iter``).
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during :meth:`fit`, when ``X`` has string column names.
+
+    See Also
+    --------
+    MEDAClassifier : Manifold embedded distribution alignment, a kernel classifier.
+    JointMMDAligner : Joint (class-conditional) MMD alignment with pseudo-labels.
+
+    References
+    ----------
+    .. [1] L. Tian, Y. Tang, L. Hu, Z. Ren and W. Zhang, "Domain Adaptation by Class Centroid
+       Matching and Local Manifold Self-Learning", IEEE Transactions on Image Processing,
+       2020 (arXiv:2003.09391).
+    .. [2] F. Nie, X. Wang and H. Huang, "Clustering and Projected Clustering with Adaptive
+       Neighbors", KDD 2014.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skltransfer import CMMSClassifier, stack_domains
+    >>> rng = np.random.default_rng(2)
+    >>> ys = np.repeat([0, 1, 2], 40)
+    >>> centres = rng.normal(scale=2.0, size=(3, 6))
+    >>> Xs = centres[ys] + rng.normal(size=(120, 6))
+    >>> Xt = (centres[ys] + rng.normal(size=(120, 6))) * [1.5, 0.7, 1.2, 1, 1, 1] + 2.0
+    >>> X, y = stack_domains(Xs, ys, Xt)
+    >>> clf = CMMSClassifier(n_components=3, random_state=0).fit(X, y)
+    >>> print(f"{np.mean(clf.predict(Xt) == ys):.2f}")
+    0.92
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "cluster_weight": [Interval(Real, 0, None, closed="neither")],
+        "manifold_weight": [Interval(Real, 0, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    _expected_failed_checks: ClassVar[dict] = {
+        "check_classifiers_classes": (
+            "the check trains on the labels [-1, 1]; -1 is the marker of unlabeled target rows, "
+            "as in SelfTrainingClassifier"
+        ),
+    }
+
+    def __init__(
+        self,
+        n_components=100,
+        *,
+        alpha=0.2,
+        cluster_weight=0.1,
+        manifold_weight=5.0,
+        n_neighbors=10,
+        max_iter=10,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.alpha = alpha
+        self.cluster_weight = cluster_weight
+        self.manifold_weight = manifold_weight
+        self.n_neighbors = n_neighbors
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
+        return resolve_domains(y, sample_domain, n_samples=n_samples)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, sample_domain=None):
+        """Fit on labeled source rows and unlabeled (``y == -1``) target rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Source and target rows together.
+        y : array-like of shape (n_samples,)
+            Labels, ``-1`` for unlabeled target rows.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: ``>= 0`` source, ``< 0`` target. Overrides the ``-1`` rule.
+
+        Returns
+        -------
+        self : CMMSClassifier
+        """
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        domains = self._resolve_domains(y, sample_domain, X.shape[0])
+        labeled = domains.labeled
+        check_classification_targets(y[labeled])
+        self.classes_, codes = np.unique(y[labeled], return_inverse=True)
+        if self.classes_.shape[0] < 2:
+            raise ValueError(
+                "CMMSClassifier needs at least 2 classes among the labeled rows, "
+                f"got {self.classes_.tolist()}."
+            )
+        self.n_components_ = self._clipped_components(X.shape[1])
+        X = normalize(np.asarray(X, dtype=np.float64))
+        labels = np.full(X.shape[0], -1)
+        labels[labeled] = codes
+        unlabeled = ~labeled
+        if unlabeled.any():
+            svm = LinearSVC(C=1.0, dual=True, tol=0.1, random_state=check_random_state(self.random_state))
+            labels[unlabeled] = svm.fit(X[labeled], codes).predict(X[unlabeled])
+        labels[unlabeled] = self._alternate(X, codes, labeled, labels[unlabeled])
+        self.transduction_ = self.classes_[labels]
+        self.n_iter_ = self.max_iter
+        return self
+
+    def _clipped_components(self, n_features: int) -> int:
+        if self.n_components > n_features:
+            warnings.warn(
+                f"n_components={self.n_components} exceeds n_features={n_features}; "
+                f"using n_components={n_features}.",
+                UserWarning,
+                stacklevel=4,  # _clipped_components, fit, _fit_context, caller
+            )
+            return n_features
+        return self.n_components
+
+    def _alternate(self, X, codes, labeled, target_labels):
+        """The ``max_iter`` rounds of projection, centroid and cluster updates."""
+        n_classes = self.classes_.shape[0]
+        Xl, Xu = X[labeled], X[~labeled]
+        n_unlabeled = Xu.shape[0]
+        class_sizes = np.bincount(codes, minlength=n_classes).astype(float)
+        class_means = (np.eye(n_classes)[codes].T @ Xl) / class_sizes[:, None]  # (X E)^T
+        total_mean = X.mean(axis=0)
+        scatter = X.T @ X - X.shape[0] * np.outer(total_mean, total_mean)  # X H X^T
+        unlabeled_gram = Xu.T @ Xu
+        source_laplacian = Xl.T @ Xl - (class_means.T * class_sizes) @ class_means
+        source_norm = np.sqrt(max(Xl.shape[0] - np.count_nonzero(class_sizes), 0))
+        source_laplacian = source_laplacian / source_norm if source_norm > 0 else source_laplacian
+        n_neighbors = min(self.n_neighbors, n_unlabeled - 2)
+        target_laplacian, r = (None, 0.0)
+        if n_neighbors >= 1:
+            target_laplacian, r = initial_target_graph(Xu, n_neighbors)
+        ridge = self.alpha * np.eye(X.shape[1])
+        a = self.cluster_weight
+        for _ in range(self.max_iter):
+            counts = np.bincount(target_labels, minlength=n_classes).astype(float)
+            u = 1.0 / (a * counts + 1.0)
+            cluster_sums = np.eye(n_classes)[target_labels].T @ Xu
+            XW = class_means + a * cluster_sums  # (X W)^T, W = E + a G
+            XRX = class_means.T @ class_means + a * unlabeled_gram - (XW.T * u) @ XW
+            XRX /= self._residual_norm(class_sizes, counts, u, n_unlabeled)
+            XLX, blocks = source_laplacian, float(source_norm > 0)
+            if target_laplacian is not None:
+                XLX = XLX + Xu.T @ (target_laplacian @ Xu)
+                blocks += float(sparse.linalg.norm(target_laplacian) > 0)
+            XLX = XLX / np.sqrt(blocks) if blocks > 0 else XLX
+            A = XRX + self.manifold_weight * XLX + ridge
+            components = self._leading_components(scatter, (A + A.T) / 2)
+            Z = X @ components
+            mean = Z.mean(axis=0)
+            Z = normalize(Z - mean)
+            Zl, Zu = Z[labeled], Z[~labeled]
+            class_centroids = (np.eye(n_classes)[codes].T @ Zl) / class_sizes[:, None]
+            cluster_sums = np.eye(n_classes)[target_labels].T @ Zu
+            centroids = u[:, None] * (class_centroids + a * cluster_sums)
+            if n_unlabeled:
+                target_labels = np.argmin(euclidean_distances(Zu, centroids, squared=True), axis=1)
+            if target_laplacian is not None:
+                target_laplacian = self_learned_target_graph(Zu, n_neighbors, r)
+        self.components_, self.mean_, self.centroids_ = components, mean, centroids
+        return target_labels
+
+    def _residual_norm(self, class_sizes, counts, u, n_unlabeled) -> float:
+        """``||R||_F`` of ``R = E E^T + a V - W U W^T`` from its diagonal class-space factors."""
+        a = self.cluster_weight
+        inv_sizes = np.divide(1.0, class_sizes, out=np.zeros_like(class_sizes), where=class_sizes > 0)
+        w = inv_sizes + a**2 * counts  # diagonal of W^T W
+        squared = (
+            np.sum(inv_sizes**2)
+            + a**2 * n_unlabeled
+            + np.sum((u * w) ** 2)
+            - 2 * np.sum(u * inv_sizes**2)
+            - 2 * a**3 * np.sum(u * counts)
+        )
+        return float(np.sqrt(squared)) if squared > 0 else 1.0
+
+    def _leading_components(self, scatter, A) -> np.ndarray:
+        """Smallest ``A p = lambda B p``, as the largest ``B v = mu A v``, scaled to ``p^T B p = 1``."""
+        n_features = A.shape[0]
+        mu, V = linalg.eigh(
+            scatter, A, subset_by_index=[n_features - self.n_components_, n_features - 1], check_finite=False
+        )
+        mu, V = mu[::-1], V[:, ::-1]
+        keep = mu > np.finfo(float).eps * max(mu[0], 0.0) * n_features
+        return V * np.where(keep, 1.0 / np.sqrt(np.where(keep, mu, 1.0)), 1.0)
+
+    def _project(self, X) -> np.ndarray:
+        return normalize(normalize(X) @ self.components_ - self.mean_)
+
+    def decision_function(self, X):
+        """Negative squared distance of each row to each class centroid in the projected space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            For two classes, the score of the second class minus that of the first.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        Z = self._project(np.asarray(X, dtype=np.float64))
+        scores = -euclidean_distances(Z, self.centroids_, squared=True)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict(self, X):
+        """Predict the class of each row: the class of its nearest centroid.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        return self.classes_[(scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)]
