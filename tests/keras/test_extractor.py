@@ -115,7 +115,9 @@ def test_same_features_as_the_keras_recipe_for_an_application(tmp_path):
     extractor = PretrainedFeatureExtractor("MobileNetV2", weights=str(weights), input_size=32, batch_size=4)
     features = extractor.fit_transform(X)
     assert extractor.layer_name_ == "out_relu"
-    assert_allclose(features, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+    # the folded normalizations change float32 rounding: entries far below the largest one
+    # (random weights give features near 1e-12) are compared at 1e-5 of it
+    assert_allclose(features, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
 
 
 def test_default_layer_is_last_feature_map_and_model_keeps_its_weights(tiny_model_path, tiny_model):
