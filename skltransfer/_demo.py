@@ -50,7 +50,14 @@ def _keras_rows(Xs, ys, Xt, yt, few, test, random_state: int) -> list[tuple[str,
     from .keras._demo import deep_adaptation_rows, finetune_rows, pretrained_cnn_rows, train_source_cnn
 
     adapted = deep_adaptation_rows(
-        Xs, ys, Xt, Xt[test], yt[test], (8, 8), losses=("mmd", "coral"), random_state=random_state
+        Xs,
+        ys,
+        Xt,
+        Xt[test],
+        yt[test],
+        (8, 8),
+        losses=("mmd", "coral", "adversarial"),
+        random_state=random_state,
     )
 
     with tempfile.TemporaryDirectory() as folder:
