@@ -13,9 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array
 
-__all__ = ["UNLABELED", "Domains", "resolve_domains", "stack_domains", "unlabeled_mask"]
+__all__ = [
+    "UNLABELED",
+    "Domains",
+    "encode_labeled_classes",
+    "resolve_domains",
+    "stack_domains",
+    "unlabeled_mask",
+]
 
 #: The label that marks a row whose label is unknown.
 UNLABELED = -1
@@ -171,6 +179,48 @@ def resolve_domains(
                 f"(got classes {classes.tolist()})."
             )
     return domains
+
+
+def encode_labeled_classes(estimator, y, labeled: np.ndarray) -> np.ndarray:
+    """Set ``estimator.classes_`` from the labeled rows and return every row's class code.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Gets ``classes_``, the sorted classes of ``y[labeled]``; named in the error.
+    y : ndarray of shape (n_samples,)
+    labeled : ndarray of bool of shape (n_samples,)
+
+    Returns
+    -------
+    codes : ndarray of int of shape (n_samples,)
+        The index of each labeled row's class in ``classes_``, -1 for the unlabeled rows.
+
+    Raises
+    ------
+    ValueError
+        When the labeled rows hold fewer than two classes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> from skltransfer._domains import encode_labeled_classes
+    >>> y = np.array(["b", "a", -1, "b"], dtype=object)
+    >>> est = BaseEstimator()
+    >>> encode_labeled_classes(est, y, y != -1).tolist(), est.classes_.tolist()
+    ([1, 0, -1, 1], ['a', 'b'])
+    """
+    check_classification_targets(y[labeled])
+    estimator.classes_, codes = np.unique(y[labeled], return_inverse=True)
+    if estimator.classes_.shape[0] < 2:
+        raise ValueError(
+            f"{type(estimator).__name__} needs at least 2 classes among the labeled rows, "
+            f"got {estimator.classes_.tolist()}."
+        )
+    labels = np.full(len(y), -1)
+    labels[labeled] = codes
+    return labels
 
 
 def stack_domains(

@@ -13,9 +13,8 @@ from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 
-from .._domains import Domains, resolve_domains
+from .._domains import Domains, encode_labeled_classes, resolve_domains
 from ..utils._sklearn_compat import Interval, _fit_context, check_is_fitted, validate_data
 
 __all__ = ["CMMSClassifier"]
@@ -247,17 +246,10 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
         labeled = domains.labeled
-        check_classification_targets(y[labeled])
-        self.classes_, codes = np.unique(y[labeled], return_inverse=True)
-        if self.classes_.shape[0] < 2:
-            raise ValueError(
-                "CMMSClassifier needs at least 2 classes among the labeled rows, "
-                f"got {self.classes_.tolist()}."
-            )
+        labels = encode_labeled_classes(self, y, labeled)
+        codes = labels[labeled]
         self.n_components_ = self._clipped_components(X.shape[1])
         X = normalize(np.asarray(X, dtype=np.float64))
-        labels = np.full(X.shape[0], -1)
-        labels[labeled] = codes
         unlabeled = ~labeled
         if unlabeled.any():
             svm = LinearSVC(C=1.0, dual=True, tol=0.1, random_state=check_random_state(self.random_state))

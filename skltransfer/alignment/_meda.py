@@ -12,9 +12,8 @@ from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.neighbors import KNeighborsClassifier, kneighbors_graph
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
-from sklearn.utils.multiclass import check_classification_targets
 
-from .._domains import Domains, resolve_domains
+from .._domains import Domains, encode_labeled_classes, resolve_domains
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
 from ._gfk import GFKAligner
 
@@ -224,16 +223,8 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
         labeled = domains.labeled
-        check_classification_targets(y[labeled])
-        self.classes_, codes = np.unique(y[labeled], return_inverse=True)
-        if self.classes_.shape[0] < 2:
-            raise ValueError(
-                "MEDAClassifier needs at least 2 classes among the labeled rows, "
-                f"got {self.classes_.tolist()}."
-            )
+        labels = encode_labeled_classes(self, y, labeled)
         dimensions = self._dimensions()
-        labels = np.full(X.shape[0], -1)
-        labels[labeled] = codes
         self.embeddings_, self.X_fit_, self.dual_coef_, self.mu_ = [], [], [], []
         scores = 0.0
         for n_components in dimensions:
