@@ -47,3 +47,20 @@ def test_pretrained_cnn_rows(tmp_path):
     assert all(0.0 <= s <= 1.0 for s in scores.values())
     # Far above chance (0.1): the reloaded .keras features carry what the source taught.
     assert scores["Source-pretrained CNN (.keras) features + logistic regression (few labels)"] > 0.5
+
+
+@pytest.mark.slow
+def test_deep_adaptation_rows(monkeypatch):
+    from skltransfer.keras import _demo
+
+    monkeypatch.setattr(_demo, "ADAPTATION_EPOCHS", 2)
+    Xs, ys, Xt, yt = _digits_shift()
+    rows = _demo.deep_adaptation_rows(
+        Xs[:200], ys[:200], Xt[:200], Xt[200:400], yt[200:400], (8, 8), losses=("mmd", "adversarial")
+    )
+    assert [name for name, _ in rows] == [
+        "CNN trained on source + unlabeled target, no domain loss",
+        "Same CNN with a domain loss (multi-kernel MMD)",
+        "Same CNN with a domain loss (adversarial, DANN)",
+    ]
+    assert all(0.0 <= accuracy <= 1.0 for _, accuracy in rows)
