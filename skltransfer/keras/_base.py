@@ -53,7 +53,9 @@ def _dask_worker_threads() -> int | None:
     try:
         return int(distributed.get_worker().state.nthreads)
     except ValueError:  # get_worker's answer outside a task
-        running = [w for w in distributed.Worker._instances if w.status.name == "running"]
+        # a private registry of distributed's: without it, OMP_NUM_THREADS is the budget
+        instances = getattr(distributed.Worker, "_instances", ())
+        running = [w for w in instances if getattr(w.status, "name", None) == "running"]
     return sum(int(w.state.nthreads) for w in running) or None
 
 
