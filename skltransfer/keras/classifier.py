@@ -502,7 +502,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         return labeled, target
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_domain=None):
+    def fit(self, X, y, *, sample_domain=None):
         """Build the network and train it: the head on the frozen backbone, then the top layers.
 
         Parameters
