@@ -299,9 +299,10 @@ def fold_batch_normalization(model):
     in float64).
 
     Folded are the ``Conv2D`` and ``DepthwiseConv2D`` layers (channels last, no activation)
-    whose only consumer is a ``BatchNormalization`` over the channel axis; the other layers
-    are shared with ``model``, not copied, and nested models are left as they are. The copy
-    is for inference only: training it would not train ``model``.
+    whose only consumer is a ``BatchNormalization`` over the channel axis, in ``model`` and
+    in the models nested in it (e.g. a backbone inside a classifier); the other layers are
+    shared with ``model``, not copied. The copy is for inference only: training it would not
+    train ``model``.
 
     Parameters
     ----------
@@ -316,7 +317,11 @@ def fold_batch_normalization(model):
     import keras
 
     pairs = _foldable_convolutions(model)
-    if not pairs:
+    nested = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model) and (folded := fold_batch_normalization(layer)) is not layer:
+            nested[layer.name] = folded
+    if not pairs and not nested:
         return model
     folded_names = {norm.name for norm in pairs.values()}
     placeholder = _folded_normalization_class()
@@ -326,7 +331,7 @@ def fold_batch_normalization(model):
             return _folded_convolution(layer, pairs[layer.name])
         if layer.name in folded_names:
             return placeholder(name=layer.name)
-        return layer
+        return nested.get(layer.name, layer)
 
     return keras.models.clone_model(model, clone_function=clone)
 

@@ -653,21 +653,10 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         """The compiled ``model_`` for images of this shape, its backbone's batch normalizations folded."""
         predictors = self.__dict__.setdefault("_predictors", {})
         if image_shape not in predictors:
-            keras = require_keras(_NAME)
-            head = self.model_.get_layer("head")
-            # model_ is a chain (see _build_model): its layers in order, the backbone folded
-            chain = [
-                fold_batch_normalization(layer)
-                if isinstance(layer, keras.Model) and layer is not head
-                else layer
-                for layer in self.model_.layers
-                if not isinstance(layer, keras.layers.InputLayer)
-            ]
+            model = fold_batch_normalization(self.model_)
 
             def probabilities(x):
-                for layer in chain:
-                    x = layer(x, training=False)
-                return x
+                return model(x, training=False)
 
             predictors[image_shape] = CompiledPredictor(probabilities, image_shape, self.batch_size)
         return predictors[image_shape]

@@ -162,6 +162,21 @@ def test_fold_batch_normalization_of_a_sequential_model():
     assert_allclose(folded(X).numpy(), model(X, training=False).numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_fold_batch_normalization_of_a_nested_model():
+    inner = _normalized_model()
+    inputs = keras.Input(inner.input_shape[1:])
+    outer = keras.Model(inputs, keras.layers.GlobalAveragePooling2D(name="gap")(inner(inputs)))
+    X = np.random.RandomState(2).uniform(-1, 1, (4, 8, 8, 3)).astype(np.float32)
+    folded = fold_batch_normalization(outer)
+    nested = folded.get_layer(inner.name)
+    assert nested is not inner and type(nested.get_layer("conv_bn")).__name__ == "FoldedBatchNormalization"
+    assert folded.get_layer("gap") is outer.get_layer("gap")  # shared, not copied
+    expected = outer(X, training=False).numpy()
+    assert_allclose(
+        folded(X, training=False).numpy(), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max()
+    )
+
+
 def test_load_keras_model_errors(tmp_path):
     with pytest.raises(ValueError, match=r"No saved Keras model at 'nowhere\.keras'"):
         load_keras_model("nowhere.keras", "test")
