@@ -92,7 +92,6 @@ def _add_image_commands(commands) -> None:
     finetune.add_argument(
         "--domain-loss",
         choices=["mmd", "coral", "adversarial"],
-        default="mmd",
         help="domain loss with --target-dir (default mmd)",
     )
     finetune.add_argument(

@@ -224,17 +224,19 @@ def finetune(args: argparse.Namespace) -> int:
     paths, labels = _list_images(args.data_dir, labeled=True)
     y, adaptation = labels, {}
     if args.target_dir is None:
-        if args.domain_loss_weight is not None:
-            raise CommandError("--domain-loss-weight needs --target-dir (the unlabeled target images)")
+        for flag, value in [
+            ("--domain-loss", args.domain_loss),
+            ("--domain-loss-weight", args.domain_loss_weight),
+        ]:
+            if value is not None:
+                raise CommandError(f"{flag} needs --target-dir (the unlabeled target images)")
     else:
         target, _ = _list_images(args.target_dir, labeled=False)
         paths = paths + target
         # the domain convention: unlabeled target rows carry -1
         y = np.concatenate([labels.astype(object), np.full(len(target), -1, dtype=object)])
-        adaptation = {"domain_loss": args.domain_loss}
-        if args.domain_loss_weight is not None:
-            if args.domain_loss_weight < 0:
-                raise CommandError(f"--domain-loss-weight must be >= 0, got {args.domain_loss_weight}")
+        adaptation = {"domain_loss": args.domain_loss or "mmd"}
+        if args.domain_loss_weight is not None:  # a negative weight: the estimator's own error
             adaptation["domain_loss_weight"] = args.domain_loss_weight
     clf = FineTunedCNNClassifier(
         **_backbone_options(args),

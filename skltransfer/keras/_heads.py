@@ -1,4 +1,5 @@
-"""Network pieces of :class:`FineTunedCNNClassifier`: input layer, augmentation, pooling, head.
+"""Network pieces of :class:`FineTunedCNNClassifier`: input layer, augmentation, pooling, head,
+and the two-domain training graph of the head.
 
 Classes that subclass Keras types are created on first use (:func:`image_preprocessing_class`),
 so importing this module does not import TensorFlow.
@@ -15,6 +16,7 @@ from .images import adapt_batch
 
 __all__ = [
     "AUGMENTATIONS",
+    "adaptation_model",
     "augmentation_layers",
     "build_head",
     "image_preprocessing_class",
@@ -141,6 +143,27 @@ def build_head(
             n_classes, activation="softmax", kernel_regularizer=regularizer, name="probabilities"
         )(x)
     return keras.Model(inputs, outputs, name="head")
+
+
+def adaptation_model(head, features, input_shape, domain_layer):
+    """The training graph ``[labeled, target] -> probabilities of labeled``, sharing ``head``'s weights.
+
+    ``head`` is a model of :func:`build_head`; ``features`` maps a batch of inputs (images,
+    or cached features) to pooled features; ``domain_layer`` (see
+    :func:`skltransfer.keras.losses.domain_loss_layer`) adds the domain loss on the adapted
+    features of both batches: the output of the head's hidden layer if it has one, else its
+    input.
+    """
+    keras = require_keras(_PURPOSE)
+    names = {layer.name for layer in head.layers}
+    inputs = [keras.Input(input_shape, name="labeled"), keras.Input(input_shape, name="target")]
+    adapted = [features(x) for x in inputs]
+    if "hidden" in names:
+        adapted = [head.get_layer("hidden")(a) for a in adapted]
+    x = domain_layer(adapted)
+    if "dropout" in names:
+        x = head.get_layer("dropout")(x)
+    return keras.Model(inputs, head.get_layer("probabilities")(x), name="domain_adaptation")
 
 
 def _base_layers(base) -> list:

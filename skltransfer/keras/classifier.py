@@ -35,6 +35,7 @@ from ._base import (
 )
 from ._finetune import OPTIMIZERS, shuffled_batches, train_phase
 from ._heads import (
+    adaptation_model,
     augmentation_layers,
     build_head,
     image_preprocessing_class,
@@ -459,25 +460,6 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             model = keras.Model(inputs, head(pooled), name="finetuned_cnn")
         return model, base, head, features, frozen_features, bool(augment)
 
-    @staticmethod
-    def _adaptation_model(head, features, input_shape, domain_layer):
-        """The training graph ``[labeled, target] -> probabilities of labeled``, sharing ``head``'s weights.
-
-        ``features`` maps a batch of inputs (images, or cached features) to pooled features;
-        ``domain_layer`` adds the domain loss on the adapted features of both batches: the
-        output of the head's hidden layer if it has one, else its input.
-        """
-        keras = require_keras(_NAME)
-        names = {layer.name for layer in head.layers}
-        inputs = [keras.Input(input_shape, name="labeled"), keras.Input(input_shape, name="target")]
-        adapted = [features(x) for x in inputs]
-        if "hidden" in names:
-            adapted = [head.get_layer("hidden")(a) for a in adapted]
-        x = domain_layer(adapted)
-        if "dropout" in names:
-            x = head.get_layer("dropout")(x)
-        return keras.Model(inputs, head.get_layer("probabilities")(x), name="domain_adaptation")
-
     # ------------------------------------------------------------------- fit
 
     def _resolve_domains(self, y, sample_domain, n_samples: int):
@@ -575,7 +557,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             validation = None if val is None else (labeled_inputs[val], codes[val])
             target_inputs = None
             if domain_layer is not None:
-                net = self._adaptation_model(head, input_features, input_shape, domain_layer)
+                net = adaptation_model(head, input_features, input_shape, domain_layer)
                 target_inputs = inputs[target]
                 if validation is not None:
                     validation = ((validation[0], validation[0]), validation[1])

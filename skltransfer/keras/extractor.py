@@ -256,7 +256,7 @@ class PretrainedFeatureExtractor(
     receives it once, builds the network on its first block and keeps it, with its compiled
     function, for its later blocks. The same holds for a fitted pipeline whose first step is
     the extractor: its ``transform`` stays lazy as far as the next steps accept Dask arrays.
-    ``fit`` reads its input into memory: fit on a sample (it only builds the network and
+    ``fit`` of a Dask collection computes its first image only (it builds the network and
     records the input form). Needs ``pip install "skltransfer[dask]"``.
 
     Examples
