@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import metadata_routing
@@ -9,7 +11,36 @@ from sklearn.utils import metadata_routing
 from .._domains import Domains, resolve_domains
 from ..utils._sklearn_compat import _fit_context, check_is_fitted, validate_data
 
-__all__ = ["BaseDomainAligner"]
+__all__ = ["BaseDomainAligner", "clip_n_components"]
+
+
+def clip_n_components(n_components: int, limit: int, reason: str, *, stacklevel: int) -> int:
+    """``min(n_components, limit)``, with a ``UserWarning`` saying ``reason`` when it clips.
+
+    Parameters
+    ----------
+    n_components : int
+        The requested number.
+    limit : int
+        The largest possible number.
+    reason : str
+        Completes ``"n_components=N ..."``, e.g. ``"exceeds n_features=8"``.
+    stacklevel : int
+        As in :func:`warnings.warn`, counted from the caller of this function, so that the
+        warning points at the user's call.
+
+    Returns
+    -------
+    n_components : int
+    """
+    if n_components <= limit:
+        return n_components
+    warnings.warn(
+        f"n_components={n_components} {reason}; using n_components={limit}.",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return limit
 
 
 class BaseDomainAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

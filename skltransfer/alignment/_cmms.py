@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -16,6 +15,7 @@ from sklearn.utils import check_random_state
 
 from .._domains import Domains, encode_labeled_classes, resolve_domains
 from ..utils._sklearn_compat import Interval, _fit_context, check_is_fitted, validate_data
+from ._base import clip_n_components
 
 __all__ = ["CMMSClassifier"]
 
@@ -248,7 +248,10 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
         labeled = domains.labeled
         labels = encode_labeled_classes(self, y, labeled)
         codes = labels[labeled]
-        self.n_components_ = self._clipped_components(X.shape[1])
+        # stacklevel: fit, _fit_context, caller
+        self.n_components_ = clip_n_components(
+            self.n_components, X.shape[1], f"exceeds n_features={X.shape[1]}", stacklevel=3
+        )
         X = normalize(np.asarray(X, dtype=np.float64))
         unlabeled = ~labeled
         if unlabeled.any():
@@ -258,17 +261,6 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
         self.transduction_ = self.classes_[labels]
         self.n_iter_ = self.max_iter
         return self
-
-    def _clipped_components(self, n_features: int) -> int:
-        if self.n_components > n_features:
-            warnings.warn(
-                f"n_components={self.n_components} exceeds n_features={n_features}; "
-                f"using n_components={n_features}.",
-                UserWarning,
-                stacklevel=4,  # _clipped_components, fit, _fit_context, caller
-            )
-            return n_features
-        return self.n_components
 
     def _alternate(self, X, codes, labeled, target_labels):
         """The ``max_iter`` rounds of projection, centroid and cluster updates."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral
 from typing import ClassVar
 
@@ -11,7 +10,7 @@ from scipy import linalg
 from scipy.sparse.linalg import eigsh
 
 from ..utils._sklearn_compat import Interval
-from ._base import BaseDomainAligner
+from ._base import BaseDomainAligner, clip_n_components
 
 __all__ = ["SubspaceAligner", "principal_directions"]
 
@@ -45,15 +44,10 @@ def principal_directions(X: np.ndarray, n_components: int) -> tuple[np.ndarray, 
 def clip_components(n_components: int, *domains: np.ndarray) -> int:
     """``n_components``, clipped with a warning to ``min(n_rows, n_features)`` of every domain."""
     largest = min(min(X.shape) for X in domains)
-    if n_components > largest:
-        warnings.warn(
-            f"n_components={n_components} exceeds min(n_rows, n_features) of a domain; "
-            f"using n_components={largest}.",
-            UserWarning,
-            stacklevel=6,  # clip_components, _fit_domains, _fit, fit, _fit_context, caller
-        )
-        return largest
-    return n_components
+    # stacklevel: clip_components, _fit_domains, _fit, fit, _fit_context, caller
+    return clip_n_components(
+        n_components, largest, "exceeds min(n_rows, n_features) of a domain", stacklevel=6
+    )
 
 
 class SubspaceAligner(BaseDomainAligner):

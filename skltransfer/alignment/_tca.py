@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 from typing import ClassVar, NamedTuple
 
@@ -23,7 +22,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
-from ._base import BaseDomainAligner
+from ._base import BaseDomainAligner, clip_n_components
 from ._tca_solvers import mmd_columns, solve_exact, solve_features
 
 __all__ = ["JointMMDAligner", "MMDAligner"]
@@ -414,14 +413,9 @@ class MMDAligner(BaseDomainAligner):
         return normalization.T @ coef[:, :k]
 
     def _clip(self, possible: int, what: str) -> int:
-        self.n_components_ = min(self.n_components, possible)
-        if self.n_components > possible:
-            warnings.warn(
-                f"n_components={self.n_components} is larger than {what} ({possible}); "
-                f"n_components_ was set to {possible}.",
-                UserWarning,
-                stacklevel=2,
-            )
+        self.n_components_ = clip_n_components(
+            self.n_components, possible, f"is larger than {what} ({possible})", stacklevel=2
+        )
         return self.n_components_
 
     # -- transform ------------------------------------------------------------------------
