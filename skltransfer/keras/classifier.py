@@ -466,14 +466,14 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         return resolve_domains(y, sample_domain, n_samples=n_samples)
 
     def _rows(self, y, sample_domain, n_images: int):
-        """The labeled rows (every row without a domain loss) and the indices of the target rows (or None)."""
+        """Indices of the labeled rows (every row without a domain loss) and of the target rows (or None)."""
         if self.domain_loss is None:
             if sample_domain is not None:
                 raise ValueError(
                     "sample_domain marks target rows for a domain loss, but domain_loss is None; "
                     "set domain_loss (and domain_loss_weight=0 for training without its term)."
                 )
-            return slice(None), None
+            return np.arange(n_images), None
         domains = self._resolve_domains(y, sample_domain, n_images)
         labeled, target = np.flatnonzero(domains.labeled), np.flatnonzero(domains.target)
         if len(target) < 2:
@@ -553,8 +553,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
 
         def phase(net, inputs, input_features, input_shape):
             """The network to train and its batches; with a domain loss, the two-input graph."""
-            labeled_inputs = inputs[labeled]
-            validation = None if val is None else (labeled_inputs[val], codes[val])
+            validation = None if val is None else (inputs[labeled[val]], codes[val])
             target_inputs = None
             if domain_layer is not None:
                 net = adaptation_model(head, input_features, input_shape, domain_layer)
@@ -562,7 +561,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
                 if validation is not None:
                     validation = ((validation[0], validation[0]), validation[1])
             batches = shuffled_batches(
-                labeled_inputs[train],
+                inputs[labeled[train]],
                 codes[train],
                 sample_weight[train],
                 self.batch_size,
