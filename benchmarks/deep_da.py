@@ -25,42 +25,17 @@ import numpy as np
 
 
 def run(seeds, extra_weights) -> None:
-    from sklearn.metrics import accuracy_score
-
-    from skltransfer import FineTunedCNNClassifier, stack_domains
     from skltransfer._demo import FEW_LABELS_PER_CLASS, few_labeled_rows
     from skltransfer.datasets import make_digits_shift
-    from skltransfer.keras._demo import (
-        ADAPTATION_EPOCHS,
-        EMBEDDING_LAYER,
-        build_small_cnn,
-        deep_adaptation_rows,
-    )
+    from skltransfer.keras._demo import deep_adaptation_rows
 
-    losses = ("mmd", "coral", "adversarial")
+    losses = ("mmd", "coral", "adversarial", *extra_weights)
     table: dict[str, list[float]] = {}
     start = time.perf_counter()
     for seed in seeds:
         Xs, ys, Xt, yt = make_digits_shift(random_state=seed)
         test = np.setdiff1d(np.arange(len(yt)), few_labeled_rows(yt, FEW_LABELS_PER_CLASS, seed))
         rows = deep_adaptation_rows(Xs, ys, Xt, Xt[test], yt[test], (8, 8), losses=losses, random_state=seed)
-        for loss, weight in extra_weights:
-            X, y = stack_domains(Xs, ys, Xt)
-            clf = FineTunedCNNClassifier(
-                build_small_cnn((8, 8), 10, seed=seed, augment=False),
-                weights=None,
-                layer=EMBEDDING_LAYER,
-                image_shape=(8, 8),
-                dropout=0.3,
-                epochs=0,
-                fine_tune_epochs=ADAPTATION_EPOCHS,
-                fine_tune_learning_rate=1e-3,
-                unfreeze=1.0,
-                domain_loss=loss,
-                domain_loss_weight=weight,
-                random_state=seed,
-            ).fit(X, y)
-            rows.append((f"{loss}, weight {weight}", accuracy_score(yt[test], clf.predict(Xt[test]))))
         for name, accuracy in rows:
             table.setdefault(name, []).append(accuracy)
         print(f"seed {seed}: " + ", ".join(f"{a:.3f}" for _, a in rows), flush=True)

@@ -278,8 +278,9 @@ def deep_adaptation_rows(Xs, ys, Xt, Xt_test, yt_test, image_shape, losses=("mmd
     augmentation) from a random initialisation on the labeled source images and the unlabeled
     target images stacked with ``y == -1``: every layer, ``ADAPTATION_EPOCHS`` epochs of Adam
     at 1e-3, batches of 32 source and 32 target images, the domain loss on the 64-unit
-    embedding with its default weight and warm-up. The first row is the same training with
-    ``domain_loss_weight=0``: same network, seeds and batches, no domain term.
+    embedding with its default weight (or the one given) and warm-up. The first row is the
+    same training with ``domain_loss_weight=0``: same network, seeds and batches, no domain
+    term.
 
     Parameters
     ----------
@@ -291,7 +292,8 @@ def deep_adaptation_rows(Xs, ys, Xt, Xt_test, yt_test, image_shape, losses=("mmd
         Target images to score on.
     image_shape : tuple of int
         Shape of one image, e.g. ``(8, 8)``.
-    losses : sequence of {"mmd", "coral", "adversarial"}, default=("mmd",)
+    losses : sequence of {"mmd", "coral", "adversarial"} or (loss, weight), default=("mmd",)
+        The domain losses, each at its default weight or at the weight paired with it.
     random_state : int, default=0
 
     Returns
@@ -305,7 +307,10 @@ def deep_adaptation_rows(Xs, ys, Xt, Xt_test, yt_test, image_shape, losses=("mmd
     architecture = build_small_cnn(image_shape, len(np.unique(ys)), seed=random_state, augment=False)
     names = {"mmd": "multi-kernel MMD", "coral": "Deep CORAL", "adversarial": "adversarial, DANN"}
     rows = []
-    for loss in (None, *losses):
+    for loss, weight in [
+        ("mmd", 0.0),
+        *((entry, "auto") if isinstance(entry, str) else entry for entry in losses),
+    ]:
         clf = FineTunedCNNClassifier(
             architecture,
             weights=None,
@@ -316,14 +321,14 @@ def deep_adaptation_rows(Xs, ys, Xt, Xt_test, yt_test, image_shape, losses=("mmd
             fine_tune_epochs=ADAPTATION_EPOCHS,
             fine_tune_learning_rate=1e-3,
             unfreeze=1.0,
-            domain_loss=loss or "mmd",
-            domain_loss_weight=0.0 if loss is None else "auto",
+            domain_loss=loss,
+            domain_loss_weight=weight,
             random_state=random_state,
         ).fit(X, y)
-        name = (
-            "CNN trained on source + unlabeled target, no domain loss"
-            if loss is None
-            else f"Same CNN with a domain loss ({names[loss]})"
-        )
+        if weight == 0.0:
+            name = "CNN trained on source + unlabeled target, no domain loss"
+        else:
+            given = "" if weight == "auto" else f", weight {weight}"
+            name = f"Same CNN with a domain loss ({names[loss]}{given})"
         rows.append((name, accuracy_score(yt_test, clf.predict(Xt_test))))
     return rows
