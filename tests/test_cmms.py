@@ -44,7 +44,7 @@ def _laplacian(S):
     return L / np.linalg.norm(L)
 
 
-def _cmms_reference(Xs, ys, Xt, yt0, *, d, alpha=0.1, beta=0.2, gamma=5.0, k=5, T=4):
+def _cmms_reference(Xs, ys, Xt, yt0, *, d, norm, alpha=0.1, beta=0.2, gamma=5.0, k=5, T=4):
     """CMMS with the dense n x n matrices of the paper: columns are samples, as there."""
     X = np.vstack([Xs, Xt]).T
     X = X / np.linalg.norm(X, axis=0)
@@ -82,6 +82,8 @@ def _cmms_reference(Xs, ys, Xt, yt0, *, d, alpha=0.1, beta=0.2, gamma=5.0, k=5, 
         L /= np.linalg.norm(L)
         _, P = linalg.eigh(X @ (R + gamma * L) @ X.T + beta * np.eye(m), X @ H @ X.T)
         P = P[:, :d]  # smallest eigenvalues, P^T (X H X^T) P = I
+        if norm == "unit":
+            P = P / np.linalg.norm(P, axis=0)
         Z = P.T @ X
         Z = Z - Z.mean(1, keepdims=True)
         Z = Z / np.linalg.norm(Z, axis=0)
@@ -107,15 +109,18 @@ def test_simplex_projection_matches_bisection():
     np.testing.assert_allclose(S, np.array([_simplex_by_bisection(v) for v in V]), atol=1e-10)
 
 
+@pytest.mark.parametrize("norm", ["unit", "constraint"])
 @pytest.mark.parametrize("max_iter", [1, 4])
-def test_cmms_matches_dense_reference(shifted, max_iter):
+def test_cmms_matches_dense_reference(shifted, max_iter, norm):
     Xs, ys, Xt = shifted
     X, y = stack_domains(Xs, ys, Xt)
-    clf = CMMSClassifier(n_components=3, n_neighbors=5, max_iter=max_iter, random_state=0).fit(X, y)
+    clf = CMMSClassifier(
+        n_components=3, n_neighbors=5, max_iter=max_iter, component_norm=norm, random_state=0
+    ).fit(X, y)
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
     svm = LinearSVC(C=1.0, dual=True, tol=0.1, random_state=np.random.RandomState(0))
     yt0 = svm.fit(Xn[:90], ys).predict(Xn[90:])
-    P, labels = _cmms_reference(Xs, ys, Xt, yt0, d=3, k=5, T=max_iter)[-1]
+    P, labels = _cmms_reference(Xs, ys, Xt, yt0, d=3, norm=norm, k=5, T=max_iter)[-1]
     np.testing.assert_allclose(clf.components_ @ clf.components_.T, P @ P.T, rtol=1e-6, atol=1e-8)
     np.testing.assert_array_equal(clf.transduction_[90:], labels)
     np.testing.assert_array_equal(clf.predict(Xt), labels)
@@ -133,7 +138,7 @@ def test_cmms_adapts_better_than_source_only():
     nearest = np.mean(KNeighborsClassifier(1).fit(Xs, ys).predict(Xt) == ys)  # 0.76
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
     initial = np.mean(LinearSVC(tol=0.1).fit(Xn[:120], ys).predict(Xn[120:]) == ys)  # 0.80
-    adapted = np.mean(CMMSClassifier(n_components=3, random_state=0).fit(X, y).predict(Xt) == ys)  # 0.92
+    adapted = np.mean(CMMSClassifier(n_components=3, random_state=0).fit(X, y).predict(Xt) == ys)  # 0.94
     assert adapted >= max(nearest, initial) + 0.1
 
 
@@ -181,4 +186,4 @@ def test_cmms_office_caltech_caltech_to_amazon():
     Xt, yt = load_oc10("amazon")
     X, y = stack_domains(Xs, ys, Xt)
     accuracy = 100 * np.mean(CMMSClassifier(random_state=0).fit(X, y).predict(Xt) == yt)
-    assert accuracy >= 55.0  # 57.1 measured
+    assert accuracy >= 58.0  # 60.5 measured (57.1 with component_norm="constraint")
