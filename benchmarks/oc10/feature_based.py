@@ -27,7 +27,9 @@ Settings, all fixed in advance (published settings; nothing is chosen on target 
 - CMMS (Tian et al. 2020): ``d = 100``, ``alpha = 0.1`` (clustering weight), ``beta = 0.2``
   (ridge), ``gamma = 5`` (graph weight), ``k = 10`` neighbours, 10 iterations, initial labels
   from a linear SVM with ``C = 1`` (the authors' demo setting for these features,
-  ``demo_office_caltech10_surf.m`` of github.com/LeiTian-qj/CMMS). Neither peer implements it.
+  ``demo_office_caltech10_surf.m`` of github.com/LeiTian-qj/CMMS), and eigenvectors of unit
+  Euclidean norm (``component_norm="unit"``), as the reference code's ``eigs`` returns them.
+  Neither peer implements it.
 
 Run from the repository root with the benchmark environment (the peers)::
 
@@ -122,6 +124,9 @@ def our_methods() -> dict:
         ),
         "MEDAClassifier, d by circular validation in (20, 10, 30, 40)": meda_circular_validation,
         "CMMSClassifier": da_pipeline_method(make_pipeline(CMMSClassifier(random_state=0))),
+        "CMMSClassifier, B-normalised eigenvectors": da_pipeline_method(
+            make_pipeline(CMMSClassifier(component_norm="constraint", random_state=0))
+        ),
     }
 
 
