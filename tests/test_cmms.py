@@ -162,8 +162,9 @@ def test_cmms_string_labels_pickle_and_binary(shifted):
 def test_cmms_clips_components_and_neighbours(shifted):
     Xs, ys, Xt = shifted
     X, y = stack_domains(Xs, ys, Xt[:4])
-    with pytest.warns(UserWarning, match="n_components=100 exceeds n_features=8"):
+    with pytest.warns(UserWarning, match="n_components=100 exceeds n_features=8") as record:
         clf = CMMSClassifier(random_state=0).fit(X, y)
+    assert record[0].filename == __file__
     assert clf.n_components_ == 8 and clf.predict(Xt[:4]).shape == (4,)
 
 

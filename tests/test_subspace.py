@@ -66,8 +66,9 @@ def test_transform_source_rows_with_sample_domain(domains):
 def test_clips_n_components_with_warning(domains):
     Xs, ys, Xt = domains
     X, y = stack_domains(Xs, ys, Xt)
-    with pytest.warns(UserWarning, match="n_components=10 exceeds"):
+    with pytest.warns(UserWarning, match="n_components=10 exceeds") as record:
         sa = SubspaceAligner(n_components=10).fit(X, y)
+    assert record[0].filename == __file__
     assert sa.n_components_ == 6 and sa.transform(Xt).shape == (60, 6)
 
 

@@ -220,9 +220,19 @@ def test_n_components_clipped_with_warning():
     assert aligner.n_components_ == 10 and aligner.transform(X).shape == (11, 10)
     Xs, ys, Xt, _ = _domains(n_source=60, n_target=60, n_features=3)
     X, y = stack_domains(Xs, ys, Xt)
-    with pytest.warns(UserWarning, match=r"larger than the rank of the kernel features \(3\)"):
+    with pytest.warns(UserWarning, match=r"larger than the rank of the kernel features \(3\)") as record:
         aligner = MMDAligner(5, solver="nystroem", n_landmarks=40).fit(X, y)
     assert aligner.n_components_ == 3
+    assert record[0].filename == __file__  # the user's line, not the library's
+
+
+def test_clipping_warning_names_the_callers_line_through_a_pipeline():
+    Xs, ys, Xt, _ = _domains(n_source=6, n_target=5)
+    X, y = stack_domains(Xs, ys, Xt)
+    pipe = make_da_pipeline(MMDAligner(30, kernel="rbf"), KNeighborsClassifier(1))
+    with pytest.warns(UserWarning, match="n_components=30") as record:
+        pipe.fit(X, y)
+    assert [w.filename for w in record] == [__file__]
 
 
 def test_errors():

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
+import joblib
 import numpy as np
+import sklearn
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import metadata_routing
 
@@ -14,8 +18,28 @@ from ..utils._sklearn_compat import _fit_context, check_is_fitted, validate_data
 __all__ = ["BaseDomainAligner", "clip_n_components"]
 
 
-def clip_n_components(n_components: int, limit: int, reason: str, *, stacklevel: int) -> int:
+#: Frames in these directories are skipped when a warning looks for the user's line.
+_LIBRARY_DIRECTORIES = (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+    os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(joblib.__file__)) + os.sep,  # Pipeline's fit goes through it
+)
+
+
+def _stacklevel_outside_libraries() -> int:
+    """``stacklevel`` for a ``warnings.warn`` in the caller that names the first frame outside
+    skltransfer, scikit-learn and joblib: the user's line, however deep the fit call chain."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRECTORIES):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def clip_n_components(n_components: int, limit: int, reason: str) -> int:
     """``min(n_components, limit)``, with a ``UserWarning`` saying ``reason`` when it clips.
+
+    The warning names the user's line: the first caller outside skltransfer, scikit-learn
+    and joblib.
 
     Parameters
     ----------
@@ -25,9 +49,6 @@ def clip_n_components(n_components: int, limit: int, reason: str, *, stacklevel:
         The largest possible number.
     reason : str
         Completes ``"n_components=N ..."``, e.g. ``"exceeds n_features=8"``.
-    stacklevel : int
-        As in :func:`warnings.warn`, counted from the caller of this function, so that the
-        warning points at the user's call.
 
     Returns
     -------
@@ -38,7 +59,7 @@ def clip_n_components(n_components: int, limit: int, reason: str, *, stacklevel:
     warnings.warn(
         f"n_components={n_components} {reason}; using n_components={limit}.",
         UserWarning,
-        stacklevel=stacklevel + 1,
+        stacklevel=_stacklevel_outside_libraries(),
     )
     return limit
 

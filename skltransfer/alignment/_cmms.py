@@ -259,9 +259,8 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
         labeled = domains.labeled
         labels = encode_labeled_classes(self, y, labeled)
         codes = labels[labeled]
-        # stacklevel: fit, _fit_context, caller
         self.n_components_ = clip_n_components(
-            self.n_components, X.shape[1], f"exceeds n_features={X.shape[1]}", stacklevel=3
+            self.n_components, X.shape[1], f"exceeds n_features={X.shape[1]}"
         )
         X = normalize(np.asarray(X, dtype=np.float64))
         unlabeled = ~labeled

@@ -44,10 +44,7 @@ def principal_directions(X: np.ndarray, n_components: int) -> tuple[np.ndarray, 
 def clip_components(n_components: int, *domains: np.ndarray) -> int:
     """``n_components``, clipped with a warning to ``min(n_rows, n_features)`` of every domain."""
     largest = min(min(X.shape) for X in domains)
-    # stacklevel: clip_components, _fit_domains, _fit, fit, _fit_context, caller
-    return clip_n_components(
-        n_components, largest, "exceeds min(n_rows, n_features) of a domain", stacklevel=6
-    )
+    return clip_n_components(n_components, largest, "exceeds min(n_rows, n_features) of a domain")
 
 
 class SubspaceAligner(BaseDomainAligner):

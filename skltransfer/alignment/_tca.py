@@ -414,7 +414,7 @@ class MMDAligner(BaseDomainAligner):
 
     def _clip(self, possible: int, what: str) -> int:
         self.n_components_ = clip_n_components(
-            self.n_components, possible, f"is larger than {what} ({possible})", stacklevel=2
+            self.n_components, possible, f"is larger than {what} ({possible})"
         )
         return self.n_components_
 
