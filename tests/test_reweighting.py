@@ -8,11 +8,13 @@ import pytest
 from scipy.optimize import minimize
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier, is_regressor
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skltransfer import (
     DomainClassifierWeighting,
@@ -22,6 +24,8 @@ from skltransfer import (
     stack_domains,
 )
 from skltransfer.reweighting import kmm_qp, ulsif_loo_score
+from skltransfer.reweighting._tradaboost import _decision_to_proba
+from tests._checks import with_alternate_domains
 
 
 def _shifted(n_source=80, n_target=60, seed=0):
@@ -291,7 +295,7 @@ def test_tradaboost_weight_update_by_hand():
     X = np.array([[0, 0], [0, 1], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0], [0, 1]], dtype=float)
     y = np.array([0, 1, 0, 1, 1, 0, 1, -1])
     domain = np.array([0, 0, 0, 0, -1, -1, -1, -1])
-    clf = TrAdaBoostClassifier(_ColumnOne(), n_estimators=2).fit(X, y, sample_domain=domain)
+    clf = TrAdaBoostClassifier(_ColumnOne(), n_estimators=2, error="zero_one").fit(X, y, sample_domain=domain)
     beta = 1 / (1 + math.sqrt(2 * math.log(4) / 2))
     # Round 1: uniform weights, target error 1/3, beta_1 = (1/3) / (2/3): the wrong target row
     # doubles, the wrong source row is multiplied by beta.
@@ -309,7 +313,7 @@ def test_tradaboost_learning_rate_and_multiclass_alpha():
     X = np.array([[0, 0], [0, 1], [0, 2], [0, 0], [0, 1], [0, 0], [0, 1], [0, 2]], dtype=float)
     y = np.array([0, 1, 2, 1, 1, 2, 1, 2])
     domain = np.array([0, 0, 0, 0, -1, -1, -1, -1])
-    clf = TrAdaBoostClassifier(_ColumnOne(), n_estimators=1, learning_rate=0.5).fit(
+    clf = TrAdaBoostClassifier(_ColumnOne(), n_estimators=1, learning_rate=0.5, error="zero_one").fit(
         X, y, sample_domain=domain
     )
     # Target error 1/4 with 3 classes: alpha = ln(3) + ln(2) (SAMME); both updates take the
@@ -330,7 +334,9 @@ def test_tradaboost_votes_with_the_second_half():
     Xt = rng.normal(size=(30, 2))
     yt = (Xt[:, 0] + Xt[:, 1] > 0).astype(int)
     X, y, domain = stack_domains(Xs, ys, Xt, yt, return_sample_domain=True)
-    clf = TrAdaBoostClassifier(DecisionTreeClassifier(max_depth=2), n_estimators=5, random_state=0)
+    clf = TrAdaBoostClassifier(
+        DecisionTreeClassifier(max_depth=2), n_estimators=5, error="zero_one", random_state=0
+    )
     clf.fit(X, y, sample_domain=domain)
     # ceil(5 / 2) = 3: rounds 3, 4, 5 vote.
     votes = np.zeros((150, 2))
@@ -347,7 +353,7 @@ def test_tradaboost_all_rounds_useless_vote_equally():
     X = np.array([[0, 1], [0, 0], [0, 1], [0, 0]], dtype=float)
     y = np.array([0, 1, 0, 1])
     domain = np.array([0, 0, -1, -1])
-    clf = TrAdaBoostClassifier(_ColumnOne(), n_estimators=2).fit(X, y, sample_domain=domain)
+    clf = TrAdaBoostClassifier(_ColumnOne(), n_estimators=2, error="zero_one").fit(X, y, sample_domain=domain)
     assert np.all(clf.estimator_weights_ == 0)
     np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
 
@@ -357,6 +363,142 @@ def test_tradaboost_needs_labeled_target_rows():
     X, y = stack_domains(Xs, ys, Xt)
     with pytest.raises(ValueError, match="needs labeled target rows"):
         TrAdaBoostClassifier().fit(X, y)
+
+
+def _few_target_labels(n_source=60, n_target=12, n_features=3, n_classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    Xs = rng.normal(size=(n_source, n_features))
+    Xt = rng.normal(0.5, 1.0, size=(n_target, n_features))
+    if n_classes == 2:
+        ys, yt = (Xs[:, 0] > 0).astype(int), (Xt[:, 1] > 0.5).astype(int)
+    else:
+        ys, yt = Xs.argmax(axis=1), Xt[:, ::-1].argmax(axis=1)
+    yt[:n_classes] = np.arange(n_classes)  # every class among the labeled target rows
+    return stack_domains(Xs, ys, Xt, yt, return_sample_domain=True)
+
+
+def _reference_tradaboost(estimator, seeds, X, y, domain, learning_rate, error):
+    """TrAdaBoost written out row by row: the fitted rounds, errors, votes and final weights.
+
+    Round ``t`` fits ``estimator`` with ``random_state=seeds[t]``.
+    """
+    n_estimators = len(seeds)
+    n, classes = len(y), list(np.unique(y))
+    n_source = int(np.sum(domain >= 0))
+    beta = 1 / (1 + math.sqrt(2 * math.log(n_source) / n_estimators))
+    w = np.ones(n) / n
+    fitted, errors, alphas = [], [], []
+    for seed in seeds:
+        w = w / w.sum()
+        est = clone(estimator).set_params(random_state=seed).fit(X, y, sample_weight=w * n)
+        if error == "zero_one":
+            loss = [float(est.predict(X[i : i + 1])[0] != y[i]) for i in range(n)]
+        else:
+            if hasattr(est, "predict_proba"):
+                p = est.predict_proba(X)
+            else:
+                z = 1 / (1 + np.exp(-est.decision_function(X)))
+                p = z / z.sum(axis=1, keepdims=True)
+            loss = [1 - p[i, classes.index(y[i])] for i in range(n)]
+        e = sum(w[i] * loss[i] for i in range(n) if domain[i] < 0) / sum(
+            w[i] for i in range(n) if domain[i] < 0
+        )
+        c = min(max(e, 1e-10), 1 - 1e-10)
+        alpha = max(math.log((1 - c) / c) + math.log(len(classes) - 1), 0.0)
+        for i in range(n):
+            if domain[i] < 0:
+                w[i] *= math.exp(learning_rate * alpha * loss[i])
+            else:
+                w[i] *= beta ** (learning_rate * loss[i])
+        fitted.append(est)
+        errors.append(e)
+        alphas.append(alpha)
+    return fitted, np.array(errors), np.array(alphas), w / w.sum()
+
+
+@pytest.mark.parametrize(
+    ("error", "estimator"),
+    [
+        ("zero_one", DecisionTreeClassifier(max_depth=2, random_state=0)),
+        ("probability", LogisticRegression(C=0.5)),
+        ("probability", RidgeClassifier(alpha=1.0)),  # decision_function only
+    ],
+    ids=["zero_one-tree", "probability-logistic", "probability-ridge"],
+)
+def test_tradaboost_matches_a_row_by_row_reference(error, estimator):
+    X, y, domain = _few_target_labels()
+    clf = TrAdaBoostClassifier(estimator, n_estimators=4, learning_rate=0.7, error=error, random_state=0)
+    clf.fit(X, y, sample_domain=domain)
+    seeds = [est.random_state for est in clf.estimators_]  # drawn from random_state=0
+    fitted, errors, alphas, w = _reference_tradaboost(estimator, seeds, X, y, domain, 0.7, error)
+    assert errors.min() > 0 and alphas.min() > 0  # every round updates the weights and votes
+    np.testing.assert_allclose(clf.estimator_errors_, errors, rtol=1e-10)
+    np.testing.assert_allclose(clf.estimator_weights_, alphas, rtol=1e-10)
+    np.testing.assert_allclose(clf.weights_, w, rtol=1e-10)
+    # Rounds 2, 3, 4 vote (ceil(4 / 2) = 2); soft votes with the probability error.
+    votes = np.zeros((len(y), 3))
+    for est, alpha in zip(fitted[1:], alphas[1:], strict=True):
+        if error == "zero_one":
+            votes[np.arange(len(y)), est.predict(X)] += alpha
+        elif hasattr(est, "predict_proba"):
+            votes += alpha * est.predict_proba(X)
+        else:
+            votes += alpha * est._predict_proba_lr(X)
+    np.testing.assert_allclose(clf.predict_proba(X), votes / alphas[1:].sum(), rtol=1e-10)
+    np.testing.assert_array_equal(clf.predict(X), votes.argmax(axis=1))
+
+
+def test_decision_to_proba_is_binary_logistic_regression():
+    X, y, _ = _shifted(60, 10)
+    lr = LogisticRegression().fit(X, y)
+    assert lr.decision_function(X).shape == (60,)
+    np.testing.assert_allclose(_decision_to_proba(lr.decision_function(X)), lr.predict_proba(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("estimator", [RidgeClassifier(), LinearSVC(random_state=0)])
+def test_decision_to_proba_matches_sklearn_one_vs_rest(estimator, n_classes):
+    X, y, _ = _few_target_labels(n_classes=n_classes)
+    est = clone(estimator).fit(X, y)
+    np.testing.assert_allclose(
+        _decision_to_proba(est.decision_function(X)), est._predict_proba_lr(X), rtol=1e-12
+    )
+
+
+def test_tradaboost_probability_error_when_the_target_rows_are_fitted_exactly():
+    # 40 source + 6 target rows in 60 dimensions: a lightly regularised ridge fits every row,
+    # so the 0/1 error is 0 in every round and no weight ever changes.
+    rng = np.random.default_rng(0)
+    Xs, Xt = rng.normal(size=(40, 60)), rng.normal(0.5, 1.0, size=(6, 60))
+    ys, yt = (Xs[:, 0] > 0).astype(int), np.array([0, 1, 0, 1, 0, 1])
+    X, y, domain = stack_domains(Xs, ys, Xt, yt, return_sample_domain=True)
+    ridge = RidgeClassifier(alpha=1e-3)
+    assert np.all(clone(ridge).fit(X, y).predict(X) == y)
+    zero_one = TrAdaBoostClassifier(ridge, n_estimators=4, error="zero_one").fit(X, y, sample_domain=domain)
+    assert np.all(zero_one.estimator_errors_ == 0)
+    np.testing.assert_allclose(zero_one.weights_, 1 / 46)
+    # 1 - p(true class) stays positive: the target rows gain weight every round.
+    proba = TrAdaBoostClassifier(ridge, n_estimators=4).fit(X, y, sample_domain=domain)
+    assert proba.error == "probability"
+    assert np.all(proba.estimator_errors_ > 0.1) and np.all(proba.estimator_weights_ > 0)
+    assert proba.weights_[40:].sum() > 3 * 6 / 46
+
+
+def test_tradaboost_probability_error_needs_probabilities_or_a_decision():
+    X = np.array([[0, 1], [0, 0], [0, 1], [0, 0]], dtype=float)
+    y, domain = np.array([1, 0, 1, 1]), np.array([0, 0, -1, -1])
+    with pytest.raises(ValueError, match=r'error="probability"\) needs an estimator with predict_proba'):
+        TrAdaBoostClassifier(_ColumnOne()).fit(X, y, sample_domain=domain)
+    TrAdaBoostClassifier(_ColumnOne(), error="zero_one").fit(X, y, sample_domain=domain)
+
+
+@parametrize_with_checks(
+    [with_alternate_domains(TrAdaBoostClassifier)(error="zero_one")],
+    expected_failed_checks=lambda est: dict(est._expected_failed_checks),
+)
+def test_tradaboost_zero_one_passes_the_estimator_checks(estimator, check):
+    # tests/test_common.py checks the default, error="probability".
+    check(estimator)
 
 
 # --- shared behaviour ---------------------------------------------------------------

@@ -7,13 +7,21 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_consistent_length, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
 from .._domains import Domains, resolve_domains
-from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, check_is_fitted, validate_data
+from ..utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    check_is_fitted,
+    validate_data,
+)
 from ._base import _EXPECTED_FAILED_CHECKS, require_y
 
 __all__ = ["TrAdaBoostClassifier"]
@@ -21,21 +29,62 @@ __all__ = ["TrAdaBoostClassifier"]
 _MIN_ERROR = 1e-10
 
 
+def _decision_to_proba(decision) -> np.ndarray:
+    """One-vs-rest logistic probabilities from a ``decision_function`` output.
+
+    Each column goes through the logistic function, then every row is divided by its sum. A
+    binary decision of shape ``(n_samples,)`` (the score of the second class) gives the two
+    columns ``1 - expit(d)`` and ``expit(d)``, which is exactly a binary logistic model's
+    probability when ``d`` is its decision function.
+
+    Parameters
+    ----------
+    decision : array-like of shape (n_samples,) or (n_samples, n_classes)
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, 2) or (n_samples, n_classes)
+    """
+    decision = np.asarray(decision, dtype=float)
+    if decision.ndim == 2 and decision.shape[1] == 1:
+        decision = decision[:, 0]
+    if decision.ndim == 1:
+        positive = expit(decision)
+        return np.column_stack([1.0 - positive, positive])
+    proba = expit(decision)
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
 class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """TrAdaBoost: boosting that learns from many source rows and a few labeled target rows.
 
     Each round fits a clone of ``estimator`` on the weighted labeled source and target rows
     (weights scaled to mean 1, so that a regularised estimator keeps its strength) and
-    measures its weighted error ``e`` on the labeled target rows. Misclassified target rows
-    gain weight as in AdaBoost, by ``((1 - e) / e * (K - 1)) ** learning_rate``;
-    misclassified source rows lose weight, by ``beta ** learning_rate`` with
+    measures an error ``err_i`` in ``[0, 1]`` on every labeled row: ``1 - p_t(y_i | x_i)``,
+    one minus the probability the round gives to the true class (``error="probability"``,
+    the default), or ``1`` for a wrong label and ``0`` for a right one (``error="zero_one"``).
+    Its weighted mean over the labeled target rows is the round's error ``e``, and its vote
+    is ``alpha = ln((1 - e) / e) + ln(K - 1)``. Target rows gain weight as in AdaBoost, by
+    ``exp(learning_rate * alpha * err_i)``; source rows lose weight, by
+    ``beta ** (learning_rate * err_i)`` with
     ``beta = 1 / (1 + sqrt(2 ln(n_source) / n_estimators))``, so that source rows unlike the
     target fade out (Dai et al. 2007). The prediction is the vote of the second half of the
-    rounds, weighted by ``alpha = ln((1 - e) / e) + ln(K - 1)``, as in the paper. With two
-    classes (``K = 2``) every formula is the paper's; more classes use the SAMME correction
-    ``ln(K - 1)`` (Zhu et al. 2009). ``e`` is clipped to ``[1e-10, 1 - 1e-10]`` and
-    ``alpha`` at 0 from below: a round no better than chance gets no vote and leaves the
-    target weights unchanged.
+    rounds, weighted by ``alpha``, as in the paper. With two classes (``K = 2``) every formula
+    is the paper's; more classes use the SAMME correction ``ln(K - 1)`` (Zhu et al. 2009).
+    ``e`` is clipped to ``[1e-10, 1 - 1e-10]`` and ``alpha`` at 0 from below: a round no
+    better than chance gets no vote and leaves the target weights unchanged.
+
+    The probability error is the paper's ``|h_t(x) - c(x)|`` for a hypothesis with values in
+    ``[0, 1]``, as in the AdaBoost of Freund and Schapire (1997) that TrAdaBoost extends: with
+    two classes ``h_t(x) = p_t(1 | x)``; with ``K`` classes ``1 - p_t(y | x)`` is half the L1
+    distance between the probability vector and the one-hot label, and a round that predicts
+    ``1 / K`` for every class has ``e = (K - 1) / K``, hence ``alpha = 0``. Unlike the 0/1
+    error it does not vanish when the estimator fits the labeled target rows exactly (a
+    flexible or lightly regularised estimator), which would leave the target weights unchanged
+    every round. The vote then uses the same real-valued hypotheses: the paper's final
+    hypothesis compares the ``alpha``-weighted sum of ``h_t(x)`` with half the sum of the
+    ``alpha``, so the prediction is the class of largest ``sum_t alpha_t p_t(k | x)``
+    (with the 0/1 error, ``h_t`` is the predicted label and this is the weighted majority).
 
     The labeled target rows are given by ``sample_domain`` (``< 0``); target rows with
     ``y == -1`` are ignored.
@@ -48,7 +97,19 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     n_estimators : int, default=10
         Number of boosting rounds.
     learning_rate : float, default=1.0
-        Exponent applied to both weight updates (``1`` is the paper's algorithm).
+        Factor of the exponent of both weight updates (``1`` is the paper's algorithm).
+    error : {"probability", "zero_one"}, default="probability"
+        Error of a round's estimator on each labeled row, which drives the weight updates,
+        the round's error ``e`` and its vote:
+
+        - ``"probability"``: ``1 - p_t(y_i | x_i)``, with probabilities from the estimator's
+          ``predict_proba``, or, when it has none, from its ``decision_function`` through the
+          one-vs-rest logistic function normalised over the classes (as for a
+          ``RidgeClassifier`` or a ``LinearSVC``); the vote sums the ``alpha``-weighted
+          probabilities. An estimator with neither method raises a ``ValueError`` in
+          ``fit``.
+        - ``"zero_one"``: ``1`` if ``estimator.predict`` is wrong, else ``0``; the vote
+          counts the predicted labels. Needs only ``predict``.
     random_state : int, RandomState instance or None, default=None
         Seeds the ``random_state`` of every round's estimator, when it has one.
 
@@ -57,7 +118,8 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     estimators_ : list of classifiers
         The fitted estimator of every round.
     estimator_errors_ : ndarray of shape (n_estimators,)
-        Weighted error of every round on the labeled target rows (before clipping).
+        Weighted mean error (``error``) of every round on the labeled target rows (before
+        clipping).
     estimator_weights_ : ndarray of shape (n_estimators,)
         Vote ``alpha`` of every round; only the second half votes.
     weights_ : ndarray of shape (n_samples,)
@@ -78,6 +140,9 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     .. [1] W. Dai, Q. Yang, G.-R. Xue and Y. Yu, "Boosting for transfer learning", ICML 2007.
     .. [2] J. Zhu, H. Zou, S. Rosset and T. Hastie, "Multi-class AdaBoost", Statistics and
            Its Interface 2, 2009.
+    .. [3] Y. Freund and R. E. Schapire, "A decision-theoretic generalization of on-line
+           learning and an application to boosting", Journal of Computer and System Sciences
+           55, 1997.
 
     Examples
     --------
@@ -98,13 +163,17 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "estimator": [HasMethods(["fit", "predict"]), None],
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "error": [StrOptions({"probability", "zero_one"})],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator=None, *, n_estimators=10, learning_rate=1.0, random_state=None):
+    def __init__(
+        self, estimator=None, *, n_estimators=10, learning_rate=1.0, error="probability", random_state=None
+    ):
         self.estimator = estimator
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
+        self.error = error
         self.random_state = random_state
 
     def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
@@ -115,6 +184,33 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if "random_state" in estimator.get_params(deep=False):
             estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
         return estimator
+
+    def _round_proba(self, estimator, X) -> np.ndarray:
+        """Probabilities of one round's estimator, one column per class of ``classes_``."""
+        if hasattr(estimator, "predict_proba"):
+            proba = np.asarray(estimator.predict_proba(X), dtype=float)
+        elif hasattr(estimator, "decision_function"):
+            proba = _decision_to_proba(estimator.decision_function(X))
+        else:
+            raise ValueError(
+                f'{type(self).__name__}(error="probability") needs an estimator with '
+                f"predict_proba or decision_function; {type(estimator).__name__} has neither. "
+                'Use error="zero_one", which only needs predict.'
+            )
+        classes = getattr(estimator, "classes_", self.classes_)
+        if proba.shape[1] == self.classes_.shape[0] and np.array_equal(classes, self.classes_):
+            return proba
+        out = np.zeros((proba.shape[0], self.classes_.shape[0]))
+        out[:, np.searchsorted(self.classes_, classes)] = proba
+        return out
+
+    def _row_errors(self, estimator, X, y) -> np.ndarray:
+        """``error`` of one round's estimator on each row of ``X`` (labels ``y``), in [0, 1]."""
+        if self.error == "zero_one":
+            return (estimator.predict(X) != y).astype(float)
+        proba = self._round_proba(estimator, X)
+        true = proba[np.arange(y.shape[0]), np.searchsorted(self.classes_, y)]
+        return np.clip(1.0 - true, 0.0, 1.0)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, sample_domain=None):
@@ -163,13 +259,16 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             weights = weights / weights.sum()
             # Mean 1 rather than sum 1: a regularised estimator (C, alpha) keeps its strength.
             estimator = self._make_estimator(rng).fit(X_fit, y_fit, sample_weight=weights * weights.shape[0])
-            wrong = estimator.predict(X_fit) != y_fit
-            error = weights[target & wrong].sum() / weights[target].sum()
+            row_errors = self._row_errors(estimator, X_fit, y_fit)
+            error = float(weights[target] @ row_errors[target] / weights[target].sum())
             clipped = min(max(error, _MIN_ERROR), 1.0 - _MIN_ERROR)
             alpha = max(math.log((1.0 - clipped) / clipped) + math.log(n_classes - 1), 0.0)
-            factor = np.ones_like(weights)
-            factor[target & wrong] = math.exp(self.learning_rate * alpha)
-            factor[~target & wrong] = beta**self.learning_rate
+            # AdaBoost with losses in [0, 1]: a 0/1 loss gives the paper's updates exactly.
+            factor = np.where(
+                target,
+                np.exp(self.learning_rate * alpha * row_errors),
+                beta ** (self.learning_rate * row_errors),
+            )
             weights = weights * factor
             self.estimators_.append(estimator)
             errors.append(error)
@@ -181,7 +280,10 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        """Share of the weighted votes of the second half of the rounds for each class.
+        """Weighted vote of the second half of the rounds for each class, summing to 1.
+
+        With ``error="zero_one"`` each round votes for its predicted class; with
+        ``error="probability"`` it votes with its probabilities.
 
         Parameters
         ----------
@@ -199,7 +301,10 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             alphas = np.ones_like(alphas)
         votes = np.zeros((X.shape[0], self.classes_.shape[0]))
         for estimator, alpha in zip(self.estimators_[start:], alphas, strict=True):
-            votes[np.arange(X.shape[0]), np.searchsorted(self.classes_, estimator.predict(X))] += alpha
+            if self.error == "probability":
+                votes += alpha * self._round_proba(estimator, X)
+            else:
+                votes[np.arange(X.shape[0]), np.searchsorted(self.classes_, estimator.predict(X))] += alpha
         return votes / alphas.sum()
 
     def predict(self, X):
