@@ -9,9 +9,12 @@ Settings, all fixed in advance (published settings; nothing is chosen on target 
   "no CORAL" row shows it). The setting of Sun et al.'s code: features as stored (z-scored),
   ``reg = 1``, libsvm's linear SVM with ``C`` chosen in (1e-3, ..., 1e4) by 2-fold
   cross-validation on the aligned source rows (``benchmarks.oc10.coral_reference`` ports that
-  code, including its training kernel). ADAPT's CORAL gets the same preprocessing,
-  ``lambda_ = 1`` and the same SVM; skada's ``CORALAdapter`` has no identity regulariser (its
-  ``reg`` is a shrinkage) and runs with its default ``reg="auto"`` (Ledoit-Wolf).
+  code, including its training kernel). A third rule picks ``C`` in (1e-3, ..., 1e4) per task
+  by circular validation (:class:`~skltransfer.metrics.CircularValidationScorer`: the model
+  trained back from the pseudo-labeled target, scored on the source labels). ADAPT's CORAL
+  gets the same preprocessing, ``lambda_ = 1`` and the same SVM; skada's ``CORALAdapter`` has
+  no identity regulariser (its ``reg`` is a shrinkage) and runs with its default
+  ``reg="auto"`` (Ledoit-Wolf).
 - Subspace alignment (Fernando et al. 2013) and GFK (Gong et al. 2012): features as stored,
   ``d = 20`` subspace dimensions, 1-nearest-neighbour classifier; the peers' SA with the same
   ``n_components`` and classifier.
@@ -47,6 +50,7 @@ import argparse
 import statistics
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -80,16 +84,21 @@ def _source_cv_svm():
     return GridSearchCV(LinearSVC(), SVM_C_GRID, cv=StratifiedKFold(3, shuffle=True, random_state=0))
 
 
-def meda_circular_validation(Xs, ys, Xt):
-    """MEDA with ``d`` chosen per task by circular validation (source labels only)."""
-    X, y = stack_domains(Xs, ys, Xt)
-    best_score, best = -np.inf, None
-    for n_components in CIRCULAR_COMPONENTS:
-        model = MEDAClassifier(n_components).fit(X, y)
-        score = CircularValidationScorer()(model, X, y)
-        if score > best_score:
-            best_score, best = score, model
-    return best.predict(Xt)
+def circular_validation_choice(candidates):
+    """A method that fits every candidate model per task and keeps the best by circular
+    validation (source labels only; the first candidate wins ties)."""
+
+    def method(Xs, ys, Xt):
+        X, y = stack_domains(Xs, ys, Xt)
+        best_score, best = -np.inf, None
+        for candidate in candidates:
+            model = clone(candidate).fit(X, y)
+            score = CircularValidationScorer()(model, X, y)
+            if score > best_score:
+                best_score, best = score, model
+        return best.predict(Xt)
+
+    return method
 
 
 def _reference_cv_svm():
@@ -109,6 +118,12 @@ def our_methods() -> dict:
         "CORALAligner + LinearSVC (C by source CV)": da_pipeline_method(
             make_da_pipeline(Normalizer(), CORALAligner(reg=1.0), _source_cv_svm())
         ),
+        "CORALAligner + LinearSVC (C by circular validation)": circular_validation_choice(
+            [
+                make_da_pipeline(Normalizer(), CORALAligner(reg=1.0), LinearSVC(C=C))
+                for C in REFERENCE_C_GRID["C"]
+            ]
+        ),
         "CORALAligner + SVC linear (C by 2-fold source CV, Sun et al.'s code)": da_pipeline_method(
             make_da_pipeline(CORALAligner(reg=1.0), _reference_cv_svm())
         ),
@@ -122,7 +137,9 @@ def our_methods() -> dict:
         "MEDAClassifier, d in (10, 20, 30, 40) averaged": da_pipeline_method(
             make_pipeline(MEDAClassifier(ENSEMBLE_COMPONENTS))
         ),
-        "MEDAClassifier, d by circular validation in (20, 10, 30, 40)": meda_circular_validation,
+        "MEDAClassifier, d by circular validation in (20, 10, 30, 40)": circular_validation_choice(
+            [MEDAClassifier(d) for d in CIRCULAR_COMPONENTS]
+        ),
         "CMMSClassifier": da_pipeline_method(make_pipeline(CMMSClassifier(random_state=0))),
         "CMMSClassifier, B-normalised eigenvectors": da_pipeline_method(
             make_pipeline(CMMSClassifier(component_norm="constraint", random_state=0))
