@@ -29,7 +29,7 @@ def few_labeled_rows(y, per_class: int, random_state: int) -> np.ndarray:
 
 
 def _feature_rows(Xs, ys, Xt, yt, test) -> list[tuple[str, str, float]]:
-    from .alignment import CORALAligner, MMDAligner
+    from .alignment import CORALAligner, MEDAClassifier, MMDAligner
 
     X, y = stack_domains(Xs, ys, Xt)
     plain = LogisticRegression(max_iter=5000).fit(Xs, ys)
@@ -43,6 +43,13 @@ def _feature_rows(Xs, ys, Xt, yt, test) -> list[tuple[str, str, float]]:
     ]:
         pipe = make_da_pipeline(*steps, LogisticRegression(max_iter=5000))
         rows.append((name, "source", pipe.fit(X, y)))
+    rows.append(
+        (
+            "MEDAClassifier (manifold + distribution alignment, 20 dimensions)",
+            "source",
+            MEDAClassifier(20).fit(X, y),
+        )
+    )
     return [(name, labels, accuracy_score(yt[test], model.predict(Xt[test]))) for name, labels, model in rows]
 
 
@@ -99,7 +106,7 @@ def run_demo(random_state: int = 0, *, deep: bool = True, print_fn=print) -> lis
     if deep:
         rows += _keras_rows(Xs, ys, Xt, yt, few, test, random_state)
     width = max(len(name) for name, _, _ in rows)
-    label_width = max(len(labels) for _, labels, _ in rows)
+    label_width = max(len("labels used"), *(len(labels) for _, labels, _ in rows))
     print_fn("")
     print_fn(f"| {'method':<{width}} | {'labels used':<{label_width}} | target accuracy |")
     print_fn(f"|{'-' * (width + 2)}|{'-' * (label_width + 2)}|-----------------|")

@@ -16,6 +16,11 @@ def test_demo_without_keras_shows_adaptation_helping(capsys):
     }
     baseline = rows["Logistic regression trained on the source, no adaptation"]
     assert rows["MMDAligner (TCA, 20 components) + standardisation + logistic regression"] > baseline + 0.1
+    assert rows["MEDAClassifier (manifold + distribution alignment, 20 dimensions)"] > baseline + 0.3  # 0.84
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("| method"))
+    separator = lines[lines.index(header) + 1]
+    assert len(separator) == len(header) and separator.count("|") == header.count("|")
 
 
 def test_help_lists_commands():
