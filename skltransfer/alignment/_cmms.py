@@ -137,9 +137,9 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
         Alternating rounds ``T``.
     component_norm : {"unit", "constraint"}, default="unit"
         Scale of each column of ``P`` before the rows are projected. ``"unit"``: unit
-        Euclidean norm, what MATLAB's ``eigs`` returns for the reference code's problem (its
-        scatter ``X*H*X'`` is not exactly symmetric in floating point, so ``eigs`` does not
-        normalise in the ``B``-norm), as for :class:`JointMMDAligner`. ``"constraint"``:
+        Euclidean norm, the scaling of the reference code's eigenvectors (MATLAB's ``eigs``
+        on the same generalized problem as Long et al.'s JDA code, whose published rows
+        :class:`JointMMDAligner` reproduces with this scaling). ``"constraint"``:
         ``P^T X H X^T P = I``, the constraint of the eigenproblem. Both span the same
         subspace, but the projected rows are scaled to unit norm, so the scale of each
         column changes the distances to the centroids.
