@@ -7,7 +7,8 @@ linear classifier on a few labeled target images, against the same classifier on
 :func:`finetune_rows` fine-tunes that network on the few labeled target images with
 :class:`FineTunedCNNClassifier`, against the same architecture trained from scratch on them;
 :func:`deep_adaptation_rows` trains the architecture on the labeled source and the unlabeled
-target images with each domain loss, against the same training without it.
+target images with each domain loss, against the same training without it
+(:func:`deep_adaptation_estimators` gives those estimators unfitted).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .images import as_images
 __all__ = [
     "EMBEDDING_LAYER",
     "build_small_cnn",
+    "deep_adaptation_estimators",
     "deep_adaptation_rows",
     "finetune_rows",
     "pretrained_cnn_rows",
@@ -271,6 +273,61 @@ def finetune_rows(
 ADAPTATION_EPOCHS = 20
 
 
+def deep_adaptation_estimators(n_classes, image_shape, losses=("mmd",), random_state=0):
+    """The unfitted estimators of :func:`deep_adaptation_rows`, with their descriptions.
+
+    :class:`FineTunedCNNClassifier` on :func:`build_small_cnn`'s architecture (without its
+    augmentation), from a random initialisation: every layer, ``ADAPTATION_EPOCHS`` epochs of
+    Adam at 1e-3, batches of 32 source and 32 target images, the domain loss on the 64-unit
+    embedding with its default weight (or the one given) and warm-up. The first pair is the
+    same estimator with ``domain_loss_weight=0``: same network, seeds and batches, no domain
+    term. Fit each on labeled source rows and unlabeled target rows stacked with ``y == -1``.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes of the source labels.
+    image_shape : tuple of int
+        Shape of one image, e.g. ``(8, 8)``.
+    losses : sequence of {"mmd", "coral", "adversarial"} or (loss, weight), default=("mmd",)
+        The domain losses, each at its default weight or at the weight paired with it.
+    random_state : int, default=0
+
+    Returns
+    -------
+    estimators : list of (str, FineTunedCNNClassifier)
+        Method description and unfitted estimator.
+    """
+    architecture = build_small_cnn(image_shape, n_classes, seed=random_state, augment=False)
+    names = {"mmd": "multi-kernel MMD", "coral": "Deep CORAL", "adversarial": "adversarial, DANN"}
+    estimators = []
+    for loss, weight in [
+        ("mmd", 0.0),
+        *((entry, "auto") if isinstance(entry, str) else entry for entry in losses),
+    ]:
+        clf = FineTunedCNNClassifier(
+            architecture,
+            weights=None,
+            layer=EMBEDDING_LAYER,
+            image_shape=image_shape,
+            dropout=0.3,
+            epochs=0,
+            fine_tune_epochs=ADAPTATION_EPOCHS,
+            fine_tune_learning_rate=1e-3,
+            unfreeze=1.0,
+            domain_loss=loss,
+            domain_loss_weight=weight,
+            random_state=random_state,
+        )
+        if weight == 0.0:
+            name = "CNN trained on source + unlabeled target, no domain loss"
+        else:
+            given = "" if weight == "auto" else f", weight {weight}"
+            name = f"Same CNN with a domain loss ({names[loss]}{given})"
+        estimators.append((name, clf))
+    return estimators
+
+
 def deep_adaptation_rows(Xs, ys, Xt, Xt_test, yt_test, image_shape, losses=("mmd",), random_state=0):
     """Target accuracy of deep domain adaptation without target labels, per domain loss.
 
@@ -280,7 +337,7 @@ def deep_adaptation_rows(Xs, ys, Xt, Xt_test, yt_test, image_shape, losses=("mmd
     at 1e-3, batches of 32 source and 32 target images, the domain loss on the 64-unit
     embedding with its default weight (or the one given) and warm-up. The first row is the
     same training with ``domain_loss_weight=0``: same network, seeds and batches, no domain
-    term.
+    term. The estimators are :func:`deep_adaptation_estimators`'s.
 
     Parameters
     ----------
@@ -304,31 +361,5 @@ def deep_adaptation_rows(Xs, ys, Xt, Xt_test, yt_test, image_shape, losses=("mmd
     from .._domains import stack_domains
 
     X, y = stack_domains(Xs, ys, Xt)
-    architecture = build_small_cnn(image_shape, len(np.unique(ys)), seed=random_state, augment=False)
-    names = {"mmd": "multi-kernel MMD", "coral": "Deep CORAL", "adversarial": "adversarial, DANN"}
-    rows = []
-    for loss, weight in [
-        ("mmd", 0.0),
-        *((entry, "auto") if isinstance(entry, str) else entry for entry in losses),
-    ]:
-        clf = FineTunedCNNClassifier(
-            architecture,
-            weights=None,
-            layer=EMBEDDING_LAYER,
-            image_shape=image_shape,
-            dropout=0.3,
-            epochs=0,
-            fine_tune_epochs=ADAPTATION_EPOCHS,
-            fine_tune_learning_rate=1e-3,
-            unfreeze=1.0,
-            domain_loss=loss,
-            domain_loss_weight=weight,
-            random_state=random_state,
-        ).fit(X, y)
-        if weight == 0.0:
-            name = "CNN trained on source + unlabeled target, no domain loss"
-        else:
-            given = "" if weight == "auto" else f", weight {weight}"
-            name = f"Same CNN with a domain loss ({names[loss]}{given})"
-        rows.append((name, accuracy_score(yt_test, clf.predict(Xt_test))))
-    return rows
+    estimators = deep_adaptation_estimators(len(np.unique(ys)), image_shape, losses, random_state)
+    return [(name, accuracy_score(yt_test, clf.fit(X, y).predict(Xt_test))) for name, clf in estimators]
