@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import warnings
-
-import joblib
 import numpy as np
-import sklearn
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import metadata_routing
 
 from .._domains import Domains, resolve_domains
 from ..utils._sklearn_compat import _fit_context, check_is_fitted, validate_data
+from ..utils._warnings import warn_at_caller
 
 __all__ = ["BaseDomainAligner", "clip_n_components"]
-
-
-#: Frames in these directories are skipped when a warning looks for the user's line.
-_LIBRARY_DIRECTORIES = (
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
-    os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,
-    os.path.dirname(os.path.abspath(joblib.__file__)) + os.sep,  # Pipeline's fit goes through it
-)
-
-
-def _stacklevel_outside_libraries() -> int:
-    """``stacklevel`` for a ``warnings.warn`` in the caller that names the first frame outside
-    skltransfer, scikit-learn and joblib: the user's line, however deep the fit call chain."""
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRECTORIES):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def clip_n_components(n_components: int, limit: int, reason: str) -> int:
@@ -56,11 +34,7 @@ def clip_n_components(n_components: int, limit: int, reason: str) -> int:
     """
     if n_components <= limit:
         return n_components
-    warnings.warn(
-        f"n_components={n_components} {reason}; using n_components={limit}.",
-        UserWarning,
-        stacklevel=_stacklevel_outside_libraries(),
-    )
+    warn_at_caller(f"n_components={n_components} {reason}; using n_components={limit}.")
     return limit
 
 

@@ -25,6 +25,7 @@ from ..utils._sklearn_compat import (
     _fit_context,
     check_is_fitted,
 )
+from ..utils._warnings import warn_at_caller
 from ._base import (
     CompiledPredictor,
     KerasStateMixin,
@@ -171,7 +172,11 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         How the domain term ramps up over the steps of the whole training (both phases):
         ``2 / (1 + exp(-10 p)) - 1`` at progress ``p`` (Ganin et al. 2016), ``p``, or 1
         throughout. For "adversarial" it scales the reversed gradient that reaches the
-        features; the domain classifier itself always learns at full weight.
+        features; the domain classifier itself always learns at full weight. The sigmoid
+        reaches three quarters of the weight a fifth of the way in: a network trained from
+        scratch may not have learned the classes by then, and a constant embedding has no
+        domain gap. ``fit`` warns when the labeled rows' training accuracy falls back to the
+        share of the most frequent class; "linear" or a smaller weight then helps.
     discriminator_units : tuple of int, default=(64,)
         Hidden ReLU layers of the domain classifier ("adversarial" only).
     batch_size : int, default=32
@@ -609,7 +614,28 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
                 **training,
             )
         set_unfrozen(base, 0)
+        if domain_layer is not None:
+            self._warn_if_collapsed(codes[train])
         return self
+
+    def _warn_if_collapsed(self, train_codes: np.ndarray) -> None:
+        """Warn when the training accuracy, after rising, fell to that of a constant guess.
+
+        A constant embedding has no domain gap, so a domain loss that grows faster than the
+        classifier learns can collapse the features: the labeled rows' accuracy drops to the
+        share of the most frequent class and the predictions become one class.
+        """
+        accuracy = [value for phase in self.history_.values() for value in phase.get("accuracy", [])]
+        majority = np.bincount(train_codes).max() / len(train_codes)
+        if accuracy and accuracy[-1] <= majority + 0.05 and max(accuracy) >= accuracy[-1] + 0.1:
+            warn_at_caller(
+                f"{_NAME}: the training accuracy on the labeled rows rose to {max(accuracy):.2f} "
+                f"and ended at {accuracy[-1]:.2f}, no better than always predicting the most "
+                f"frequent class ({majority:.2f}), while the domain loss ramped up: the features "
+                "have probably collapsed. Try domain_warmup='linear', a smaller "
+                "domain_loss_weight, or a pretrained backbone with its head trained first "
+                "(epochs > 0)."
+            )
 
     def _split(self, codes: np.ndarray, rng):
         """Indices of the training and validation images (validation None without early stopping)."""
