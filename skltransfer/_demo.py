@@ -29,7 +29,7 @@ def few_labeled_rows(y, per_class: int, random_state: int) -> np.ndarray:
 
 
 def _feature_rows(Xs, ys, Xt, yt, test) -> list[tuple[str, str, float]]:
-    from .alignment import CORALAligner, MEDAClassifier, MMDAligner
+    from .alignment import CORALAligner, DomainStandardScaler, MEDAClassifier, MMDAligner
 
     X, y = stack_domains(Xs, ys, Xt)
     plain = LogisticRegression(max_iter=5000).fit(Xs, ys)
@@ -40,6 +40,7 @@ def _feature_rows(Xs, ys, Xt, yt, test) -> list[tuple[str, str, float]]:
             [MMDAligner(n_components=20), StandardScaler()],
         ),
         ("CORALAligner + logistic regression", [CORALAligner()]),
+        ("DomainStandardScaler (each domain z-scored) + logistic regression", [DomainStandardScaler()]),
     ]:
         pipe = make_da_pipeline(*steps, LogisticRegression(max_iter=5000))
         rows.append((name, "source", pipe.fit(X, y)))

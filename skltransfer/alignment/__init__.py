@@ -4,12 +4,14 @@ from ._cmms import CMMSClassifier
 from ._coral import CORALAligner
 from ._gfk import GFKAligner
 from ._meda import MEDAClassifier
+from ._scaling import DomainStandardScaler
 from ._subspace import SubspaceAligner
 from ._tca import JointMMDAligner, MMDAligner
 
 __all__: list[str] = [
     "CMMSClassifier",
     "CORALAligner",
+    "DomainStandardScaler",
     "GFKAligner",
     "JointMMDAligner",
     "MEDAClassifier",
