@@ -65,6 +65,7 @@ def test_pickle_clone_and_errors(domains):
     scaler = DomainStandardScaler().fit(X, y)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(scaler)).transform(Xt), scaler.transform(Xt))
     np.testing.assert_array_equal(clone(scaler).fit(X, y).transform(Xt), scaler.transform(Xt))
+    assert scaler.get_feature_names_out().tolist() == ["x0", "x1", "x2", "x3"]  # one to one
     with pytest.raises(ValueError, match="no target rows"):
         DomainStandardScaler().fit(Xs, ys)
     with pytest.raises(ValueError, match="expecting 4 features"):

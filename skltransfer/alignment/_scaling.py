@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from sklearn.base import OneToOneFeatureMixin
 from sklearn.preprocessing import StandardScaler
 
 from ._base import BaseDomainAligner
@@ -12,7 +13,7 @@ from ._base import BaseDomainAligner
 __all__ = ["DomainStandardScaler"]
 
 
-class DomainStandardScaler(BaseDomainAligner):
+class DomainStandardScaler(OneToOneFeatureMixin, BaseDomainAligner):
     """Standardise the source rows and the target rows, each with its own mean and variance.
 
     Each feature is z-scored within its domain: source rows with the mean and standard
@@ -27,7 +28,8 @@ class DomainStandardScaler(BaseDomainAligner):
 
     All source rows form one domain and all target rows the other. ``fit_transform`` maps
     every fitted row with its own domain's statistics; ``transform(X)`` treats rows as target
-    rows unless ``sample_domain`` marks some as source.
+    rows unless ``sample_domain`` marks some as source. Output features keep the input
+    features' names, as with ``StandardScaler``.
 
     Parameters
     ----------
