@@ -33,24 +33,24 @@ def _feature_rows(Xs, ys, Xt, yt, test) -> list[tuple[str, str, float]]:
 
     X, y = stack_domains(Xs, ys, Xt)
     plain = LogisticRegression(max_iter=5000).fit(Xs, ys)
-    rows = [("Logistic regression trained on the source, no adaptation", "source", plain)]
-    for name, steps in [
+
+    def then_logistic(*steps):
+        return make_da_pipeline(*steps, LogisticRegression(max_iter=5000))
+
+    models = [
         (
             "MMDAligner (TCA, 20 components) + standardisation + logistic regression",
-            [MMDAligner(n_components=20), StandardScaler()],
+            then_logistic(MMDAligner(n_components=20), StandardScaler()),
         ),
-        ("CORALAligner + logistic regression", [CORALAligner()]),
-        ("DomainStandardScaler (each domain z-scored) + logistic regression", [DomainStandardScaler()]),
-    ]:
-        pipe = make_da_pipeline(*steps, LogisticRegression(max_iter=5000))
-        rows.append((name, "source", pipe.fit(X, y)))
-    rows.append(
+        ("CORALAligner + logistic regression", then_logistic(CORALAligner())),
         (
-            "MEDAClassifier (manifold + distribution alignment, 20 dimensions)",
-            "source",
-            MEDAClassifier(20).fit(X, y),
-        )
-    )
+            "DomainStandardScaler (each domain z-scored) + logistic regression",
+            then_logistic(DomainStandardScaler()),
+        ),
+        ("MEDAClassifier (manifold + distribution alignment, 20 dimensions)", MEDAClassifier(20)),
+    ]
+    rows = [("Logistic regression trained on the source, no adaptation", "source", plain)]
+    rows += [(name, "source", model.fit(X, y)) for name, model in models]
     return [(name, labels, accuracy_score(yt[test], model.predict(Xt[test]))) for name, labels, model in rows]
 
 

@@ -331,13 +331,9 @@ def deep_adaptation_estimators(n_classes, image_shape, losses=("mmd",), random_s
 def deep_adaptation_rows(Xs, ys, Xt, Xt_test, yt_test, image_shape, losses=("mmd",), random_state=0):
     """Target accuracy of deep domain adaptation without target labels, per domain loss.
 
-    :class:`FineTunedCNNClassifier` trains :func:`build_small_cnn`'s architecture (without its
-    augmentation) from a random initialisation on the labeled source images and the unlabeled
-    target images stacked with ``y == -1``: every layer, ``ADAPTATION_EPOCHS`` epochs of Adam
-    at 1e-3, batches of 32 source and 32 target images, the domain loss on the 64-unit
-    embedding with its default weight (or the one given) and warm-up. The first row is the
-    same training with ``domain_loss_weight=0``: same network, seeds and batches, no domain
-    term. The estimators are :func:`deep_adaptation_estimators`'s.
+    Each estimator of :func:`deep_adaptation_estimators` (the first without domain loss) is
+    fitted on the labeled source images and the unlabeled target images stacked with
+    ``y == -1``, then scored on the given target images.
 
     Parameters
     ----------

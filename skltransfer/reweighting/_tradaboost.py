@@ -46,8 +46,6 @@ def _decision_to_proba(decision) -> np.ndarray:
     proba : ndarray of shape (n_samples, 2) or (n_samples, n_classes)
     """
     decision = np.asarray(decision, dtype=float)
-    if decision.ndim == 2 and decision.shape[1] == 1:
-        decision = decision[:, 0]
     if decision.ndim == 1:
         positive = expit(decision)
         return np.column_stack([1.0 - positive, positive])
@@ -203,12 +201,8 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"predict_proba or decision_function; {type(estimator).__name__} has neither. "
                 'Use error="zero_one", which only needs predict.'
             )
-        classes = getattr(estimator, "classes_", self.classes_)
-        if proba.shape[1] == self.classes_.shape[0] and np.array_equal(classes, self.classes_):
-            return proba
-        out = np.zeros((proba.shape[0], self.classes_.shape[0]))
-        out[:, np.searchsorted(self.classes_, classes)] = proba
-        return out
+        # Every round fits on all labeled rows, so its columns are the classes of classes_.
+        return proba
 
     def _row_errors(self, estimator, X, y) -> np.ndarray:
         """``error`` of one round's estimator on each row of ``X`` (labels ``y``), in [0, 1]."""

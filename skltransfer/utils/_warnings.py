@@ -24,6 +24,7 @@ def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn(message, category)`` attributed to the first caller outside skltransfer,
     scikit-learn and joblib, however deep the call chain (a fixed ``stacklevel`` cannot be
     right both for ``fit`` and for ``Pipeline.fit``)."""
+    # Python 3.12's warnings.warn(skip_file_prefixes=...) does this; 3.10 and 3.11 do not.
     frame, stacklevel = sys._getframe(1), 2
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRECTORIES):
         frame, stacklevel = frame.f_back, stacklevel + 1
