@@ -47,7 +47,6 @@ _CV_CHECKS = (
     "check_classifier_data_not_an_array",
     "check_estimators_nan_inf",
     "check_fit2d_1feature",
-    "check_fit2d_predict1d",
     "check_n_features_in_after_fitting",
 )
 
