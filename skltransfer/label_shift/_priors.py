@@ -68,10 +68,11 @@ def em_priors(proba, source_priors, *, tol: float, max_iter: int) -> tuple[np.nd
     """
     proba = np.asarray(proba, dtype=float)
     priors = np.asarray(source_priors, dtype=float)
+    n_samples = proba.shape[0]
     for n_iter in range(1, max_iter + 1):
-        posterior = proba * (priors / source_priors)
-        posterior /= posterior.sum(axis=1, keepdims=True)
-        updated = posterior.mean(axis=0)
+        ratio = priors / source_priors
+        # Mean over the rows of the reweighted, renormalised posteriors, as two products.
+        updated = ratio * (proba.T @ (1.0 / (proba @ ratio))) / n_samples
         change = np.abs(updated - priors).sum()
         priors = updated
         if change < tol:
