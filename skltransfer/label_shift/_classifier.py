@@ -66,9 +66,13 @@ class LabelShiftClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimator
     :class:`~sklearn.frozen.FrozenEstimator`, it is not refitted and its predictions on the
     labeled rows of the fit are the held-out ones (give it rows it was not trained on).
 
-    Read more in the paper of Alexandari et al. (2020), which this follows: maximum
-    likelihood (EM) on probabilities calibrated by bias-corrected temperature scaling is
-    more accurate than the confusion-matrix methods (BBSE, RLLS).
+    The defaults follow Alexandari et al. (2020): maximum likelihood (EM) on probabilities
+    calibrated by bias-corrected temperature scaling estimates the priors better than the
+    confusion-matrix methods (BBSE, RLLS). BCTS fits one bias per class and needs enough
+    held-out mistakes: on scikit-learn's digits with 359 held-out rows (11-14 of them
+    misclassified by a logistic regression or an MLP) its biases overfit, and EM with
+    ``calibration="ts"`` or ``None`` was 0.1-0.6 points more accurate, while EM + BCTS still
+    had a smaller prior error than BBSE in every configuration measured.
 
     Parameters
     ----------
@@ -228,7 +232,8 @@ class LabelShiftClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimator
         Raises
         ------
         ValueError
-            When a fitted ``estimator`` knows other classes than the labeled source rows.
+            When the fit has no labeled source rows, no target rows or a single class, or
+            when a fitted ``estimator`` knows other classes than the labeled source rows.
         """
         validate_data(self, X, skip_check_array=True)
         y = require_y(self, y)
