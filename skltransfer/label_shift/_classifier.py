@@ -342,6 +342,10 @@ class LabelShiftClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimator
     def score(self, X, y, sample_weight=None):
         """Accuracy on the labeled rows; rows with ``y == -1`` are left out.
 
+        The predictions are corrected towards the target priors: on labeled source rows
+        (what cross-validation of stacked rows scores) this is not the target accuracy, and
+        it favours no correction. Score on labeled target rows where there are some.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
