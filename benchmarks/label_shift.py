@@ -12,7 +12,8 @@ so the base classifier is trained once per seed and never on validation or targe
 Splits (stratified, fixed by ``--seed``): 50 % train, 20 % validation, 30 % test pool by
 default; ``--train-size`` and ``--val-share`` (the validation share of what is not train)
 change them.
-Base classifiers, each with scikit-learn's documented defaults:
+Base classifiers, each with scikit-learn's defaults but for ``max_iter`` (raised so that the
+solvers converge on digits):
 
 - ``logistic``: ``StandardScaler()`` + ``LogisticRegression(max_iter=1000)``;
 - ``naive_bayes``: ``GaussianNB()`` (badly calibrated: its posteriors are near 0 or 1);
