@@ -5,7 +5,8 @@ usable as ``scoring=`` in ``GridSearchCV`` / ``cross_val_score``, higher is bett
 of ``X`` are split into labeled source rows and target rows by the domain convention
 (``y == -1`` marks target rows, NaN for a regressor's float targets; ``sample_domain < 0``
 does when given). Target labels are never read. The importance-weighted and deep embedded
-validation scorers also score regressors, with the squared error as their loss. A test fold needs target rows: use a splitter with ``unlabeled_in_test=True``
+validation scorers also score regressors, with the squared error as their loss. A test
+fold needs target rows: use a splitter with ``unlabeled_in_test=True``
 (:class:`~skltransfer.model_selection.DomainAwareSplit`).
 """
 

@@ -84,11 +84,12 @@ class DomainAwareSplit(_DomainSplitter):
     Notes
     -----
     The unlabeled rows are those with ``y == -1``, or NaN for a float regression target
-    (whose ``-1.0`` is a value; see :func:`skltransfer.stack_domains`). When ``split`` gets no ``y``, they are the
-    target rows of ``sample_domain`` (``< 0``), given as a keyword (with metadata routing
-    enabled, ``GridSearchCV.fit(X, y, sample_domain=...)`` routes it here). ``groups`` are
-    passed on to ``cv`` restricted to the labeled rows, so ``GridSearchCV.fit(X, y,
-    groups=sample_domain)`` with ``cv=DomainAwareSplit(GroupKFold(2))`` splits by domain.
+    (whose ``-1.0`` is a value; see :func:`skltransfer.stack_domains`). When ``split`` gets
+    no ``y``, they are the target rows of ``sample_domain`` (``< 0``), given as a keyword
+    (with metadata routing enabled, ``GridSearchCV.fit(X, y, sample_domain=...)`` routes it
+    here). ``groups`` are passed on to ``cv`` restricted to the labeled rows, so
+    ``GridSearchCV.fit(X, y, groups=sample_domain)`` with
+    ``cv=DomainAwareSplit(GroupKFold(2))`` splits by domain.
 
     Examples
     --------

@@ -44,15 +44,15 @@ def test_float_classes_follow_type_of_target():
 
 
 def test_stack_domains_float_targets_stay_float_with_nan():
-    X, y, sd = stack_domains(
-        np.zeros((3, 2)), [-1.0, 0.5, 2.0], np.ones((2, 2)), return_sample_domain=True
-    )
+    _, y = stack_domains(np.zeros((3, 2)), [-1.0, 0.5, 2.0], np.ones((2, 2)))
     assert y.dtype == np.float64 and y[:3].tolist() == [-1.0, 0.5, 2.0] and np.isnan(y[3:]).all()
     assert unlabeled_mask(y).tolist() == [False, False, False, True, True]
     d = resolve_domains(y, n_samples=5, regression=True)
     assert d.source.tolist() == [True, True, True, False, False]
     # labeled target rows keep their float values; NaN marks the unknown ones
-    _, y, _ = stack_domains(np.zeros((1, 2)), [1.5], np.ones((2, 2)), [-1.0, np.nan], return_sample_domain=True)
+    _, y, _ = stack_domains(
+        np.zeros((1, 2)), [1.5], np.ones((2, 2)), [-1.0, np.nan], return_sample_domain=True
+    )
     assert y[:2].tolist() == [1.5, -1.0] and np.isnan(y[2])
     # integer source labels with float target values give floats
     _, y, _ = stack_domains(np.zeros((1, 2)), [1], np.ones((1, 2)), [0.5], return_sample_domain=True)
