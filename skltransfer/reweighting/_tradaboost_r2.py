@@ -86,14 +86,20 @@ def _adjusted_errors(y_true, y_pred, loss: str) -> np.ndarray:
 
 
 def _source_factor(weights_source, errors_source, goal: float) -> float:
-    """The ``beta`` in [0, 1] with ``sum(w_i * beta ** e_i) == goal`` (0 when no beta reaches it)."""
+    """The ``beta`` in [0, 1] with ``sum(w_i * beta ** e_i) == goal`` (0 when no beta reaches it).
 
-    def excess(beta):
-        return float(weights_source @ np.power(beta, errors_source)) - goal
+    Solved for ``log(beta)``: the root can be far below any absolute tolerance on ``beta``.
+    """
 
-    if excess(0.0) >= 0.0:  # rows the learner fits exactly keep their weight for any beta
+    def excess(log_beta):
+        return float(weights_source @ np.exp(log_beta * errors_source)) - goal
+
+    if weights_source[errors_source == 0].sum() >= goal:  # rows fitted exactly keep their weight
         return 0.0
-    return brentq(excess, 0.0, 1.0, xtol=1e-12)
+    low = -1.0
+    while excess(low) > 0.0:
+        low *= 2.0
+    return float(np.exp(brentq(excess, low, 0.0, xtol=1e-12)))
 
 
 class TrAdaBoostRegressor(
