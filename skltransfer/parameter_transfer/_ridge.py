@@ -7,10 +7,9 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import RidgeCV
-from sklearn.utils import check_consistent_length
 
 from .._domains import resolve_domains
-from ..reweighting._base import require_y
+from ..reweighting._tradaboost import LabeledTargetMixin
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
 
 __all__ = ["TransferRidge"]
@@ -18,7 +17,7 @@ __all__ = ["TransferRidge"]
 _ALPHAS = np.logspace(-3, 3, 13)
 
 
-class TransferRidge(RegressorMixin, BaseEstimator):
+class TransferRidge(LabeledTargetMixin, RegressorMixin, BaseEstimator):
     """Ridge regression on the labeled target rows, pulled towards the source model's coefficients.
 
     A linear model ``source_estimator`` is fitted on the labeled source rows, giving
@@ -101,6 +100,9 @@ class TransferRidge(RegressorMixin, BaseEstimator):
         self.alphas = alphas
         self.fit_intercept = fit_intercept
 
+    # leave-one-out needs two labeled target rows
+    _min_labeled_target = 2
+
     def _resolve_domains(self, y, sample_domain, n_samples: int):
         return resolve_domains(y, sample_domain, n_samples=n_samples, regression=True)
 
@@ -128,17 +130,9 @@ class TransferRidge(RegressorMixin, BaseEstimator):
             When fewer than 2 target rows are labeled, when ``alphas`` holds a value that is
             not positive, or when the source estimator has no 1-D ``coef_``.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        y = require_y(self, y).astype(np.float64)
-        check_consistent_length(X, y)
-        domains = self._resolve_domains(y, sample_domain, X.shape[0])
-        source = domains.source & domains.labeled
-        target = domains.target & domains.labeled
-        if target.sum() < 2:
-            raise ValueError(
-                f"TransferRidge needs at least 2 labeled target rows (sample_domain < 0 with a "
-                f"known y) to choose alpha by leave-one-out, got {int(target.sum())}."
-            )
+        X, y, rows, is_target = self._labeled_rows(X, y, sample_domain)
+        y = y.astype(np.float64)
+        source, target = rows[~is_target], rows[is_target]
         alphas = _ALPHAS if self.alphas is None else np.atleast_1d(np.asarray(self.alphas, dtype=float))
         if alphas.ndim != 1 or alphas.size == 0 or not np.all(alphas > 0):
             raise ValueError(f"alphas must be a non-empty 1-D list of positive floats, got {self.alphas!r}.")

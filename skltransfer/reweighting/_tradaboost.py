@@ -53,12 +53,16 @@ def _decision_to_proba(decision) -> np.ndarray:
     return proba / proba.sum(axis=1, keepdims=True)
 
 
-class LabeledTargetBoostingMixin:
-    """What the TrAdaBoost estimators share: the labeled rows of a fit and the round estimators.
+class LabeledTargetMixin:
+    """What the estimators that learn from a few labeled target rows share.
 
-    Subclasses define ``_default_estimator()`` and ``_resolve_domains``; their labeled
-    target rows are the rows of ``sample_domain < 0`` whose label is known.
+    The labeled rows of a fit (the labeled target rows are the rows of ``sample_domain < 0``
+    whose label is known) and, for the boosting ones, the estimator of every round.
+    Subclasses define ``_resolve_domains`` and, to use ``_make_estimator``,
+    ``_default_estimator()``.
     """
+
+    _min_labeled_target = 1
 
     def _make_estimator(self, rng):
         """A clone of ``estimator`` (or of the default), its ``random_state`` drawn from ``rng``."""
@@ -75,15 +79,16 @@ class LabeledTargetBoostingMixin:
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
         rows = np.flatnonzero(domains.labeled)
         target = domains.target[rows]
-        if not target.any():
+        if target.sum() < self._min_labeled_target:
             raise ValueError(
-                f"{type(self).__name__} needs labeled target rows: pass sample_domain < 0 for "
-                "the target rows and their labels in y (unlabeled rows are ignored)."
+                f"{type(self).__name__} needs labeled target rows (at least "
+                f"{self._min_labeled_target}, got {int(target.sum())}): pass sample_domain < 0 "
+                "for the target rows and their labels in y (unlabeled rows are ignored)."
             )
         return X, y, rows, target
 
 
-class TrAdaBoostClassifier(LabeledTargetBoostingMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class TrAdaBoostClassifier(LabeledTargetMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """TrAdaBoost: boosting that learns from many source rows and a few labeled target rows.
 
     Each round fits a clone of ``estimator`` on the weighted labeled source and target rows

@@ -23,7 +23,7 @@ from ..utils._sklearn_compat import (
     validate_data,
 )
 from ..utils._tags import LearnsFromTargetMixin
-from ._tradaboost import LabeledTargetBoostingMixin
+from ._tradaboost import LabeledTargetMixin
 
 __all__ = ["TrAdaBoostRegressor"]
 
@@ -103,7 +103,7 @@ def _source_factor(weights_source, errors_source, goal: float) -> float:
 
 
 class TrAdaBoostRegressor(
-    LearnsFromTargetMixin, LabeledTargetBoostingMixin, RegressorMixin, MetaEstimatorMixin, BaseEstimator
+    LearnsFromTargetMixin, LabeledTargetMixin, RegressorMixin, MetaEstimatorMixin, BaseEstimator
 ):
     """Two-stage TrAdaBoost.R2: regression with many source rows and a few labeled target rows.
 
@@ -216,6 +216,9 @@ class TrAdaBoostRegressor(
         self.loss = loss
         self.random_state = random_state
 
+    # the inner cross-validation needs two labeled target rows
+    _min_labeled_target = 2
+
     def _default_estimator(self):
         return DecisionTreeRegressor(max_depth=3)
 
@@ -269,11 +272,6 @@ class TrAdaBoostRegressor(
         X, y, rows, target = self._labeled_rows(X, y, sample_domain)
         y = y.astype(np.float64)
         n_target = int(target.sum())
-        if n_target < 2:
-            raise ValueError(
-                f"TrAdaBoostRegressor needs at least 2 labeled target rows for its inner "
-                f"cross-validation, got {n_target}."
-            )
         # Source rows first: AdaBoost.R2' freezes the weights of the first n_source rows.
         order = np.concatenate([rows[~target], rows[target]])
         X_fit, y_fit = X[order], y[order]
