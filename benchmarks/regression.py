@@ -204,16 +204,17 @@ def part_b(n_draws: int, n_labeled: int) -> None:
         source = np.array(mses["source only"])
         print(f"### split by {by}: {len(Xs)} source rows, {len(Xt)} target rows\n")
         print(
-            "| method | target MSE (mean ± sd) | MSE / source-only (mean) "
+            "| method | target MSE (mean ± sd) | median | MSE / source-only (mean) "
             "| draws better than source only | median fit s |"
         )
-        print("| --- | ---: | ---: | ---: | ---: |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
         for label in ORDER:
             if label not in mses:
                 continue
             values = np.array(mses[label])
             print(
-                f"| {label} | {values.mean():.0f} ± {values.std():.0f} | {np.mean(values / source):.3f} | "
+                f"| {label} | {values.mean():.0f} ± {values.std():.0f} | {np.median(values):.0f} "
+                f"| {np.mean(values / source):.3f} | "
                 f"{int(np.sum(values < source))}/{n_draws} | {np.median(seconds[label]):.3f} |"
             )
         print()
