@@ -32,7 +32,7 @@ from skltransfer.metrics import (
     DeepEmbeddedValidationScorer,
     ImportanceWeightedScorer,
 )
-from skltransfer.model_selection import BootstrapSplit, DomainAwareSplit
+from skltransfer.model_selection import BootstrapSplit, DomainAwareSplit, bootstrap_632_score
 from skltransfer.reweighting._tradaboost_r2 import _SourceFrozenAdaBoostR2
 
 REGRESSORS = [LinearRegression(), Ridge(alpha=1.0), DecisionTreeRegressor(max_depth=3, random_state=0)]
@@ -78,6 +78,19 @@ def test_splitters_test_minus_one_regression_rows():
     assert sorted(tested.tolist()) == [0, 1, 2, 3]
     for train, test in BootstrapSplit(5, random_state=0).split(np.zeros((6, 1)), y):
         assert {4, 5} <= set(train.tolist()) and not {4, 5} & set(test.tolist())
+
+
+def test_bootstrap_632_regression_scores_labeled_rows_only():
+    Xs, ys, Xt, _ = _shifted()
+    X, y = stack_domains(Xs, ys, Xt)
+    pipe = make_da_pipeline(StandardScaler(), Ridge())
+    got = bootstrap_632_score(pipe, X, y, n_splits=5, random_state=0)
+    out_of_bag = [
+        clone(pipe).fit(X[train], y[train]).score(X[test], y[test])
+        for train, test in BootstrapSplit(5, random_state=0).split(X, y)
+    ]
+    apparent = clone(pipe).fit(X, y).score(Xs, ys)
+    assert got == pytest.approx(0.368 * apparent + 0.632 * np.mean(out_of_bag))
 
 
 ALIGNERS = [
