@@ -136,6 +136,11 @@ class TrAdaBoostRegressor(
     labels. The labeled target rows are given by ``sample_domain`` (``< 0``); rows whose
     label is unknown (NaN for float targets) are ignored.
 
+    The defaults (10 steps, 10 rounds, 5 folds) are those of ADAPT's
+    ``TwoStageTrAdaBoostR2``. Unlike it, each step's error is that of the step's
+    AdaBoost.R2' model, as in the paper (ADAPT cross-validates the base estimator alone),
+    which costs ``n_steps * (cv * n_estimators + 1) + n_estimators`` fits.
+
     Parameters
     ----------
     estimator : regressor, default=None
