@@ -367,3 +367,34 @@ def test_transfer_ridge_errors(params, n_labeled, match):
     X, y, domain, *_ = _transfer_problem(n_labeled=n_labeled)
     with pytest.raises(ValueError, match=match):
         TransferRidge(**params).fit(X, y, sample_domain=domain)
+
+
+# --- in scikit-learn's tools ---------------------------------------------------------
+
+
+def test_transfer_estimators_declare_their_domain_tag():
+    from skltransfer.utils._tags import get_domain_tags
+
+    assert get_domain_tags(TrAdaBoostRegressor()).learns_from_unlabeled
+
+
+def test_transfer_ridge_in_a_routed_pipeline_and_grid_search():
+    from sklearn import config_context
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    X, y, domain, _, _, Xt, _ = _transfer_problem(n_labeled=20)
+    with config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(
+            StandardScaler(), TransferRidge(alphas=[1.0]).set_fit_request(sample_domain=True)
+        )
+        # split the labeled target rows only; every fold keeps every source row for training
+        target = np.flatnonzero(domain < 0)
+        folds = [(np.r_[np.flatnonzero(domain >= 0), target[:10]], target[10:])]
+        grid = GridSearchCV(pipe, {"transferridge__alphas": [[0.1], [10.0]]}, cv=folds)
+        grid.fit(X, y, sample_domain=domain)
+    scaled = StandardScaler().fit(X)
+    want = TransferRidge(alphas=grid.best_params_["transferridge__alphas"]).fit(
+        scaled.transform(X), y, sample_domain=domain
+    )
+    np.testing.assert_allclose(grid.predict(Xt), want.predict(scaled.transform(Xt)))
