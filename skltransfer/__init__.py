@@ -9,6 +9,8 @@ from ._domains import stack_domains  # noqa: F401  (re-exported through __all__)
 from .alignment import *  # noqa: F403
 from .alignment import __all__ as _alignment_all
 from .label_shift import LabelShiftClassifier  # noqa: F401
+from .parameter_transfer import *  # noqa: F403
+from .parameter_transfer import __all__ as _parameter_transfer_all
 from .pipeline import LabeledOnly, make_da_pipeline  # noqa: F401
 from .reweighting import *  # noqa: F403
 from .reweighting import __all__ as _reweighting_all
@@ -24,6 +26,7 @@ __all__ = sorted(
         "make_da_pipeline",
         "stack_domains",
         *_alignment_all,
+        *_parameter_transfer_all,
         *_reweighting_all,
         *_KERAS_NAMES,
     ]
