@@ -309,7 +309,9 @@ class LiteRTRunner:
             interpreter = self._build()
             X = np.asarray(X, dtype=self._input["dtype"])
             expected = tuple(int(d) for d in self._input["shape_signature"][1:])
-            if X.ndim != len(expected) + 1 or any(e not in (-1, d) for e, d in zip(expected, X.shape[1:])):
+            if X.ndim != len(expected) + 1 or any(
+                e not in (-1, d) for e, d in zip(expected, X.shape[1:], strict=True)
+            ):
                 raise ValueError(
                     f"The network converted for LiteRT takes rows of shape {expected}; got an array "
                     f"of shape {X.shape}."

@@ -227,9 +227,9 @@ def test_no_interpreter(monkeypatch):
     monkeypatch.setattr(_litert, "_interpreter_class", lambda: None)
     assert not litert_available()
     assert resolve_engine("auto", 10**6) == "keras"
-    with pytest.raises(ImportError, match="engine='litert' needs a LiteRT interpreter.*ai-edge-litert"):
+    with pytest.raises(ImportError, match=r"engine='litert' needs a LiteRT interpreter.*ai-edge-litert"):
         resolve_engine("litert", 1)
-    with pytest.raises(ImportError, match="needs a LiteRT interpreter.*pip install ai-edge-litert"):
+    with pytest.raises(ImportError, match=r"needs a LiteRT interpreter.*pip install ai-edge-litert"):
         LiteRTRunner(b"unused")(np.zeros((1, 2), dtype=np.float32))
 
 
@@ -263,7 +263,7 @@ def _unconvertible_model():
 @needs_litert
 def test_unconvertible_model_falls_back_with_one_warning():
     model = _unconvertible_model()
-    with pytest.raises(LiteRTConversionError, match="LiteRT cannot run this network.*PyFunc"):
+    with pytest.raises(LiteRTConversionError, match=r"LiteRT cannot run this network.*PyFunc"):
         convert_to_litert(model)
     with pytest.warns(
         LiteRTFallbackWarning, match="engine='auto' runs the Keras path: LiteRT cannot"
@@ -294,11 +294,11 @@ def test_bad_arguments():
 
     a, b = keras.Input((3,)), keras.Input((3,))
     two_inputs = keras.Model([a, b], keras.layers.Add()([a, b]))
-    with pytest.raises(ValueError, match="one input and one output.*2 inputs"):
+    with pytest.raises(ValueError, match=r"one input and one output.*2 inputs"):
         convert_to_litert(two_inputs)
     with pytest.raises(ValueError, match="needs input_shape"):
         convert_to_litert(lambda x: x)
-    with pytest.raises(TypeError, match="keras.Model or a callable, got int"):
+    with pytest.raises(TypeError, match=r"keras\.Model or a function, got int"):
         convert_to_litert(3)
     with pytest.raises(ValueError, match="functions returning one tensor"):
         convert_to_litert(lambda x: (x, x), input_shape=(2,))
