@@ -164,7 +164,7 @@ def _bare_interpreter(flatbuffer: bytes, image_shape: tuple, threads: int):
     return run
 
 
-def _engines(name: str, size: int, n_images: int, repeats: int) -> dict:
+def _engines(name: str, size: int, n_images: int, repeats: int, batches=()) -> dict:
     import tensorflow as tf
 
     from skltransfer import PretrainedFeatureExtractor
@@ -203,6 +203,10 @@ def _engines(name: str, size: int, n_images: int, repeats: int) -> dict:
         "runner": lambda: runner(images),
         "bare": lambda: bare(images),
     }
+    for batch in batches:  # the runner at other batch sizes than its default
+        other = LiteRTRunner(flatbuffer, batch_size=batch)
+        other(images[:batch])
+        runs[f"runner batch {batch}"] = lambda other=other: other(images)
     times = {key: [] for key in runs}
     for _ in range(repeats):
         for key, fn in runs.items():
@@ -235,7 +239,7 @@ def _engines(name: str, size: int, n_images: int, repeats: int) -> dict:
     }
 
 
-def _print_engines(cases, repeats: int) -> None:
+def _print_engines(cases, repeats: int, batches=()) -> None:
     print(f"engines: repeats={repeats}, weights=None with batch statistics, median images/s")
     print(
         "| network | images | threads | Keras extractor | LiteRT runner | bare interpreter | runner / bare "
@@ -244,7 +248,7 @@ def _print_engines(cases, repeats: int) -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, size, n_images in cases:
-        r = _engines(name, size, n_images, repeats)
+        r = _engines(name, size, n_images, repeats, batches)
         print(
             f"| {r['network']} | {n_images} | {r['threads']} | {r['keras']:.1f} | {r['runner']:.1f} "
             f"| {r['bare']:.1f} | {r['runner_vs_bare']:.2f}x | {r['runner_vs_keras']:.2f}x "
@@ -254,6 +258,8 @@ def _print_engines(cases, repeats: int) -> None:
             f"| {r['rel_diff_keras']:.1e} | {r['diff_bare']:.1e} |",
             flush=True,
         )
+        if batches:
+            print("    " + ", ".join(f"{key}: {r[key]:.1f}" for key in r if key.startswith("runner batch")))
 
 
 _MEMORY_CODE = """
@@ -309,9 +315,11 @@ def main(argv=None) -> None:
     parser.add_argument("--n-images", type=int, default=128, help="MobileNetV2 images (half for ResNet50)")
     parser.add_argument("--n-paths", type=int, default=10000)
     parser.add_argument("--memory-size", type=int, default=96, help="network input size for the memory run")
-    parser.add_argument("--networks", nargs="+", default=["mobilenet_v2", "resnet50"], help="subset to time")
+    networks = ["mobilenet_v2", "resnet50", "efficientnet_b0"]  # the last in --engines only
+    parser.add_argument("--networks", nargs="+", default=networks, help="subset to time")
     parser.add_argument("--skip-memory", action="store_true", help="time throughput only")
     parser.add_argument("--engines", action="store_true", help="compare Keras and LiteRT instead")
+    parser.add_argument("--runner-batches", type=int, nargs="*", default=[], help="also time these batches")
     args = parser.parse_args(argv)
     if args.engines:
         if args.quick:
@@ -319,7 +327,8 @@ def main(argv=None) -> None:
         else:
             n = args.n_images
             cases = [("mobilenet_v2", 224, n), ("resnet50", 224, n // 4), ("efficientnet_b0", 224, n // 2)]
-        _print_engines(cases, 2 if args.quick else args.repeats)
+        cases = [case for case in cases if case[0] in args.networks]
+        _print_engines(cases, 2 if args.quick else args.repeats, args.runner_batches)
         return
     if args.quick:
         cases, repeats, n_paths = [("mobilenet_v2", 96, 64), ("resnet50", 64, 32)], 2, 200

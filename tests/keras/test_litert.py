@@ -315,3 +315,13 @@ def test_bad_arguments():
     flatbuffer = tf.lite.TFLiteConverter.from_concrete_functions([concrete], tf.Module()).convert()
     with pytest.raises(ValueError, match="one input and one output; this one has 1 inputs and 2 outputs"):
         LiteRTRunner(flatbuffer).load()
+
+
+@pytest.mark.parametrize(
+    "row_shape, batch",
+    [((224, 224, 3), 1), ((160, 160, 3), 2), ((128, 128, 3), 4), ((96, 96, 3), 8), ((7,), 8), ((-1, 5), 1)],
+)
+def test_batch_rule(row_shape, batch):
+    """The largest power of 2 up to 8 whose rows hold at most 8 * 96 * 96 * 3 values."""
+    assert _litert._rule_batch(row_shape) == batch
+    assert batch * max(np.prod(row_shape), 1) <= 8 * 96 * 96 * 3 or batch == 1
