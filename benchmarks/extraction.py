@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 
 import numpy as np
 
@@ -124,6 +125,29 @@ class _PeakMemory:
             self.peak_mb = max(self.peak_mb, self._process.memory_info().rss / 2**20)
 
 
+def _small_cnn(include_top, weights, input_shape):
+    """Three convolutions with batch normalization: a network converted in about a second."""
+    import keras
+
+    layers = keras.layers
+    x = inputs = keras.Input(input_shape)
+    for filters in (16, 32, 64):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.MaxPooling2D()(layers.ReLU()(layers.BatchNormalization()(x)))
+    return keras.Model(inputs, x, name="small_cnn")
+
+
+def _application(name: str):
+    """The registry entry of a named network, or the small CNN (pixels scaled to [-1, 1])."""
+    from skltransfer.keras.applications import get_application
+
+    if name != "small_cnn":
+        return get_application(name)
+    return types.SimpleNamespace(
+        name="small CNN", constructor=_small_cnn, preprocess_input=lambda x: x / 127.5 - 1
+    )
+
+
 def _calibrated_backbone(app, size: int, images: np.ndarray):
     """The backbone with random weights and each normalization's statistics from a batch.
 
@@ -169,14 +193,15 @@ def _engines(name: str, size: int, n_images: int, repeats: int, batches=()) -> d
 
     from skltransfer import PretrainedFeatureExtractor
     from skltransfer.keras._litert import LiteRTRunner, convert_to_litert, default_num_threads
-    from skltransfer.keras.applications import get_application
 
-    app = get_application(name)
+    app = _application(name)
     images = np.random.RandomState(0).randint(0, 256, size=(n_images, size, size, 3)).astype(np.uint8)
     backbone = _calibrated_backbone(app, size, images[:8])
     with _PeakMemory() as keras_memory:
         start = time.perf_counter()
-        extractor = PretrainedFeatureExtractor(backbone, preprocessing=name, batch_size=32).fit(images[:1])
+        extractor = PretrainedFeatureExtractor(
+            backbone, preprocessing=app.preprocess_input, batch_size=32
+        ).fit(images[:1])
         extractor.transform(images[:1])
         keras_first = time.perf_counter() - start
         expected = extractor.transform(images)
@@ -315,7 +340,7 @@ def main(argv=None) -> None:
     parser.add_argument("--n-images", type=int, default=128, help="MobileNetV2 images (half for ResNet50)")
     parser.add_argument("--n-paths", type=int, default=10000)
     parser.add_argument("--memory-size", type=int, default=96, help="network input size for the memory run")
-    networks = ["mobilenet_v2", "resnet50", "efficientnet_b0"]  # the last in --engines only
+    networks = ["mobilenet_v2", "resnet50", "efficientnet_b0", "small_cnn"]  # the last two: --engines only
     parser.add_argument("--networks", nargs="+", default=networks, help="subset to time")
     parser.add_argument("--skip-memory", action="store_true", help="time throughput only")
     parser.add_argument("--engines", action="store_true", help="compare Keras and LiteRT instead")
@@ -323,10 +348,16 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.engines:
         if args.quick:
-            cases = [("mobilenet_v2", 96, 16), ("resnet50", 64, 8), ("efficientnet_b0", 64, 8)]
+            cases = [
+                ("mobilenet_v2", 96, 16),
+                ("resnet50", 64, 8),
+                ("efficientnet_b0", 64, 8),
+                ("small_cnn", 32, 64),
+            ]
         else:
             n = args.n_images
             cases = [("mobilenet_v2", 224, n), ("resnet50", 224, n // 4), ("efficientnet_b0", 224, n // 2)]
+            cases.append(("small_cnn", 32, 32 * n))
         cases = [case for case in cases if case[0] in args.networks]
         _print_engines(cases, 2 if args.quick else args.repeats, args.runner_batches)
         return
