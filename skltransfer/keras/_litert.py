@@ -30,17 +30,21 @@ __all__ = [
     "LiteRTConversionError",
     "LiteRTFallbackWarning",
     "LiteRTRunner",
+    "RUNNER_VALUES_PER_CALL",
     "convert_to_litert",
+    "default_num_threads",
     "litert_available",
     "litert_runner",
     "resolve_engine",
 ]
 
 #: ``engine="auto"`` converts a network for LiteRT from this many images in one call on (a
-#: network already converted is always used). The conversion of MobileNetV2 at 224 px takes
-#: 4-6 s on 2 cores; LiteRT then saves about 2 ms per image there, so the conversion is
-#: repaid after 1000-3000 images, and on a small CNN it is never repaid by less than a few
-#: thousand images. See ``benchmarks/results/extraction.md`` for the measurements.
+#: network already converted is always used). Break-even = conversion time / (Keras seconds
+#: per image - LiteRT seconds per image), measured by ``benchmarks/extraction.py --engines``
+#: on 2 shared cores: MobileNetV2 224 px 81-173 images (conversion 10 s), EfficientNetB0
+#: 166-227 (20-30 s), ResNet50 634-689 (43-68 s), a small CNN at 32 px 1294 (0.7 s). The
+#: largest, rounded up to a power of 2; on a quiet machine the Keras path gains more than
+#: LiteRT (see ``benchmarks/results/extraction.md``), so the break-even is higher there.
 AUTO_MIN_IMAGES = 2048
 
 #: Input values per interpreter call: the runner's batch is the largest power of 2, at most 8,

@@ -271,6 +271,7 @@ def test_unconvertible_model_falls_back_with_one_warning():
         state = litert_runner("auto", lambda: convert_to_litert(model))
     assert len(record) == 1
     assert isinstance(state, LiteRTConversionError)
+    assert str(pickle.loads(pickle.dumps(state))) == str(state)  # travels with a pickled estimator
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no second warning, no second attempt
         assert resolve_engine("auto", 10**6, state=state) == "keras"
