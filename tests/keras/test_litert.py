@@ -299,7 +299,7 @@ def test_bad_arguments():
         convert_to_litert(two_inputs)
     with pytest.raises(ValueError, match="needs input_shape"):
         convert_to_litert(lambda x: x)
-    with pytest.raises(TypeError, match=r"keras\.Model or a function, got int"):
+    with pytest.raises(TypeError, match=r"keras\.Model or a callable, got int"):
         convert_to_litert(3)
     with pytest.raises(ValueError, match="functions returning one tensor"):
         convert_to_litert(lambda x: (x, x), input_shape=(2,))
