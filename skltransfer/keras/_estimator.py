@@ -10,20 +10,30 @@ This base declares them once, with their constraints, and holds what both do wit
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from numbers import Integral
 from typing import ClassVar
 
+import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ._backbone import is_saved_model_path
-from ._base import KerasStateMixin, model_to_bytes
+from ._base import KerasStateMixin
 from ._feature_cache import FeatureCache, feature_cache, file_digest
 from .applications import get_application, normalize_name
 from .images import as_images
 
 __all__ = ["KerasImageEstimator"]
+
+
+def _model_digest(model) -> str:
+    """SHA-256 of a model's architecture (its config) and weights: stable across saves."""
+    digest = hashlib.sha256(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
 
 
 class KerasImageEstimator(KerasStateMixin, BaseEstimator):
@@ -84,7 +94,7 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         elif isinstance(base, (str, os.PathLike)):
             network = ["file", file_digest(base)]
         else:
-            network = ["model", hashlib.sha256(model_to_bytes(base)).hexdigest()]
+            network = ["model", _model_digest(base)]
         weights = self.weights
         if weights is None:
             weights = ["random", seed]

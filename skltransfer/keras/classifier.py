@@ -520,7 +520,9 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         if self.__dict__.get("_frozen_predictor") is None:
             keras = require_keras(_NAME)
             model = self.model_
-            truncated = fold_batch_normalization(keras.Model(model.inputs, model.get_layer("head").input))
+            names = {layer.name for layer in model.layers}
+            pooled = model.get_layer("pooling" if "pooling" in names else "backbone").output
+            truncated = fold_batch_normalization(keras.Model(model.inputs, pooled))
             self._frozen_predictor = CompiledPredictor(
                 lambda images: truncated(images, training=False), self.image_shape_, self.batch_size
             )
