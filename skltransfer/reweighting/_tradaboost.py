@@ -22,7 +22,8 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
-from ._base import _EXPECTED_FAILED_CHECKS, require_y
+from ..utils._validation import check_magnitude
+from ._base import _EXPECTED_FAILED_CHECKS, check_sample_weight_support, require_y
 
 __all__ = ["TrAdaBoostClassifier"]
 
@@ -235,7 +236,10 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ValueError
             When no target row is labeled.
         """
+        if self.estimator is not None:
+            check_sample_weight_support(self, self.estimator)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        check_magnitude(X)
         y = require_y(self, y)
         check_consistent_length(X, y)
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
