@@ -1,0 +1,648 @@
+"""Bad and edge inputs across the public API: each a clear error or a correct result.
+
+One table, ``CASES``: every row calls the public API with one bad or edge input and expects
+either an error whose message names the parameter, rows or file at fault (``Error``), or a
+result checked against an independent reference (``Result``). The table's totals are
+counted by ``test_matrix_totals``. After it, every estimator is checked for side effects:
+its inputs are not mutated; scikit-learn's configuration, numpy's global random state and
+the environment are unchanged by fit and predict; the same ``random_state`` gives the same
+output.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.neighbors import KNeighborsClassifier
+
+import skltransfer as skt
+from skltransfer import datasets, metrics, model_selection
+
+# --------------------------------------------------------------------------- data
+
+_rng = np.random.default_rng(0)
+N_SOURCE, N_TARGET, N_FEATURES = 24, 20, 3
+XS = _rng.normal(size=(N_SOURCE, N_FEATURES))
+YS = np.tile([0, 1], N_SOURCE // 2)
+XS[YS == 1] += 2.0
+XT = _rng.normal(size=(N_TARGET, N_FEATURES)) + 0.5
+YT = np.tile([0, 1], N_TARGET // 2)
+XT[YT == 1] += 2.0
+X, Y = skt.stack_domains(XS, YS, XT)
+# four labeled target rows, for the estimators that need them (TrAdaBoostClassifier)
+X4, Y4, SD4 = skt.stack_domains(
+    XS, YS, XT, np.where(np.arange(N_TARGET) < 4, YT, -1), return_sample_domain=True
+)
+
+
+@dataclass
+class Spec:
+    """How to build, fit and use one public estimator."""
+
+    make: Callable[..., Any]
+    method: str  # "transform" or "predict"
+    bad_param: tuple[str, Any]  # an out-of-range parameter value
+    random_state: bool = False  # has a random_state parameter
+    needs_labeled_target: bool = False
+    uses_labels: bool = True  # the source labels reach the fitted model
+
+    def fit(self, est, X_=None, y_=None, **kwargs):
+        if X_ is None:
+            X_, y_ = (X4, Y4) if self.needs_labeled_target else (X, Y)
+        if self.needs_labeled_target and "sample_domain" not in kwargs and X_.shape[0] == X4.shape[0]:
+            kwargs["sample_domain"] = SD4
+        return est.fit(X_, y_, **kwargs)
+
+    def output(self, est, X_):
+        return getattr(est, self.method)(X_)
+
+
+def _lr():
+    return LogisticRegression()
+
+
+def _factory(cls, *args, **defaults):
+    """``cls(*args, **defaults)``, the test's parameters overriding the defaults."""
+    return lambda **params: cls(*args, **{**defaults, **params})
+
+
+SPECS = {
+    "MMDAligner": Spec(
+        _factory(skt.MMDAligner, n_components=2, random_state=0),
+        "transform",
+        ("mu", -1.0),
+        True,
+        uses_labels=False,
+    ),
+    "JointMMDAligner": Spec(
+        _factory(skt.JointMMDAligner, n_components=2, n_iter=2, random_state=0),
+        "transform",
+        ("n_iter", 0),
+        True,
+    ),
+    "CORALAligner": Spec(skt.CORALAligner, "transform", ("reg", -1.0), uses_labels=False),
+    "SubspaceAligner": Spec(
+        _factory(skt.SubspaceAligner, n_components=2), "transform", ("n_components", 0), uses_labels=False
+    ),
+    "GFKAligner": Spec(
+        _factory(skt.GFKAligner, n_components=2), "transform", ("n_components", -3), uses_labels=False
+    ),
+    "DomainStandardScaler": Spec(
+        skt.DomainStandardScaler, "transform", ("with_std", "yes"), uses_labels=False
+    ),
+    "MEDAClassifier": Spec(
+        _factory(skt.MEDAClassifier, 2, max_iter=2, random_state=0), "predict", ("alpha", 0.0), True
+    ),
+    "CMMSClassifier": Spec(
+        _factory(skt.CMMSClassifier, n_components=2, random_state=0), "predict", ("max_iter", 0), True
+    ),
+    "KernelMeanMatching": Spec(
+        _factory(skt.KernelMeanMatching, LogisticRegression(), random_state=0),
+        "predict",
+        ("gamma", 0.0),
+        True,
+    ),
+    "DomainClassifierWeighting": Spec(
+        _factory(skt.DomainClassifierWeighting, LogisticRegression()), "predict", ("max_weight", -1.0)
+    ),
+    "LeastSquaresImportanceFitting": Spec(
+        _factory(skt.LeastSquaresImportanceFitting, LogisticRegression(), random_state=0),
+        "predict",
+        ("n_centers", 0),
+        True,
+    ),
+    "TrAdaBoostClassifier": Spec(
+        _factory(skt.TrAdaBoostClassifier, LogisticRegression(), n_estimators=3, random_state=0),
+        "predict",
+        ("n_estimators", 0),
+        True,
+        needs_labeled_target=True,
+    ),
+    "LabeledOnly": Spec(
+        _factory(skt.LabeledOnly, estimator=LogisticRegression()), "predict", ("estimator", 3)
+    ),
+}
+
+
+def _plain_lr(X_, y_):
+    """The reference of LabeledOnly: scikit-learn's estimator fitted on the labeled rows."""
+    X_, y_ = np.asarray(X_), np.asarray(y_)
+    return LogisticRegression().fit(X_[y_ != -1], y_[y_ != -1])
+
+
+pd = pytest.importorskip("pandas")
+
+
+def pd_frame(a):
+    return pd.DataFrame(a, columns=[f"f{i}" for i in range(a.shape[1])])
+
+
+def pd_series(a):
+    return pd.Series(a, name="label")
+
+
+NAMES = np.array(["cat", "dog"], dtype=object)
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass
+class Error:
+    """The call raises ``kind`` with a message matching ``match`` (what is at fault)."""
+
+    kind: type
+    match: str
+
+
+@dataclass
+class Result:
+    """The call returns; ``check(result)`` compares it with an independent reference."""
+
+    check: Callable[[Any], None]
+
+
+CASES: list = []
+
+
+#: Cases whose right outcome differs from the generic one, with the reason.
+OVERRIDES: dict = {}
+
+
+def case(id_: str, call: Callable[[], Any], expect, *marks):
+    call, expect = OVERRIDES.get(id_, (call, expect))
+    CASES.append(pytest.param(call, expect, id=id_, marks=marks))
+
+
+def _fitted(name, **params):
+    spec = SPECS[name]
+    return spec.fit(spec.make(**params))
+
+
+def _with(values, rows, value):
+    out = np.array(values, dtype=float)
+    out[rows] = value
+    return out
+
+
+def _same_as(reference: Callable[[], Any]):
+    """A check: the result equals ``reference()`` (computed on the plain numpy input)."""
+
+    def check(result):
+        expected = reference()
+        assert_allclose(
+            np.asarray(result, dtype=float), np.asarray(expected, dtype=float), rtol=1e-10, atol=1e-12
+        )
+
+    return check
+
+
+# LabeledOnly is no domain adaptation estimator: it passes the labeled rows to its
+# estimator, whatever their values, and has no domains to check.
+OVERRIDES.update(
+    {
+        "LabeledOnly-huge": (
+            lambda: skt.LabeledOnly(LogisticRegression()).fit(X * 1e3, Y).predict(XT * 1e3),
+            Result(_same_as(lambda: _plain_lr(X * 1e3, Y).predict(XT * 1e3))),
+        ),
+        "LabeledOnly-empty": (
+            lambda: skt.LabeledOnly(LogisticRegression()).fit(np.empty((0, 3)), np.empty(0)),
+            Error(ValueError, "LabeledOnly.fit got no labeled rows"),
+        ),
+        "LabeledOnly-no-target-rows": (
+            lambda: skt.LabeledOnly(LogisticRegression()).fit(XS, YS).predict(XT),
+            Result(_same_as(lambda: LogisticRegression().fit(XS, YS).predict(XT))),
+        ),
+        "LabeledOnly-sample-domain-length": (
+            lambda: skt.LabeledOnly(LogisticRegression()).fit(X, Y, sample_domain=np.zeros(3)),
+            Error(TypeError, "unexpected keyword argument 'sample_domain'"),
+        ),
+        "LabeledOnly-sample-domain-float": (
+            lambda: skt.LabeledOnly(LogisticRegression()).fit(X, Y, sample_domain=np.full(len(Y), 0.5)),
+            Error(TypeError, "unexpected keyword argument 'sample_domain'"),
+        ),
+        "LabeledOnly-sparse": (
+            lambda: skt.LabeledOnly(LogisticRegression()).fit(sp.csr_matrix(X), Y).predict(sp.csr_matrix(XT)),
+            Result(_same_as(lambda: _plain_lr(X, Y).predict(XT))),
+        ),
+    }
+)
+
+for name, spec in SPECS.items():
+    Xf, Yf = (X4, Y4) if spec.needs_labeled_target else (X, Y)
+    fit_kw = {"sample_domain": SD4} if spec.needs_labeled_target else {}
+
+    def fit_with(X_, y_=None, spec=spec, Yf=Yf, fit_kw=fit_kw, **kw):
+        return spec.make().fit(X_, Yf if y_ is None else y_, **{**fit_kw, **kw})
+
+    case(
+        f"{name}-nan",
+        lambda fit_with=fit_with, Xf=Xf: fit_with(_with(Xf, (3, 1), np.nan)),
+        Error(ValueError, "Input X contains NaN"),
+    )
+    case(
+        f"{name}-inf",
+        lambda fit_with=fit_with, Xf=Xf: fit_with(_with(Xf, (5, 0), np.inf)),
+        Error(ValueError, "Input X contains infinity"),
+    )
+    case(
+        f"{name}-huge",
+        lambda fit_with=fit_with, Xf=Xf: fit_with(Xf * 1e300),
+        Error(ValueError, "X holds values up to .* in magnitude"),
+    )
+    case(
+        f"{name}-1d",
+        lambda fit_with=fit_with, Xf=Xf: fit_with(Xf[:, 0]),
+        Error(ValueError, "Expected a 2-dimensional container|Expected 2D array"),
+    )
+    case(
+        f"{name}-3d",
+        lambda fit_with=fit_with, Xf=Xf: fit_with(Xf[:, :, None]),
+        Error(ValueError, "Found array with dim 3"),
+    )
+    case(
+        f"{name}-empty",
+        lambda fit_with=fit_with: fit_with(np.empty((0, 3)), np.empty(0)),
+        Error(ValueError, "0 sample"),
+    )
+    case(
+        f"{name}-y-length",
+        lambda fit_with=fit_with, Xf=Xf, Yf=Yf: fit_with(Xf, Yf[:-1]),
+        Error(ValueError, "inconsistent numbers of samples|length|number of rows"),
+    )
+    case(
+        f"{name}-no-target-rows",
+        lambda spec=spec: spec.make().fit(XS, YS),
+        Error(ValueError, "target"),
+    )
+    case(
+        f"{name}-no-source-rows",
+        lambda spec=spec: spec.make().fit(XT, np.full(N_TARGET, -1)),
+        Error(ValueError, "source|label"),
+    )
+    case(
+        f"{name}-sample-domain-length",
+        lambda fit_with=fit_with, Xf=Xf: fit_with(Xf, sample_domain=np.zeros(3, dtype=int)),
+        Error(ValueError, "sample_domain"),
+    )
+    case(
+        f"{name}-sample-domain-float",
+        lambda fit_with=fit_with, Xf=Xf: fit_with(Xf, sample_domain=np.full(Xf.shape[0], 0.5)),
+        Error(ValueError, "sample_domain"),
+    )
+    bad, value = spec.bad_param
+    case(
+        f"{name}-param-{bad}",
+        lambda spec=spec, bad=bad, value=value: spec.fit(spec.make(**{bad: value})),
+        Error(ValueError, f"The '{bad}' parameter of"),
+    )
+    case(
+        f"{name}-not-fitted",
+        lambda spec=spec: spec.output(spec.make(), XT),
+        Error(NotFittedError, "is not fitted yet"),
+    )
+    case(
+        f"{name}-wrong-width",
+        lambda name=name, spec=spec: spec.output(_fitted(name), XT[:, :2]),
+        Error(ValueError, "X has 2 features, but .* is expecting 3 features"),
+    )
+    case(
+        f"{name}-one-row-output",
+        lambda name=name, spec=spec: spec.output(_fitted(name), XT[:1]),
+        Result(_same_as(lambda name=name, spec=spec: spec.output(_fitted(name), XT)[:1])),
+    )
+    case(
+        f"{name}-pandas",
+        lambda name=name, spec=spec, Xf=Xf, Yf=Yf: spec.output(
+            spec.fit(spec.make(), pd_frame(Xf), pd_series(Yf)), pd_frame(XT)
+        ),
+        Result(_same_as(lambda name=name, spec=spec: spec.output(_fitted(name), XT))),
+    )
+    case(
+        f"{name}-sparse",
+        lambda fit_with=fit_with, Xf=Xf: fit_with(sp.csr_matrix(Xf)),
+        Error(TypeError, "Sparse data was passed"),
+    )
+
+    def _relabeled(labels, name=name, spec=spec, Xf=Xf, Yf=Yf):
+        """The fit on ``labels[Yf]`` (target rows kept -1) and the int fit mapped to them."""
+        y_new = np.where(Yf == -1, -1, labels[np.maximum(Yf, 0)]).astype(
+            labels.dtype if labels.dtype.kind != "U" else object
+        )
+        got = spec.output(spec.fit(spec.make(), Xf, y_new), XT)
+        expected = spec.output(_fitted(name), XT)
+        if spec.method == "predict":
+            assert_array_equal(np.asarray(got, dtype=object), labels[np.asarray(expected, dtype=int)])
+        else:
+            assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+        return got
+
+    case(f"{name}-string-labels", lambda f=_relabeled: f(NAMES), Result(lambda _: None))
+    case(f"{name}-negative-labels", lambda f=_relabeled: f(np.array([-7, -2])), Result(lambda _: None))
+    if spec.uses_labels:
+        case(
+            f"{name}-one-class",
+            lambda fit_with=fit_with, Yf=Yf: fit_with(Xf, np.where(Yf == -1, -1, 0)),
+            Error(ValueError, "class"),
+        )
+    else:
+        case(
+            f"{name}-one-class",
+            lambda fit_with=fit_with, Xf=Xf, Yf=Yf, spec=spec: spec.output(
+                fit_with(Xf, np.where(Yf == -1, -1, 0)), XT
+            ),
+            Result(_same_as(lambda name=name, spec=spec: spec.output(_fitted(name), XT))),
+        )
+
+
+# --------------------------------------------------------------- functions and helpers
+
+mmd = metrics.maximum_mean_discrepancy
+
+
+def _linear_mmd_reference(A, B):
+    """The biased linear-kernel MMD^2: the squared distance between the means."""
+    return float(np.sum((np.mean(A, axis=0) - np.mean(B, axis=0)) ** 2))
+
+
+case("mmd-huge", lambda: mmd(XS * 1e300, XT * 1e300), Error(ValueError, "X_source holds values up to"))
+case("mmd-huge-target", lambda: mmd(XS, XT * 1e300), Error(ValueError, "X_target holds values up to"))
+case(
+    "mmd-widths", lambda: mmd(XS, XT[:, :2]), Error(ValueError, "X_source has 3 features but X_target has 2")
+)
+case("mmd-nan", lambda: mmd(_with(XS, (0, 0), np.nan), XT), Error(ValueError, "X_source contains NaN"))
+case("mmd-inf", lambda: mmd(XS, _with(XT, (0, 0), -np.inf)), Error(ValueError, "X_target contains infinity"))
+case("mmd-gamma-zero", lambda: mmd(XS, XT, gamma=0.0), Error(ValueError, "The 'gamma' parameter"))
+case("mmd-gamma-negative", lambda: mmd(XS, XT, gamma=-1.0), Error(ValueError, "The 'gamma' parameter"))
+case("mmd-estimate", lambda: mmd(XS, XT, estimate="exact"), Error(ValueError, "The 'estimate' parameter"))
+case(
+    "mmd-unbiased-one-row", lambda: mmd(XS[:1], XT, estimate="unbiased"), Error(ValueError, "at least 2 rows")
+)
+case("mmd-linear-one-row", lambda: mmd(XS, XT[:1], estimate="linear"), Error(ValueError, "at least 2 rows"))
+case("mmd-empty", lambda: mmd(np.empty((0, 3)), XT), Error(ValueError, "0 sample"))
+case("mmd-1d", lambda: mmd(XS[:, 0], XT[:, 0]), Error(ValueError, "Expected 2D array"))
+case(
+    "mmd-one-row-biased",
+    lambda: mmd(XS[:1], XT, kernel="linear"),
+    Result(lambda v: np.testing.assert_allclose(v, _linear_mmd_reference(XS[:1], XT))),
+)
+case(
+    "mmd-large-finite",
+    lambda: mmd(XS * 1e100, XT * 1e100, kernel="linear"),
+    Result(lambda v: np.testing.assert_allclose(v, _linear_mmd_reference(XS, XT) * 1e200, rtol=1e-9)),
+)
+case(
+    "mmd-pandas",
+    lambda: mmd(pd_frame(XS), pd_frame(XT), kernel="linear"),
+    Result(lambda v: np.testing.assert_allclose(v, _linear_mmd_reference(XS, XT))),
+)
+case(
+    "mmd-sparse",
+    lambda: mmd(sp.csr_matrix(XS), XT),
+    Error(TypeError, "The 'X_source' parameter of maximum_mean_discrepancy must be an array-like"),
+)
+case(
+    "median-gamma-identical",
+    lambda: metrics.median_heuristic_gamma(np.ones((3, 2)), np.ones((2, 2))),
+    Error(ValueError, "gamma='median' needs distinct rows"),
+)
+case(
+    "median-gamma-huge",
+    lambda: metrics.median_heuristic_gamma(XS * 1e300, XT),
+    Error(ValueError, "X_source holds"),
+)
+case(
+    "permutation-test-n",
+    lambda: metrics.mmd_permutation_test(XS, XT, n_permutations=0),
+    Error(ValueError, "The 'n_permutations' parameter"),
+)
+case(
+    "permutation-test-huge",
+    lambda: metrics.mmd_permutation_test(XS, XT * 1e300, n_permutations=5),
+    Error(ValueError, "X_target holds values"),
+)
+case(
+    "transfer-report-no-target-labels",
+    lambda: metrics.transfer_report(skt.make_da_pipeline(LogisticRegression()).fit(X, Y), X, Y),
+    Error(ValueError, "transfer_report scores the labeled target rows and found none"),
+)
+case(
+    "transfer-report-not-fitted",
+    lambda: metrics.transfer_report(skt.make_da_pipeline(LogisticRegression()), X, Y),
+    Error(NotFittedError, "not fitted"),
+)
+case(
+    "stack-domains-widths",
+    lambda: skt.stack_domains(XS, YS, XT[:, :2]),
+    Error(ValueError, r"X_source rows have shape \(3,\) but X_target rows have shape \(2,\)"),
+)
+case(
+    "stack-domains-dims",
+    lambda: skt.stack_domains(XS, YS, XT[:, :, None]),
+    Error(ValueError, r"X_source rows have shape \(3,\) but X_target rows have shape \(3, 1\)"),
+)
+case(
+    "stack-domains-unlabeled-source",
+    lambda: skt.stack_domains(XS, -np.ones(N_SOURCE), XT),
+    Error(ValueError, "y_source contains -1"),
+)
+case(
+    "stack-domains-y-length",
+    lambda: skt.stack_domains(XS, YS[:-1], XT),
+    Error(ValueError, "inconsistent numbers of samples"),
+)
+case(
+    "stack-domains-labeled-target",
+    lambda: skt.stack_domains(XS, YS, XT, YT),
+    Error(ValueError, "return_sample_domain=True"),
+)
+case(
+    "stack-domains-strings",
+    lambda: skt.stack_domains(XS, NAMES[YS], XT)[1],
+    Result(lambda y: assert_array_equal(y, np.r_[NAMES[YS], np.full(N_TARGET, -1, dtype=object)])),
+)
+case(
+    "stack-domains-float-labels",
+    lambda: skt.stack_domains(XS, YS + 0.5, XT)[1],
+    Result(lambda y: assert_array_equal(y[:N_SOURCE], YS + 0.5)),
+)
+case(
+    "stack-domains-lists",
+    lambda: skt.stack_domains(["a.png", "b.png"], [0, 1], ["c.png"])[0],
+    Result(lambda X_: assert_array_equal(X_, ["a.png", "b.png", "c.png"])),
+)
+case(
+    "make-da-pipeline-unlabeled-rows",
+    lambda: skt.make_da_pipeline(LogisticRegression()).fit(X, Y).predict(XT),
+    Result(_same_as(lambda: LogisticRegression().fit(XS, YS).predict(XT))),
+)
+case(
+    "make-da-pipeline-no-step",
+    lambda: skt.make_da_pipeline(),
+    Error((TypeError, ValueError, IndexError), "step|estimator"),
+)
+case(
+    "kmm-qp-negative-eps",
+    lambda: skt.kmm_qp(np.eye(3), np.ones(3), eps=-0.1),
+    Error(ValueError, "The 'eps' parameter"),
+)
+case(
+    "kmm-qp-shapes",
+    lambda: skt.kmm_qp(np.ones((3, 2)), np.ones(3), eps=0.1),
+    Error(ValueError, r"K must be a square \(n, n\) matrix .* got K of shape \(3, 2\)"),
+)
+case(
+    "kmm-qp-kappa-length",
+    lambda: skt.kmm_qp(np.eye(3), np.ones(2), eps=0.1),
+    Error(ValueError, r"kappa of shape \(2,\)"),
+)
+case(
+    "kmm-qp-unbounded-weights",
+    lambda: skt.kmm_qp(np.eye(3), np.array([2.0, 1.0, 0.0]), B=10.0, eps=0.5),
+    Result(lambda b: assert_allclose(b, [2.0, 1.0, 0.0], atol=1e-6)),  # argmin of 1/2 |b|^2 - kappa.b
+)
+case(
+    "kernel-mean-matching-no-sample-weight",
+    lambda: skt.KernelMeanMatching(KNeighborsClassifier()).fit(X, Y),
+    Error(ValueError, "estimator=KNeighborsClassifier does not accept sample_weight"),
+)
+case(
+    "tradaboost-no-sample-weight",
+    lambda: skt.TrAdaBoostClassifier(KNeighborsClassifier()).fit(X4, Y4, sample_domain=SD4),
+    Error(ValueError, "estimator=KNeighborsClassifier does not accept sample_weight"),
+)
+case(
+    "mmd-aligner-rbf-gamma-zero",
+    lambda: skt.MMDAligner(kernel="rbf", gamma=0.0).fit(X, Y),
+    Error(ValueError, "The 'gamma' parameter of MMDAligner"),
+)
+case(
+    "coral-huge",
+    lambda: skt.CORALAligner().fit(X * 1e300, Y),
+    Error(ValueError, "X holds values up to"),
+)
+case(
+    "mmd-aligner-huge-transform",
+    lambda: SPECS["MMDAligner"].fit(SPECS["MMDAligner"].make()).transform(XT * 1e300),
+    Error(ValueError, "X holds values up to"),
+)
+
+# --------------------------------------------------------------- splitters and scorers
+
+SD = np.r_[np.zeros(N_SOURCE, int), -np.ones(N_TARGET, int)]
+case(
+    "domain-aware-split-y-length",
+    lambda: list(model_selection.DomainAwareSplit(KFold(3)).split(X, Y[:-1])),
+    Error(ValueError, "inconsistent numbers of samples|y"),
+)
+case(
+    "domain-aware-split-rows",
+    lambda: [len(test) for _, test in model_selection.DomainAwareSplit(KFold(3)).split(X, Y)],
+    Result(lambda sizes: assert_array_equal(sizes, [8, 8, 8])),  # the 24 labeled rows, in 3 folds
+)
+case(
+    "domain-aware-split-bad-cv",
+    lambda: list(model_selection.DomainAwareSplit("three").split(X, Y)),
+    Error((ValueError, TypeError), "cv"),
+)
+case(
+    "leave-one-domain-out-no-domains",
+    lambda: list(model_selection.LeaveOneDomainOut().split(X, Y)),
+    Error(ValueError, "sample_domain"),
+)
+case(
+    "leave-one-domain-out-sample-domain-length",
+    lambda: list(model_selection.LeaveOneDomainOut().split(X, Y, sample_domain=SD[:-1])),
+    Error(ValueError, "sample_domain"),
+)
+case(
+    "bootstrap-split-n-splits",
+    lambda: list(model_selection.BootstrapSplit(n_splits=0).split(X, Y)),
+    Error(ValueError, "n_splits"),
+)
+case(
+    "bootstrap-632-n-splits",
+    lambda: model_selection.bootstrap_632_score(LogisticRegression(), XS, YS, n_splits=0),
+    Error(ValueError, "The 'n_splits' parameter"),
+)
+case(
+    "bootstrap-ci-confidence",
+    lambda: model_selection.bootstrap_confidence_interval(
+        lambda a, b: np.mean(a == b), YS, YS, confidence_level=1.5
+    ),
+    Error(ValueError, "The 'confidence_level' parameter"),
+)
+case(
+    "bootstrap-ci-perfect",
+    lambda: model_selection.bootstrap_confidence_interval(
+        lambda a, b: np.mean(a == b), YS, YS, random_state=0
+    ),
+    Result(lambda ci: assert_allclose(np.ravel(ci)[-2:], [1.0, 1.0])),
+)
+_pipe = skt.make_da_pipeline(LogisticRegression()).fit(X, Y)
+case(
+    "entropy-scorer-no-target",
+    lambda: model_selection.PredictionEntropyScorer()(_pipe, XS, YS),
+    Error(ValueError, "target"),
+)
+case(
+    "entropy-scorer-no-proba",
+    lambda: model_selection.PredictionEntropyScorer()(
+        skt.make_da_pipeline(KNeighborsClassifier(weights="distance")).fit(X, Y).steps[-1][1].estimator_, X, Y
+    ),
+    Result(lambda v: np.isfinite(v) or pytest.fail("not finite")),
+)
+case(
+    "importance-scorer-no-source",
+    lambda: model_selection.ImportanceWeightedScorer()(_pipe, XT, np.full(N_TARGET, -1)),
+    Error(ValueError, "source"),
+)
+case(
+    "dev-scorer-no-source",
+    lambda: model_selection.DeepEmbeddedValidationScorer()(_pipe, XT, np.full(N_TARGET, -1)),
+    Error(ValueError, "source"),
+)
+case(
+    "circular-scorer-no-target",
+    lambda: model_selection.CircularValidationScorer()(_pipe, XS, YS),
+    Error(ValueError, "target"),
+)
+
+# --------------------------------------------------------------------------- datasets
+
+case(
+    "office-caltech10-domain",
+    lambda: datasets.fetch_office_caltech10("sketch"),
+    Error(ValueError, "domain"),
+)
+case(
+    "digits-shift-fraction",
+    lambda: datasets.make_digits_shift(target_fraction=1.5),
+    Error(ValueError, "target_fraction"),
+)
+
+
+def _outcome(call, expect):
+    if isinstance(expect, Error):
+        with pytest.raises(expect.kind, match=expect.match):
+            call()
+    else:
+        expect.check(call())
+
+
+@pytest.mark.parametrize(("call", "expect"), CASES)
+def test_bad_input(call, expect):
+    _outcome(call, expect)
