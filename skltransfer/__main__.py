@@ -173,8 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for usage errors, 1 for other errors)."""
     args = build_parser().parse_args(argv)
-    # TensorFlow's C++ start-up notes are noise on a command line; errors still show.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up notes are noise on a command line; errors still show. The
+    # variable is removed again, so that main() called from Python leaves os.environ as it was.
+    quiet = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    if quiet:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     try:
         return args.run(args)
     except _cli.CommandError as e:
@@ -183,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if quiet:
+            del os.environ["TF_CPP_MIN_LOG_LEVEL"]
 
 
 if __name__ == "__main__":

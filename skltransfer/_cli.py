@@ -18,6 +18,7 @@ import shutil
 import tempfile
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ._image_folder import IMAGE_EXTENSIONS, load_image_folder
 
@@ -40,6 +41,8 @@ def _user_errors(command):
             raise CommandError(f"{e.strerror or e}{where}") from e
         except ValueError as e:
             raise CommandError(" ".join(str(e).split())) from e
+        except ImportError as e:  # TensorFlow missing: the message names the extra to install
+            raise CommandError(str(e)) from e
 
     return run
 
@@ -151,7 +154,7 @@ def _atomic_output(path: str, mode: str = "wb"):
 _CLASSES_ENTRY = "skltransfer.json"
 
 
-class _ExportedClassifier:
+class _ExportedClassifier(ClassifierMixin, BaseEstimator):
     """A ``.keras`` export of a FineTunedCNNClassifier with its class names, as a fitted classifier.
 
     Reads image paths or flattened pixel rows of ``image_shape``.
@@ -159,8 +162,13 @@ class _ExportedClassifier:
 
     def __init__(self, network, classes, image_shape):
         self.network = network
+        self.classes = classes
+        self.image_shape = image_shape
         self.classes_ = np.asarray(classes)
-        self.image_shape = tuple(image_shape)
+
+    def fit(self, X=None, y=None):
+        """The network is trained already: nothing to do (scikit-learn's checks need ``fit``)."""
+        return self
 
     def __sklearn_is_fitted__(self) -> bool:
         return True
@@ -170,10 +178,10 @@ class _ExportedClassifier:
 
         X = np.asarray(X)
         if X.dtype.kind in "USO":  # image paths
-            shape = self.image_shape
+            shape = tuple(self.image_shape)
             images = np.stack([load_image(p, shape[:2], shape[-1]) for p in X]).astype(np.float32)
         else:
-            images = X.astype(np.float32).reshape(-1, *self.image_shape)
+            images = X.astype(np.float32).reshape(-1, *tuple(self.image_shape))
         return np.asarray(self.network.predict(images, batch_size=32, verbose=0))
 
     def predict(self, X) -> np.ndarray:
@@ -194,8 +202,6 @@ def _load_keras(path: str) -> _ExportedClassifier:
     """The ``.keras`` archive at ``path``, loaded with Keras' safe mode (no code runs)."""
     import zipfile
 
-    from .keras._heads import image_preprocessing_class
-
     try:
         with zipfile.ZipFile(path) as archive:
             meta = json.loads(archive.read(_CLASSES_ENTRY)) if _CLASSES_ENTRY in archive.namelist() else None
@@ -206,9 +212,11 @@ def _load_keras(path: str) -> _ExportedClassifier:
             f"{path!r} holds no class names ({_CLASSES_ENTRY}): write the model with "
             "'skltransfer finetune ... -o MODEL.keras', which adds them to the Keras archive"
         )
+    from .keras._heads import image_preprocessing_class  # without TensorFlow: names the extra
+
+    image_preprocessing_class()  # registers the layer the archive refers to
     import keras
 
-    image_preprocessing_class()
     try:
         network = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as e:  # Keras reports a bad archive in many ways
@@ -386,7 +394,7 @@ def _pixel_rows(model, paths) -> np.ndarray:
     from .keras.images import load_image
 
     if isinstance(model, _ExportedClassifier):
-        shape = model.image_shape
+        shape = tuple(model.image_shape)
     else:
         prefix = f"{model.steps[0][0]}__" if isinstance(model, Pipeline) else ""
         step = model.steps[0][1] if prefix else model
