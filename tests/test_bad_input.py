@@ -11,11 +11,13 @@ output.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import io
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -645,6 +647,7 @@ case(
 HAS_TF = importlib.util.find_spec("tensorflow") is not None and importlib.util.find_spec("keras") is not None
 needs_tf = pytest.mark.skipif(not HAS_TF, reason="needs TensorFlow (the extra 'keras')")
 FILES = pathlib.Path(tempfile.mkdtemp(prefix="skltransfer-bad-input-"))
+atexit.register(shutil.rmtree, FILES, ignore_errors=True)
 
 
 def _write_images():
@@ -686,29 +689,18 @@ def _pixels(paths):
     return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths]).astype(np.float32)
 
 
-case(
-    "load-image-folder-missing",
-    lambda: datasets.load_image_folder(FILES / "missing"),
-    Error(ValueError, "Not a folder: .*missing"),
-)
-case(
-    "load-image-folder-file",
-    lambda: datasets.load_image_folder(FILES / "not_a_folder.txt"),
-    Error(ValueError, "Not a folder: .*not_a_folder.txt"),
-)
-case(
-    "load-image-folder-empty", lambda: datasets.load_image_folder(FILES / "empty"), Error(ValueError, "empty")
-)
-case(
-    "load-image-folder-loose-images",
-    lambda: datasets.load_image_folder(FILES / "loose"),
-    Error(ValueError, "loose"),
-)
-case(
-    "load-image-folder-no-images",
-    lambda: datasets.load_image_folder(FILES / "no_images"),
-    Error(ValueError, "no_images"),
-)
+for folder, match in [
+    ("missing", "Not a folder: .*missing"),
+    ("not_a_folder.txt", "Not a folder: .*not_a_folder.txt"),
+    ("empty", "empty"),
+    ("loose", "loose"),
+    ("no_images", "no_images"),
+]:
+    case(
+        f"load-image-folder-{folder}",
+        lambda folder=folder: datasets.load_image_folder(FILES / folder),
+        Error(ValueError, match),
+    )
 case(
     "load-image-folder-labels",
     lambda: datasets.load_image_folder(FILES / "labeled"),
@@ -869,26 +861,17 @@ case(
     lambda: _cli("finetune", FILES / "labeled", "--epochs", -1, "-o", OUT / "m.joblib"),
     Error(CommandFailed, "(?s)exit 2: .*--epochs: must be at least 0, got -1"),
 )
-case(
-    "cli-predict-missing-model",
-    lambda: _cli("predict", FILES / "missing.joblib", FILES / "loose", "-o", OUT / "p.csv"),
-    Error(CommandFailed, "no model file at .*missing.joblib"),
-)
-case(
-    "cli-predict-not-joblib",
-    lambda: _cli("predict", FILES / "not_a_model.joblib", FILES / "loose", "-o", OUT / "p.csv"),
-    Error(CommandFailed, "cannot load .*not_a_model.joblib.* as a joblib model file"),
-)
-case(
-    "cli-predict-not-image-model",
-    lambda: _cli("predict", FILES / "plain.joblib", FILES / "loose", "-o", OUT / "p.csv"),
-    Error(CommandFailed, "plain.joblib. is not a skltransfer image model: .*found LogisticRegression"),
-)
-case(
-    "cli-predict-not-keras-archive",
-    lambda: _cli("predict", FILES / "not_an_archive.keras", FILES / "loose", "-o", OUT / "p.csv"),
-    Error(CommandFailed, "cannot read .*not_an_archive.keras.* as a .keras archive"),
-)
+for model, match in [
+    ("missing.joblib", "no model file at .*missing.joblib"),
+    ("not_a_model.joblib", "cannot load .*not_a_model.joblib.* as a joblib model file"),
+    ("plain.joblib", "plain.joblib. is not a skltransfer image model: .*found LogisticRegression"),
+    ("not_an_archive.keras", "cannot read .*not_an_archive.keras.* as a .keras archive"),
+]:
+    case(
+        f"cli-predict-model-{model}",
+        lambda model=model: _cli("predict", FILES / model, FILES / "loose", "-o", OUT / "p.csv"),
+        Error(CommandFailed, match),
+    )
 case(
     "cli-predict-keras-without-classes",
     lambda: _cli("predict", _tiny_backbone(), FILES / "loose", "-o", OUT / "p.csv"),
@@ -1012,6 +995,7 @@ case(
     lambda: _finetuned().fit(IMAGE_ARRAY, IMAGE_LABELS).predict(IMAGE_ARRAY),
     Result(lambda pred: assert_array_equal(np.unique(np.r_[pred, IMAGE_LABELS]), ["cat", "dog"])),
     needs_tf,
+    pytest.mark.slow,
 )
 case(
     "finetuned-sequential-backbone",
@@ -1074,7 +1058,8 @@ ESTIMATORS["FineTunedCNNClassifier"] = (
 )
 KERAS_NAMES = ("PretrainedFeatureExtractor", "FineTunedCNNClassifier")
 ESTIMATOR_PARAMS = [
-    pytest.param(name, id=name, marks=[needs_tf] if name in KERAS_NAMES else []) for name in ESTIMATORS
+    pytest.param(name, id=name, marks=[needs_tf, pytest.mark.slow] if name in KERAS_NAMES else [])
+    for name in ESTIMATORS
 ]
 
 
@@ -1124,6 +1109,7 @@ def test_the_command_line_leaves_the_environment_unchanged():
     assert dict(os.environ) == before
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_keras_estimators_without_tensorflow_name_the_extra():
     """In an environment without TensorFlow, the error says which extra to install."""
     code = (
@@ -1144,6 +1130,7 @@ def test_keras_estimators_without_tensorflow_name_the_extra():
         assert line.endswith('Install it with: pip install "skltransfer[keras]"')
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_command_line_without_tensorflow_names_the_extra(tmp_path):
     code = (
         "import sys\n"
