@@ -164,7 +164,10 @@ class _ExportedClassifier(ClassifierMixin, BaseEstimator):
         self.network = network
         self.classes = classes
         self.image_shape = image_shape
-        self.classes_ = np.asarray(classes)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.classes)
 
     def fit(self, X=None, y=None):
         """The network is trained already: nothing to do (scikit-learn's checks need ``fit``)."""
@@ -176,12 +179,11 @@ class _ExportedClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         from .keras.images import load_image
 
-        X = np.asarray(X)
+        X, shape = np.asarray(X), tuple(self.image_shape)
         if X.dtype.kind in "USO":  # image paths
-            shape = tuple(self.image_shape)
             images = np.stack([load_image(p, shape[:2], shape[-1]) for p in X]).astype(np.float32)
         else:
-            images = X.astype(np.float32).reshape(-1, *tuple(self.image_shape))
+            images = X.astype(np.float32).reshape(-1, *shape)
         return np.asarray(self.network.predict(images, batch_size=32, verbose=0))
 
     def predict(self, X) -> np.ndarray:
