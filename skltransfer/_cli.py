@@ -214,12 +214,12 @@ def _load_keras(path: str) -> _ExportedClassifier:
             f"{path!r} holds no class names ({_CLASSES_ENTRY}): write the model with "
             "'skltransfer finetune ... -o MODEL.keras', which adds them to the Keras archive"
         )
-    from .keras._heads import image_preprocessing_class  # without TensorFlow: names the extra
-
-    image_preprocessing_class()  # registers the layer the archive refers to
-    import keras
+    # registers the layers the archive refers to; without TensorFlow, the ImportError names the extra
+    from .keras import _layers  # noqa: F401
 
     try:
+        import keras
+
         network = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as e:  # Keras reports a bad archive in many ways
         raise CommandError(f"cannot load {path!r} as a Keras model: {e}") from e

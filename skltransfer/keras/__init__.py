@@ -1,8 +1,9 @@
 """Keras-backed estimators: pretrained CNN features and fine-tuning.
 
-Importing this subpackage does not import TensorFlow; the estimators import it when they are
-first fitted or unpickled, and raise an ``ImportError`` with the install command when it is
-missing or broken. TensorFlow is the optional extra ``keras`` of skltransfer.
+Importing this subpackage imports Keras and registers skltransfer's custom layers
+(:mod:`skltransfer.keras._layers`), so that ``keras.saving.load_model`` reads a network the
+estimators exported. ``import skltransfer`` alone never imports it. Without TensorFlow (the
+optional extra ``keras`` of skltransfer) it raises an ``ImportError`` naming the extra.
 """
 
 import importlib.util
@@ -14,6 +15,7 @@ if importlib.util.find_spec("keras") is None or importlib.util.find_spec("tensor
         'Install it with: pip install "skltransfer[keras]"'
     )
 
+from . import _layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from .classifier import FineTunedCNNClassifier
 from .extractor import PretrainedFeatureExtractor
 

@@ -9,6 +9,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing, check_random_state, column_or_1d
@@ -34,16 +35,18 @@ from ._base import (
     require_keras,
     scoped_seed,
 )
-from ._finetune import OPTIMIZERS, shuffled_batches, train_phase
+from ._finetune import OPTIMIZERS, auto_epochs, auto_patience, shuffled_batches, train_phase
 from ._heads import (
     adaptation_model,
     augmentation_layers,
     build_head,
-    image_preprocessing_class,
     pooling_layer,
     set_unfrozen,
     unfrozen_count,
 )
+from ._layers import ImagePreprocessing, InferenceMode
+from ._logistic_head import MAX_ITER as LOGISTIC_MAX_ITER
+from ._logistic_head import logistic_penalty, solve_logistic_head
 from .applications import get_application
 from .extractor import _feature_layer, resolve_backbone
 from .images import as_images, check_channels
@@ -52,6 +55,12 @@ from .losses import AUTO_WEIGHTS, DOMAIN_LOSSES, WARMUP_SCHEDULES, domain_loss_l
 __all__ = ["FineTunedCNNClassifier"]
 
 _NAME = "FineTunedCNNClassifier"
+
+# The "auto" training budgets: optimizer steps per phase, converted to epochs by
+# auto_epochs (at least one epoch, at most the cap), and the plateau stop's patience.
+HEAD_STEPS, MAX_HEAD_EPOCHS = 500, 200
+FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS = 300, 100
+PLATEAU_STEPS = 50
 
 
 class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
@@ -112,22 +121,40 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         ``preprocess_input``, nothing for a model. Another string names the application
         whose ``preprocess_input`` to use. None: none.
     hidden_units : int, default=0
-        Units of a ReLU hidden layer in the head; 0 for none.
+        Units of a ReLU hidden layer in the head; 0 for none (a linear head: a multinomial
+        logistic regression on the standardised features).
     dropout : float, default=0.2
-        Dropout rate before the output layer.
-    l1, l2 : float, default=0.0
-        L1 and L2 penalties on the kernels of the head's dense layers.
-    epochs : int, default=10
-        Phase 1: epochs of head training on the frozen backbone.
+        Dropout rate before the output layer, in the phases trained by stochastic steps (the
+        exact solve of a linear head has its L2 penalty as regulariser instead).
+    l1 : float, default=0.0
+        L1 penalty on the kernels of the head's dense layers (added to the mean loss).
+    l2 : float or "auto", default="auto"
+        L2 penalty on the kernels of the head's dense layers (added to the mean loss).
+        "auto": ``1 / (2 n)`` for ``n`` training rows, the penalty of scikit-learn's
+        ``LogisticRegression(C=1.0)``: the linear head's phase 1 is then exactly that
+        logistic regression on the standardised features.
+    epochs : int or "auto", default="auto"
+        Phase 1: epochs of head training on the frozen backbone; 0 skips the phase.
+        "auto": a linear head on cached features (``hidden_units=0``, no augmentation) is
+        solved exactly, as a logistic regression (L-BFGS, or SAGA with ``l1``), to
+        convergence; another head trains for about 500 optimizer steps
+        (``ceil(500 / batches per epoch)`` epochs, at most 200) and stops earlier on a
+        plateau of its loss (see ``patience``), with a ``ConvergenceWarning`` when the
+        budget runs out first. An int trains exactly that many epochs of stochastic steps.
     learning_rate : float, default=1e-3
-        Phase 1 initial learning rate.
-    fine_tune_epochs : int, default=5
-        Phase 2: epochs of fine-tuning; 0 skips the phase.
-    fine_tune_learning_rate : float, default=1e-5
-        Phase 2 initial learning rate.
+        Phase 1 initial learning rate (stochastic steps only).
+    fine_tune_epochs : int or "auto", default="auto"
+        Phase 2: epochs of fine-tuning; 0 skips the phase. "auto": about 300 optimizer
+        steps (``ceil(300 / batches per epoch)`` epochs, at most 100: many epochs on a few
+        hundred images, one on a hundred thousand), stopping earlier on a plateau, with a
+        ``ConvergenceWarning`` when the budget runs out first.
+    fine_tune_learning_rate : float or "auto", default="auto"
+        Phase 2 initial learning rate. "auto": ``learning_rate / 10``, small enough to keep
+        the pretrained features, large enough to move them in a few hundred steps.
     unfreeze : int, float or str, default=0.2
-        Which top layers of the backbone phase 2 trains: a count, a fraction of its layers
-        in (0, 1], or the name of the lowest layer to train.
+        Which top layers of the backbone phase 2 trains, counting the layers with weights
+        (batch normalizations excepted, they stay frozen): a count, a fraction in (0, 1],
+        or the name of the lowest layer to train.
     unfreeze_steps : int, default=1
         Progressive unfreezing: phase 2 is split into this many equal runs of epochs, the
         ``k``-th training the top ``k / unfreeze_steps`` of the ``unfreeze`` layers.
@@ -145,10 +172,14 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training images and, in each phase, stop when
         the validation loss has not improved for ``patience`` epochs, restoring the weights
-        of the best epoch.
+        of the best epoch. Without it, the ``"auto"`` budgets stop on a plateau of the
+        training loss.
     validation_fraction : float, default=0.1
         Fraction held out (stratified when possible) when ``early_stopping``.
-    patience : int, default=3
+    patience : int or "auto", default="auto"
+        Epochs without improvement (of the validation loss with ``early_stopping``, else of
+        the training loss by at least 1e-3 under an ``"auto"`` budget) before a phase stops.
+        "auto": about 50 optimizer steps, at least 3 epochs.
     class_weight : "balanced", dict or None, default=None
         Weights of the classes in the loss; a dict maps class labels to weights (missing
         classes weigh 1).
@@ -251,11 +282,11 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         "hidden_units": [Interval(Integral, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
-        "l2": [Interval(Real, 0, None, closed="left")],
-        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "l2": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
-        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "fine_tune_epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
+        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "unfreeze": [
             Interval(Integral, 0, None, closed="left"),
             Interval(RealNotInt, 0, 1, closed="right"),
@@ -267,7 +298,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         "lr_schedule": [StrOptions({"constant", "cosine", "exponential", "plateau"}), callable],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "patience": [Interval(Integral, 1, None, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "callbacks": [list, None],
         "cache_features": ["boolean"],
@@ -281,12 +312,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     }
     _unpicklable = ("_predictors",)
     # scikit-learn checks this estimator cannot pass, with the reason (see tests/keras).
-    _expected_failed_checks: ClassVar[dict] = {
-        "check_class_weight_classifiers": (
-            "a few epochs of stochastic training on the check's heavily overlapping, unscaled blobs "
-            "(cluster_std=20) do not reach its 0.87 threshold; class_weight is tested on its own"
-        ),
-    }
+    _expected_failed_checks: ClassVar[dict] = {}
 
     def __init__(
         self,
@@ -301,11 +327,11 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         hidden_units=0,
         dropout=0.2,
         l1=0.0,
-        l2=0.0,
-        epochs=10,
+        l2="auto",
+        epochs="auto",
         learning_rate=1e-3,
-        fine_tune_epochs=5,
-        fine_tune_learning_rate=1e-5,
+        fine_tune_epochs="auto",
+        fine_tune_learning_rate="auto",
         unfreeze=0.2,
         unfreeze_steps=1,
         augmentation=None,
@@ -313,7 +339,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         lr_schedule="constant",
         early_stopping=False,
         validation_fraction=0.1,
-        patience=3,
+        patience="auto",
         class_weight=None,
         callbacks=None,
         cache_features=True,
@@ -410,18 +436,18 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             return None
         return get_application(self.preprocessing).name
 
-    def _build_model(self, backbone, own_preprocess, n_classes: int, seed: int):
-        """Assemble ``model_``: images -> [augmentation] -> preprocessing -> base -> pooling -> head.
+    def _backbone_graph(self, backbone, own_preprocess, seed: int):
+        """The layers of ``model_`` before the head: [augmentation] -> preprocessing -> base -> pooling.
 
-        The backbone is called with ``training=False``. The head sub-model ``"head"`` takes
-        the pooled features.
+        The backbone is called with ``training=False``.
 
         Returns
         -------
-        model, base, head : keras.Model
+        base : keras.Model
+            The backbone cut at ``layer``, frozen.
         features : callable
-            Images -> pooled features through the same layers (augmentation included), to
-            build training graphs that share ``model_``'s weights.
+            Images -> pooled features through these layers (augmentation included), to
+            build graphs that share their weights.
         frozen_features : callable
             ``(images, backbone) -> pooled features`` without augmentation, for the
             features computed once (through the backbone with its batch normalizations
@@ -432,7 +458,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         layer = _feature_layer(backbone, self.layer)
         base = backbone if layer is backbone.layers[-1] else keras.Model(backbone.inputs, layer.output)
         base.trainable = False
-        preprocessing = image_preprocessing_class()(
+        preprocessing = ImagePreprocessing(
             self.input_shape_[:2],
             self.input_shape_[-1],
             self._preprocessing_name(own_preprocess),
@@ -445,25 +471,43 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             out = backbone(preprocessing(x), training=False)
             return out if pool is None else pool(out)
 
+        in_inference_mode = InferenceMode(base, name="backbone")
+
         def features(x):
             for aug in augment:
                 x = aug(x)
-            return frozen_features(x, base)
+            return frozen_features(x, in_inference_mode)
 
+        return base, features, frozen_features, bool(augment)
+
+    def _assemble(self, features, head, seed: int):
+        """``model_``: raw images -> ``features`` -> ``head`` (the sub-model named ``"head"``)."""
+        keras = require_keras(_NAME)
         with scoped_seed(seed):
             inputs = keras.Input(self.image_shape_, name="images")
-            pooled = features(inputs)
-            head = build_head(
-                int(pooled.shape[-1]),
-                n_classes,
-                hidden_units=self.hidden_units,
-                dropout=self.dropout,
-                l1=self.l1,
-                l2=self.l2,
-                seed=seed,
-            )
-            model = keras.Model(inputs, head(pooled), name="finetuned_cnn")
-        return model, base, head, features, frozen_features, bool(augment)
+            return keras.Model(inputs, head(features(inputs)), name="finetuned_cnn")
+
+    def _frozen_features(self, base, frozen_features, x: np.ndarray) -> np.ndarray:
+        """Pooled features of every image through the frozen backbone, computed once."""
+        folded = fold_batch_normalization(base)
+        extract = CompiledPredictor(
+            lambda images: frozen_features(images, folded), self.image_shape_, self.batch_size
+        )
+        return np.concatenate([extract(b) for b in _chunks(x, self.batch_size)])
+
+    # ------------------------------------------------------------ budgets
+
+    def _l2(self, n_train: int) -> float:
+        return 1.0 / (2 * n_train) if self.l2 == "auto" else float(self.l2)
+
+    def _solves_head_exactly(self, augmented: bool) -> bool:
+        """Whether phase 1 is an exact logistic regression (epochs "auto", linear head, no augmentation)."""
+        return self.epochs == "auto" and self.hidden_units == 0 and not augmented
+
+    def _epochs(self, value, n_train: int, target_steps: int, max_epochs: int) -> int:
+        return auto_epochs(n_train, self.batch_size, target_steps, max_epochs) if value == "auto" else value
+
+    # ------------------------------------------------------------------- fit
 
     # ------------------------------------------------------------------- fit
 
@@ -515,6 +559,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             codes = self._labels(y, len(images))
         else:
             codes = self._labels(column_or_1d(y, warn=True, dtype=None)[labeled], len(labeled))
+        n_classes = len(self.classes_)
         rng = check_random_state(self.random_state)
         backbone, self.input_shape_, own_preprocess = resolve_backbone(
             self.base_model,
@@ -528,11 +573,35 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         check_channels(self.image_shape_[-1], self.input_shape_[-1])
         sample_weight = self._class_weights(codes)
         self._predictors = {}
-        self.model_, base, head, features, frozen_features, augmented = self._build_model(
-            backbone, own_preprocess, len(self.classes_), derive_seed(rng)
-        )
+        seed = derive_seed(rng)
+        base, features, frozen_features, augmented = self._backbone_graph(backbone, own_preprocess, seed)
         x = self._as_array(images, self.image_shape_)
         train, val = self._split(codes, rng)
+        cached = self._frozen_features(base, frozen_features, x)
+        mean, variance = _standardization(cached[labeled[train]])
+        l2 = self._l2(len(train))
+        head = build_head(
+            cached.shape[1],
+            n_classes,
+            mean=mean,
+            variance=variance,
+            hidden_units=self.hidden_units,
+            dropout=self.dropout,
+            l1=self.l1,
+            l2=l2,
+            seed=seed,
+        )
+        self.model_ = self._assemble(features, head, seed)
+        exact = self._solves_head_exactly(augmented)
+        head_epochs = 0 if exact else self._epochs(self.epochs, len(train), HEAD_STEPS, MAX_HEAD_EPOCHS)
+        fine_tune_epochs = self._epochs(
+            self.fine_tune_epochs, len(train), FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS
+        )
+        patience = (
+            auto_patience(len(train), self.batch_size, PLATEAU_STEPS)
+            if self.patience == "auto"
+            else self.patience
+        )
         shuffle_rng = np.random.RandomState(derive_seed(rng))
         domain_layer, own_callbacks = None, []
         if target is not None:
@@ -544,13 +613,13 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
                 discriminator_units=self.discriminator_units,
                 seed=derive_seed(rng),
             )
-            steps = max(1, len(train) // self.batch_size) * (self.epochs + self.fine_tune_epochs)
+            steps = max(1, len(train) // self.batch_size) * (head_epochs + fine_tune_epochs)
             own_callbacks = [warmup_callback(domain_layer, self.domain_warmup, steps)]
         training = {
             "optimizer": self.optimizer,
             "lr_schedule": self.lr_schedule,
             "early_stopping": self.early_stopping,
-            "patience": self.patience,
+            "patience": patience,
             "callbacks": self.callbacks or [],
             "verbose": self.verbose,
             "own_callbacks": own_callbacks,
@@ -576,13 +645,12 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             return net, batches, validation
 
         self.history_ = {"head": {}, "fine_tune": {}}
-        if self.epochs:
+        if exact and self.epochs != 0:
+            self.history_["head"] = self._solve_head(
+                head, cached[labeled[train]], codes[train], sample_weight[train], l2
+            )
+        elif head_epochs:
             if self.cache_features and not augmented:
-                folded = fold_batch_normalization(base)
-                extract = CompiledPredictor(
-                    lambda images: frozen_features(images, folded), self.image_shape_, self.batch_size
-                )
-                cached = np.concatenate([extract(b) for b in _chunks(x, self.batch_size)])
                 net, batches, validation = phase(head, cached, lambda f: f, cached.shape[1:])
             else:
                 net, batches, validation = phase(self.model_, x, features, self.image_shape_)
@@ -590,33 +658,76 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
                 net,
                 batches,
                 validation,
-                steps=[(self.epochs, lambda: None)],
+                steps=[(head_epochs, lambda: None)],
                 learning_rate=self.learning_rate,
+                budget="epochs" if self.epochs == "auto" else None,
                 **training,
             )
-        if self.fine_tune_epochs:
+        if fine_tune_epochs:
             count = unfrozen_count(base, self.unfreeze)
-            n_steps = min(self.unfreeze_steps, self.fine_tune_epochs)
+            n_steps = min(self.unfreeze_steps, fine_tune_epochs)
             steps = [
                 (
-                    round(self.fine_tune_epochs * k / n_steps),
+                    round(fine_tune_epochs * k / n_steps),
                     lambda k=k: set_unfrozen(base, max(1, round(count * k / n_steps)) if count else 0),
                 )
                 for k in range(1, n_steps + 1)
             ]
+            # Without a domain loss, fine-tuning must not end worse than phase 1 on the monitored loss.
+            rows = train if val is None else val
+            monitored = (x[labeled[rows]], codes[rows], sample_weight[rows])
+            guard = None if domain_layer is not None else (self._loss(*monitored), self.model_.get_weights())
             net, batches, validation = phase(self.model_, x, features, self.image_shape_)
             self.history_["fine_tune"] = train_phase(
                 net,
                 batches,
                 validation,
                 steps=steps,
-                learning_rate=self.fine_tune_learning_rate,
+                learning_rate=self.learning_rate / 10
+                if self.fine_tune_learning_rate == "auto"
+                else self.fine_tune_learning_rate,
+                budget="fine_tune_epochs" if self.fine_tune_epochs == "auto" else None,
                 **training,
             )
+            set_unfrozen(base, 0)
+            if guard is not None:
+                before, weights = guard
+                after = self._loss(*monitored)
+                self.history_["fine_tune"]["reverted"] = after > before
+                if after > before:
+                    self.model_.set_weights(weights)
         set_unfrozen(base, 0)
         if domain_layer is not None:
             self._warn_if_collapsed(codes[train])
         return self
+
+    def _solve_head(self, head, features, codes, sample_weight, l2: float) -> dict:
+        """Phase 1 of a linear head: the exact logistic regression, written into ``head``."""
+        z = np.asarray(head.get_layer("standardize")(features), dtype=np.float64)
+        C, l1_ratio = logistic_penalty(self.l1, l2, len(codes), len(self.classes_))
+        kernel, bias, n_iter = solve_logistic_head(
+            z, codes, sample_weight, len(self.classes_), C=C, l1_ratio=l1_ratio
+        )
+        head.get_layer("probabilities").set_weights([kernel, bias])
+        logits = z @ kernel + bias
+        loss = _cross_entropy(logits, codes, sample_weight)
+        accuracy = float(np.mean(np.argmax(logits, axis=1) == codes))
+        return {
+            "loss": [loss],
+            "accuracy": [accuracy],
+            "steps": [n_iter],
+            "stop_reason": "budget" if n_iter >= LOGISTIC_MAX_ITER else "converged",
+        }
+
+    def _loss(self, x: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray) -> float:
+        """The training objective of ``model_`` (in inference mode) on these images.
+
+        The mean weighted cross-entropy plus the head's penalties, as Keras reports the loss.
+        """
+        keras = require_keras(_NAME)
+        proba = self.model_.predict(x, batch_size=self.batch_size, verbose=0)
+        penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in self.model_.losses)
+        return _cross_entropy(np.log(np.clip(proba, 1e-12, None)), codes, sample_weight) + penalty
 
     def _warn_if_collapsed(self, train_codes: np.ndarray) -> None:
         """Warn when the training accuracy, after rising, fell to that of a constant guess.
@@ -746,8 +857,6 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     def __setstate__(self, state):
         state = dict(state)
         state.pop("_configure_threads", None)
-        if state.get("_keras_model_bytes"):
-            image_preprocessing_class()  # register the custom layer before loading
         super().__setstate__(state)
 
     def export(self, path, format="keras"):
@@ -798,6 +907,20 @@ class _ConfigureThreadsFirst:
 
     def __reduce__(self):
         return (require_keras, (_NAME,))
+
+
+def _standardization(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the training features; constant features get a variance of 1."""
+    features = np.asarray(features, dtype=np.float64)
+    variance = features.var(axis=0)
+    variance[variance < 1e-12] = 1.0
+    return features.mean(axis=0).astype(np.float32), variance.astype(np.float32)
+
+
+def _cross_entropy(logits: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray) -> float:
+    """Keras' sparse categorical cross-entropy of ``logits`` (mean of the weighted row losses)."""
+    log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
+    return float(np.mean(-log_proba[np.arange(len(codes)), codes] * sample_weight))
 
 
 def _chunks(x: np.ndarray, size: int):
