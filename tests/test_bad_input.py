@@ -470,7 +470,7 @@ case(
 )
 case(
     "stack-domains-unlabeled-source",
-    lambda: skt.stack_domains(XS, -np.ones(N_SOURCE), XT),
+    lambda: skt.stack_domains(XS, -np.ones(N_SOURCE, dtype=int), XT),
     Error(ValueError, "y_source contains -1"),
 )
 case(
@@ -484,6 +484,11 @@ case(
     Error(ValueError, "return_sample_domain=True"),
 )
 case(
+    "stack-domains-unlabeled-regression-source",
+    lambda: skt.stack_domains(XS, _with(YS, 4, np.nan), XT),
+    Error(ValueError, "y_source contains -1 \\(or NaN\\)"),
+)
+case(
     "stack-domains-strings",
     lambda: skt.stack_domains(XS, NAMES[YS], XT)[1],
     Result(lambda y: assert_array_equal(y, np.r_[NAMES[YS], np.full(N_TARGET, -1, dtype=object)])),
@@ -491,7 +496,7 @@ case(
 case(
     "stack-domains-float-labels",
     lambda: skt.stack_domains(XS, YS + 0.5, XT)[1],
-    Result(lambda y: assert_array_equal(y[:N_SOURCE], YS + 0.5)),
+    Result(lambda y: assert_array_equal(y, np.r_[YS + 0.5, np.full(N_TARGET, np.nan)])),  # NaN: unlabeled
 )
 case(
     "stack-domains-lists",
