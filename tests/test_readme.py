@@ -37,7 +37,7 @@ if "grid" in namespace:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("block", _block_params())
+@pytest.mark.parametrize("block", list(_block_params()))
 def test_each_readme_block_runs_alone(block, tmp_path):
     """Each block runs in a fresh interpreter: its imports and data are its own."""
     script = tmp_path / "block.py"
