@@ -74,7 +74,7 @@ class LabeledTargetMixin:
 
     def _labeled_rows(self, X, y, sample_domain):
         """Validated ``X`` and ``y``, the labeled rows, and which of them are target rows."""
-        if self.estimator is not None:
+        if getattr(self, "estimator", None) is not None:  # the boosting estimators fit it weighted
             check_sample_weight_support(self, self.estimator)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         check_magnitude(X)
