@@ -32,18 +32,28 @@ class ImagePreprocessing(keras.layers.Layer):
     channels : int
     application : str or None, default=None
         A ``keras.applications`` name whose ``preprocess_input`` to apply; None for none.
+    function : callable or None, default=None
+        A preprocessing function of a float32 tensor, applied after ``application``'s.
+        Saved by Keras' serialisation of functions: a module-level function (ideally
+        registered with ``keras.saving.register_keras_serializable``) loads anywhere its
+        module is importable; a lambda does not load in safe mode.
     """
 
-    def __init__(self, size, channels, application=None, **kwargs):
+    def __init__(self, size, channels, application=None, function=None, **kwargs):
         super().__init__(**kwargs)
         self.size = (int(size[0]), int(size[1]))
         self.channels = int(channels)
         self.application = application
+        if isinstance(function, dict):
+            function = keras.saving.deserialize_keras_object(function)
+        self.function = function
 
     def call(self, x):
         x = adapt_batch(keras.ops.cast(x, "float32"), size=self.size, channels=self.channels)
         if self.application is not None:
             x = get_application(self.application).preprocess_input(x)
+        if self.function is not None:
+            x = self.function(x)
         return x
 
     def compute_output_shape(self, input_shape):
@@ -51,7 +61,12 @@ class ImagePreprocessing(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(size=list(self.size), channels=self.channels, application=self.application)
+        config.update(
+            size=list(self.size),
+            channels=self.channels,
+            application=self.application,
+            function=None if self.function is None else keras.saving.serialize_keras_object(self.function),
+        )
         return config
 
 
