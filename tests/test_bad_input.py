@@ -31,7 +31,7 @@ import scipy.sparse as sp
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -50,6 +50,10 @@ YT = np.tile([0, 1], N_TARGET // 2)
 XT[YT == 1] += 2.0
 X, Y = skt.stack_domains(XS, YS, XT)
 # four labeled target rows, for the estimators that need them (TrAdaBoostClassifier)
+# regression: a linear target, the target domain's slightly different, every target row labeled
+XR, YR, SDR = skt.stack_domains(
+    XS, XS @ [1.0, 2.0, 0.0], XT[:8], XT[:8] @ [1.0, 2.0, 0.5] + 1.0, return_sample_domain=True
+)
 X4, Y4, SD4 = skt.stack_domains(
     XS, YS, XT, np.where(np.arange(N_TARGET) < 4, YT, -1), return_sample_domain=True
 )
@@ -65,12 +69,20 @@ class Spec:
     random_state: bool = False  # has a random_state parameter
     needs_labeled_target: bool = False
     uses_labels: bool = True  # the source labels reach the fitted model
+    regression: bool = False  # float targets: labeled target rows, no classes
+
+    def data(self):
+        """The rows, targets and sample_domain (or None) of a good fit."""
+        if self.regression:
+            return XR, YR, SDR
+        return (X4, Y4, SD4) if self.needs_labeled_target else (X, Y, None)
 
     def fit(self, est, X_=None, y_=None, **kwargs):
+        X_good, y_good, sd_good = self.data()
         if X_ is None:
-            X_, y_ = (X4, Y4) if self.needs_labeled_target else (X, Y)
-        if self.needs_labeled_target and "sample_domain" not in kwargs and X_.shape[0] == X4.shape[0]:
-            kwargs["sample_domain"] = SD4
+            X_, y_ = X_good, y_good
+        if sd_good is not None and "sample_domain" not in kwargs and X_.shape[0] == X_good.shape[0]:
+            kwargs["sample_domain"] = sd_good
         return est.fit(X_, y_, **kwargs)
 
     def output(self, est, X_):
@@ -138,6 +150,17 @@ SPECS = {
         True,
         needs_labeled_target=True,
     ),
+    "LabelShiftClassifier": Spec(
+        _factory(skt.LabelShiftClassifier, LogisticRegression()), "predict", ("method", "magic")
+    ),
+    "TrAdaBoostRegressor": Spec(
+        _factory(skt.TrAdaBoostRegressor, Ridge(), n_estimators=3, random_state=0),
+        "predict",
+        ("n_estimators", 0),
+        True,
+        regression=True,
+    ),
+    "TransferRidge": Spec(skt.TransferRidge, "predict", ("alphas", [-1.0]), regression=True),
     "LabeledOnly": Spec(
         _factory(skt.LabeledOnly, estimator=LogisticRegression()), "predict", ("estimator", 3)
     ),
@@ -190,8 +213,17 @@ CASES: list = []
 OVERRIDES: dict = {}
 
 
+#: Cases that fail for a reason owned elsewhere, kept as strict expected failures.
+KNOWN_FAILURES = {
+    "LabelShiftClassifier-huge": "LabelShiftClassifier fits on 1e300 values without an error naming their "
+    "magnitude (its fit has no check_magnitude): the label-shift estimator's validation",
+}
+
+
 def case(id_: str, call: Callable[[], Any], expect, *marks):
     call, expect = OVERRIDES.get(id_, (call, expect))
+    if id_ in KNOWN_FAILURES:
+        marks = (*marks, pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[id_]))
     CASES.append(pytest.param(call, expect, id=id_, marks=marks))
 
 
@@ -249,9 +281,38 @@ OVERRIDES.update(
     }
 )
 
+OVERRIDES.update(
+    {
+        "LabelShiftClassifier-empty": (
+            lambda: skt.LabelShiftClassifier(LogisticRegression()).fit(np.empty((0, 3)), np.empty(0)),
+            Error(ValueError, r"no source rows \(0 of n_samples=0\)"),
+        ),
+        "LabelShiftClassifier-sparse": (  # its estimator reads sparse rows: the dense result
+            lambda: (
+                SPECS["LabelShiftClassifier"]
+                .fit(SPECS["LabelShiftClassifier"].make(), sp.csr_matrix(X), Y)
+                .predict_proba(sp.csr_matrix(XT))
+            ),
+            Result(
+                _same_as(
+                    lambda: (
+                        SPECS["LabelShiftClassifier"]
+                        .fit(SPECS["LabelShiftClassifier"].make())
+                        .predict_proba(XT)
+                    )
+                )
+            ),
+        ),
+        "TransferRidge-param-alphas": (
+            lambda: SPECS["TransferRidge"].fit(skt.TransferRidge(alphas=[-1.0])),
+            Error(ValueError, r"alphas must be a non-empty 1-D list of positive floats, got \[-1.0\]"),
+        ),
+    }
+)
+
 for name, spec in SPECS.items():
-    Xf, Yf = (X4, Y4) if spec.needs_labeled_target else (X, Y)
-    fit_kw = {"sample_domain": SD4} if spec.needs_labeled_target else {}
+    Xf, Yf, SDf = spec.data()
+    fit_kw = {} if SDf is None else {"sample_domain": SDf}
 
     def fit_with(X_, y_=None, spec=spec, Yf=Yf, fit_kw=fit_kw, **kw):
         return spec.make().fit(X_, Yf if y_ is None else y_, **{**fit_kw, **kw})
@@ -364,22 +425,23 @@ for name, spec in SPECS.items():
 
         return check
 
-    case(f"{name}-string-labels", lambda f=_relabeled: f(NAMES), Result(_as_integer_fit(NAMES)))
-    case(f"{name}-negative-labels", lambda f=_relabeled: f(NEGATIVE), Result(_as_integer_fit(NEGATIVE)))
-    if spec.uses_labels:
-        case(
-            f"{name}-one-class",
-            lambda fit_with=fit_with, Xf=Xf, Yf=Yf: fit_with(Xf, np.where(Yf == -1, -1, 0)),
-            Error(ValueError, "class"),
-        )
-    else:
-        case(
-            f"{name}-one-class",
-            lambda fit_with=fit_with, Xf=Xf, Yf=Yf, spec=spec: spec.output(
-                fit_with(Xf, np.where(Yf == -1, -1, 0)), XT
-            ),
-            Result(_same_as(lambda name=name, spec=spec: spec.output(_fitted(name), XT))),
-        )
+    if not spec.regression:  # class labels
+        case(f"{name}-string-labels", lambda f=_relabeled: f(NAMES), Result(_as_integer_fit(NAMES)))
+        case(f"{name}-negative-labels", lambda f=_relabeled: f(NEGATIVE), Result(_as_integer_fit(NEGATIVE)))
+        if spec.uses_labels:
+            case(
+                f"{name}-one-class",
+                lambda fit_with=fit_with, Xf=Xf, Yf=Yf: fit_with(Xf, np.where(Yf == -1, -1, 0)),
+                Error(ValueError, "class"),
+            )
+        else:
+            case(
+                f"{name}-one-class",
+                lambda fit_with=fit_with, Xf=Xf, Yf=Yf, spec=spec: spec.output(
+                    fit_with(Xf, np.where(Yf == -1, -1, 0)), XT
+                ),
+                Result(_same_as(lambda name=name, spec=spec: spec.output(_fitted(name), XT))),
+            )
 
 
 # --------------------------------------------------------------- functions and helpers
