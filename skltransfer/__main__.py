@@ -63,6 +63,15 @@ def _add_backbone_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 
+#: What the help of predict and evaluate says about loading model files.
+_MODEL_FORMATS = (
+    "MODEL is a .keras file written by 'finetune -o MODEL.keras', loaded with Keras' safe mode "
+    "(no code runs: safe to load from others), or a joblib file written by finetune or holding a "
+    "fitted skltransfer image pipeline. Loading a joblib (pickle) file runs code stored in it: "
+    "load only joblib files you made or trust."
+)
+
+
 def _add_image_commands(commands) -> None:
     extract = commands.add_parser(
         "extract",
@@ -80,11 +89,14 @@ def _add_image_commands(commands) -> None:
 
     finetune = commands.add_parser(
         "finetune",
-        help="fine-tune a pretrained CNN on a class-per-subfolder tree, saved with joblib",
-        description="Train a FineTunedCNNClassifier on DATA_DIR (one subfolder of images per class) "
-        "and save it with joblib. Images of --target-dir are passed unlabeled (y = -1), the domain "
-        "adaptation convention, and a domain loss (--domain-loss) pulls their features towards those "
-        "of the labeled images.",
+        help="fine-tune a pretrained CNN on a class-per-subfolder tree, saved as .keras or joblib",
+        description="Train a FineTunedCNNClassifier on DATA_DIR (one subfolder of images per class). "
+        "An OUTPUT ending in .keras gets the Keras network with its class names (safe to share: "
+        "predict and evaluate load it with Keras' safe mode); any other name gets the whole "
+        "estimator saved with joblib (a pickle: only for yourself or people who trust you). Images "
+        "of --target-dir are passed unlabeled (y = -1), the domain adaptation convention, and a "
+        "domain loss (--domain-loss) pulls their features towards those of the labeled images. "
+        "The output is written under a temporary name and renamed once complete.",
     )
     finetune.add_argument("data_dir", metavar="DATA_DIR", help="one subfolder of images per class")
     _add_backbone_options(finetune)
@@ -110,17 +122,18 @@ def _add_image_commands(commands) -> None:
         default=5,
         help="epochs of fine-tuning the top layers (default 5)",
     )
-    finetune.add_argument("-o", "--output", required=True, help="the model file to write (.joblib)")
+    finetune.add_argument(
+        "-o", "--output", required=True, help="the model file to write (.keras, or .joblib for the estimator)"
+    )
     finetune.set_defaults(run=_cli.finetune)
 
     predict = commands.add_parser(
         "predict",
         help="predict the class of every image of a folder, saved as .csv",
         description="Write one CSV row per image of IMAGE_DIR: its path, the predicted class and the "
-        "probability of each class. MODEL is a joblib file written by finetune (or a fitted "
-        "skltransfer image pipeline); load only files you trust.",
+        "probability of each class. " + _MODEL_FORMATS,
     )
-    predict.add_argument("model", metavar="MODEL", help="model file (.joblib)")
+    predict.add_argument("model", metavar="MODEL", help="model file (.keras or .joblib)")
     predict.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of images (searched recursively)")
     predict.add_argument("-o", "--output", required=True, help="the .csv file to write")
     predict.set_defaults(run=_cli.predict)
@@ -131,9 +144,9 @@ def _add_image_commands(commands) -> None:
         description="Print the scores of MODEL on DATA_DIR (one subfolder of images per class: the "
         "labeled target images). With --source-dir, print skltransfer.metrics.transfer_report: "
         "target scores, ROC-AUC and the MMD between source and target images, on their pixels and, "
-        "for a pipeline, after its alignment step (images are held in memory).",
+        "for a pipeline, after its alignment step (images are held in memory). " + _MODEL_FORMATS,
     )
-    evaluate.add_argument("model", metavar="MODEL", help="model file (.joblib)")
+    evaluate.add_argument("model", metavar="MODEL", help="model file (.keras or .joblib)")
     evaluate.add_argument("data_dir", metavar="DATA_DIR", help="one subfolder of images per class")
     evaluate.add_argument("--source-dir", help="the source (training) images, for the domain gap")
     evaluate.set_defaults(run=_cli.evaluate)
@@ -160,8 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for usage errors, 1 for other errors)."""
     args = build_parser().parse_args(argv)
-    # TensorFlow's C++ start-up notes are noise on a command line; errors still show.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up notes are noise on a command line; errors still show. The
+    # variable is removed again, so that main() called from Python leaves os.environ as it was.
+    quiet = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    if quiet:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     try:
         return args.run(args)
     except _cli.CommandError as e:
@@ -170,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if quiet:
+            del os.environ["TF_CPP_MIN_LOG_LEVEL"]
 
 
 if __name__ == "__main__":

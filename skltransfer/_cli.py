@@ -18,6 +18,7 @@ import shutil
 import tempfile
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ._image_folder import IMAGE_EXTENSIONS, load_image_folder
 
@@ -40,6 +41,8 @@ def _user_errors(command):
             raise CommandError(f"{e.strerror or e}{where}") from e
         except ValueError as e:
             raise CommandError(" ".join(str(e).split())) from e
+        except ImportError as e:  # TensorFlow missing: the message names the extra to install
+            raise CommandError(str(e)) from e
 
     return run
 
@@ -113,26 +116,125 @@ def _check_output(path: str) -> None:
 
 
 @contextlib.contextmanager
-def _atomic_output(path: str, mode: str = "wb"):
-    """A file opened next to ``path`` that replaces ``path`` only once fully written."""
+def _atomic_path(path: str):
+    """A temporary path next to ``path`` (same suffix) that replaces ``path`` once written.
+
+    An interruption or a full disk leaves ``path`` as it was, never half-written; the
+    temporary file is removed.
+    """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".skltransfer-", suffix=".tmp")
     try:
-        with open(fd, mode, **({} if "b" in mode else {"newline": "", "encoding": "utf-8"})) as f:
-            yield f
+        fd, tmp = tempfile.mkstemp(
+            dir=folder, prefix=".skltransfer-", suffix=os.path.splitext(path)[1] or ".tmp"
+        )
+    except OSError as e:
+        raise CommandError(f"cannot write {path!r}: {e.strerror or e}") from e
+    os.close(fd)
+    try:
+        yield tmp
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, a quota, a folder made read-only meanwhile
+        raise CommandError(f"cannot write {path!r}: {e.strerror or e}") from e
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
 
 
+@contextlib.contextmanager
+def _atomic_output(path: str, mode: str = "wb"):
+    """A file opened next to ``path`` that replaces ``path`` only once fully written."""
+    with (
+        _atomic_path(path) as tmp,
+        open(tmp, mode, **({} if "b" in mode else {"newline": "", "encoding": "utf-8"})) as f,
+    ):
+        yield f
+
+
+#: The entry of a ``.keras`` archive written by ``finetune`` that holds the class names.
+_CLASSES_ENTRY = "skltransfer.json"
+
+
+class _ExportedClassifier(ClassifierMixin, BaseEstimator):
+    """A ``.keras`` export of a FineTunedCNNClassifier with its class names, as a fitted classifier.
+
+    Reads image paths or flattened pixel rows of ``image_shape``.
+    """
+
+    def __init__(self, network, classes, image_shape):
+        self.network = network
+        self.classes = classes
+        self.image_shape = image_shape
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.classes)
+
+    def fit(self, X=None, y=None):
+        """The network is trained already: nothing to do (scikit-learn's checks need ``fit``)."""
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def predict_proba(self, X) -> np.ndarray:
+        from .keras.images import load_image
+
+        X, shape = np.asarray(X), tuple(self.image_shape)
+        if X.dtype.kind in "USO":  # image paths
+            images = np.stack([load_image(p, shape[:2], shape[-1]) for p in X]).astype(np.float32)
+        else:
+            images = X.astype(np.float32).reshape(-1, *shape)
+        return np.asarray(self.network.predict(images, batch_size=32, verbose=0))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def _export_keras(clf, path: str) -> None:
+    """``clf.export(path)`` with the class names and image shape added to the archive."""
+    import zipfile
+
+    clf.export(path)
+    meta = {"classes": [str(c) for c in clf.classes_], "image_shape": [int(d) for d in clf.image_shape_]}
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(_CLASSES_ENTRY, json.dumps(meta))
+
+
+def _load_keras(path: str) -> _ExportedClassifier:
+    """The ``.keras`` archive at ``path``, loaded with Keras' safe mode (no code runs)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = json.loads(archive.read(_CLASSES_ENTRY)) if _CLASSES_ENTRY in archive.namelist() else None
+    except (zipfile.BadZipFile, ValueError) as e:
+        raise CommandError(f"cannot read {path!r} as a .keras archive: {e}") from e
+    if meta is None:
+        raise CommandError(
+            f"{path!r} holds no class names ({_CLASSES_ENTRY}): write the model with "
+            "'skltransfer finetune ... -o MODEL.keras', which adds them to the Keras archive"
+        )
+    # registers the layers the archive refers to; without TensorFlow, the ImportError names the extra
+    from .keras import _layers  # noqa: F401
+
+    try:
+        import keras
+
+        network = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as e:  # Keras reports a bad archive in many ways
+        raise CommandError(f"cannot load {path!r} as a Keras model: {e}") from e
+    return _ExportedClassifier(network, meta["classes"], meta["image_shape"])
+
+
 def _load_model(path: str):
-    """The fitted skltransfer image model saved with joblib at ``path``."""
+    """The fitted skltransfer image model at ``path``: a ``.keras`` export or a joblib file."""
     import joblib
     from sklearn.pipeline import Pipeline
 
     if not os.path.isfile(path):
         raise CommandError(f"no model file at {path!r}")
+    if path.lower().endswith(".keras"):
+        return _load_keras(path)
     try:
         model = joblib.load(path)
     except Exception as e:  # a pickle of anything may fail in any way
@@ -196,8 +298,9 @@ def extract(args: argparse.Namespace) -> int:
         if os.path.isfile(file):
             continue
         batch = paths[start : start + args.batch_size]
+        features = extractor.transform(batch)
         with _atomic_output(file) as f:
-            np.save(f, extractor.transform(batch))
+            np.save(f, features)
         done += len(batch)
         if progress is not None:
             progress.update(done)
@@ -215,7 +318,7 @@ def extract(args: argparse.Namespace) -> int:
 
 @_user_errors
 def finetune(args: argparse.Namespace) -> int:
-    """``finetune DATA_DIR -o model.joblib``: fit a FineTunedCNNClassifier on a class-per-subfolder tree."""
+    """``finetune DATA_DIR -o model.joblib|model.keras``: fit a FineTunedCNNClassifier on a class tree."""
     import joblib
 
     from .keras import FineTunedCNNClassifier
@@ -246,8 +349,12 @@ def finetune(args: argparse.Namespace) -> int:
         fine_tune_epochs=args.fine_tune_epochs,
         verbose=0 if args.quiet else 2,
     ).fit(paths, y)
-    with _atomic_output(args.output) as f:
-        joblib.dump(clf, f)
+    if args.output.lower().endswith(".keras"):
+        with _atomic_path(args.output) as tmp:
+            _export_keras(clf, tmp)
+    else:
+        with _atomic_output(args.output) as f:
+            joblib.dump(clf, f)
     return 0
 
 
@@ -288,10 +395,13 @@ def _pixel_rows(model, paths) -> np.ndarray:
 
     from .keras.images import load_image
 
-    prefix = f"{model.steps[0][0]}__" if isinstance(model, Pipeline) else ""
-    step = model.steps[0][1] if prefix else model
-    shape = getattr(step, "image_shape_", None) or step.input_shape_
-    model.set_params(**{prefix + "image_shape": tuple(shape)})
+    if isinstance(model, _ExportedClassifier):
+        shape = tuple(model.image_shape)
+    else:
+        prefix = f"{model.steps[0][0]}__" if isinstance(model, Pipeline) else ""
+        step = model.steps[0][1] if prefix else model
+        shape = getattr(step, "image_shape_", None) or step.input_shape_
+        model.set_params(**{prefix + "image_shape": tuple(shape)})
     return np.stack([load_image(p, shape[:2], shape[-1]).ravel() for p in paths]).astype(np.float32)
 
 

@@ -330,7 +330,13 @@ def stack_domains(
     if isinstance(X_source, list) and isinstance(X_target, list):
         X = np.asarray(X_source + X_target)
     else:
-        X = np.concatenate([np.asarray(X_source), np.asarray(X_target)], axis=0)
+        X_source, X_target = np.asarray(X_source), np.asarray(X_target)
+        if X_source.shape[1:] != X_target.shape[1:]:
+            raise ValueError(
+                f"X_source rows have shape {X_source.shape[1:]} but X_target rows have shape "
+                f"{X_target.shape[1:]}: both domains must have the same features (columns)."
+            )
+        X = np.concatenate([X_source, X_target], axis=0)
     y_source = column_or_1d(y_source, dtype=None)
     n_source, n_target = len(X_source), len(X_target)
     check_consistent_length(np.empty(n_source), y_source)

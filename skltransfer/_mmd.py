@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
 from .utils._sklearn_compat import Interval, StrOptions, validate_params
+from .utils._validation import check_magnitude
 
 __all__ = ["maximum_mean_discrepancy", "median_heuristic_gamma", "mmd_permutation_test"]
 
@@ -34,6 +35,8 @@ _KERNELS = StrOptions(set(PAIRWISE_KERNEL_FUNCTIONS))
 def _check_samples(X_source, X_target) -> tuple[np.ndarray, np.ndarray]:
     X_source = check_array(X_source, dtype=[np.float64, np.float32], input_name="X_source")
     X_target = check_array(X_target, dtype=[np.float64, np.float32], input_name="X_target")
+    check_magnitude(X_source, "X_source")
+    check_magnitude(X_target, "X_target")
     if X_source.shape[1] != X_target.shape[1]:
         raise ValueError(
             f"X_source has {X_source.shape[1]} features but X_target has {X_target.shape[1]}: "

@@ -8,6 +8,7 @@ from sklearn.utils import metadata_routing
 
 from .._domains import Domains, resolve_domains
 from ..utils._sklearn_compat import _fit_context, check_is_fitted, validate_data
+from ..utils._validation import check_magnitude
 from ..utils._warnings import warn_at_caller
 
 __all__ = ["BaseDomainAligner", "clip_n_components"]
@@ -70,6 +71,7 @@ class BaseDomainAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     def _fit(self, X, y, sample_domain):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        check_magnitude(X)
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
         y = None if y is None else np.asarray(y)
         self._n_features_out = self._fit_domains(X, y, domains)
@@ -129,6 +131,7 @@ class BaseDomainAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_magnitude(X)
         if sample_domain is None:
             source = np.zeros(X.shape[0], dtype=bool)
         else:

@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 
 from .._domains import Domains, encode_labeled_classes, resolve_domains
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
+from ..utils._validation import check_magnitude
 from ._base import clip_n_components
 
 __all__ = ["CMMSClassifier"]
@@ -275,6 +276,7 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
         self : CMMSClassifier
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_magnitude(X)
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
         labeled = domains.labeled
         labels = encode_labeled_classes(self, y, labeled)

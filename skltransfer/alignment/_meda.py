@@ -12,30 +12,34 @@ from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.neighbors import KNeighborsClassifier, kneighbors_graph
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
+from sklearn.utils import check_random_state
 
 from .._domains import Domains, encode_labeled_classes, resolve_domains
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
+from ..utils._validation import check_magnitude
 from ._gfk import GFKAligner
 
 __all__ = ["MEDAClassifier"]
 
 
-def proxy_a_distance(X_a: np.ndarray, X_b: np.ndarray) -> float:
+def proxy_a_distance(X_a: np.ndarray, X_b: np.ndarray, random_state=None) -> float:
     """``2 (1 - 2 err)`` of a linear SVM telling ``X_a`` from ``X_b`` (training error)."""
     X = np.vstack([X_a, X_b])
     side = np.r_[np.zeros(X_a.shape[0]), np.ones(X_b.shape[0])]
-    error = np.mean(LinearSVC(dual=False).fit(X, side).predict(X) != side)
+    svm = LinearSVC(dual=False, random_state=random_state)
+    error = np.mean(svm.fit(X, side).predict(X) != side)
     return 2.0 * (1.0 - 2.0 * error)
 
 
-def estimate_mu(X_source, y_source, X_target, y_target) -> float:
+def estimate_mu(X_source, y_source, X_target, y_target, random_state=None) -> float:
     """MEDA's adaptive factor: conditional over marginal plus conditional A-distance.
 
     Classes missing from either domain are left out of the conditional average.
+    ``random_state`` seeds the linear SVMs of the A-distances.
     """
-    marginal = proxy_a_distance(X_source, X_target)
+    marginal = proxy_a_distance(X_source, X_target, random_state)
     conditional = [
-        proxy_a_distance(X_source[y_source == c], X_target[y_target == c])
+        proxy_a_distance(X_source[y_source == c], X_target[y_target == c], random_state)
         for c in np.unique(y_source)
         if np.any(y_target == c)
     ]
@@ -105,6 +109,9 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         iteration (dynamic distribution alignment).
     max_iter : int, default=10
         Pseudo-label refinements ``T``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the linear SVMs of ``mu="auto"`` (the A-distances). An int leaves numpy's
+        global random state untouched; None draws from it, as in scikit-learn.
 
     Attributes
     ----------
@@ -164,6 +171,7 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "mu": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
     }
 
     _expected_failed_checks: ClassVar[dict] = {
@@ -185,6 +193,7 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         n_neighbors=10,
         mu="auto",
         max_iter=10,
+        random_state=None,
     ):
         self.n_components = n_components
         self.kernel = kernel
@@ -195,6 +204,7 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.mu = mu
         self.max_iter = max_iter
+        self.random_state = random_state
 
     def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
         return resolve_domains(y, sample_domain, n_samples=n_samples)
@@ -221,14 +231,16 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         self : MEDAClassifier
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_magnitude(X)
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
         labeled = domains.labeled
         labels = encode_labeled_classes(self, y, labeled)
         dimensions = self._dimensions()
+        rng = check_random_state(self.random_state)
         self.embeddings_, self.X_fit_, self.dual_coef_, self.mu_ = [], [], [], []
         scores = 0.0
         for n_components in dimensions:
-            embedding, Z, beta, mu, fitted_scores = self._fit_one(X, domains, labels, n_components)
+            embedding, Z, beta, mu, fitted_scores = self._fit_one(X, domains, labels, n_components, rng)
             self.embeddings_.append(embedding)
             self.X_fit_.append(Z)
             self.dual_coef_.append(beta)
@@ -252,7 +264,7 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
             )
         return [int(d) for d in dimensions]
 
-    def _fit_one(self, X, domains, given, n_components):
+    def _fit_one(self, X, domains, given, n_components, rng):
         """One MEDA solution on the GFK embedding of dimension ``n_components``."""
         labeled, source, target = domains.labeled, domains.source, domains.target
         embedding = None
@@ -278,7 +290,7 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         mu = self.mu
         for _ in range(self.max_iter):
             if self.mu == "auto":
-                mu = estimate_mu(raw[source], labels[source], raw[target], labels[target])
+                mu = estimate_mu(raw[source], labels[source], raw[target], labels[target], rng)
             U, weights = self._mmd_factors(labels, source, target, n_classes, float(mu))
             beta = self._solve(lu, base, U, weights, K, Y)
             fitted_scores = K @ beta

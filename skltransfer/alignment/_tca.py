@@ -79,7 +79,7 @@ class MMDAligner(BaseDomainAligner):
         Any kernel of :func:`sklearn.metrics.pairwise.pairwise_kernels` (``"linear"``,
         ``"rbf"``, ``"poly"``, ``"sigmoid"``, ``"laplacian"``, ``"cosine"``, ...) or a callable
         ``kernel(x, y, **kernel_params) -> float``.
-    gamma : float, default=None
+    gamma : float > 0, default=None
         Parameter of the rbf, laplacian, polynomial, exponential chi2 and sigmoid kernels;
         None uses scikit-learn's default of each kernel (``1 / n_features`` for rbf).
     degree : float, default=None
@@ -169,7 +169,7 @@ class MMDAligner(BaseDomainAligner):
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "kernel": [StrOptions(set(PAIRWISE_KERNEL_FUNCTIONS) - {"precomputed"}), callable],
-        "gamma": [Interval(Real, 0, None, closed="left"), None],
+        "gamma": [Interval(Real, 0, None, closed="neither"), None],
         "degree": [Interval(Real, 1, None, closed="left"), None],
         "coef0": [Interval(Real, None, None, closed="neither"), None],
         "kernel_params": [dict, None],

@@ -8,12 +8,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import has_fit_parameter
 
 from .._domains import Domains, estimator_regression, resolve_domains
 from ..pipeline import FittedEstimatorDelegationMixin, _estimator_has
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
+from ..utils._validation import check_magnitude
 
-__all__ = ["BaseImportanceWeighting", "require_y"]
+__all__ = ["BaseImportanceWeighting", "check_sample_weight_support", "require_y"]
 
 # scikit-learn's checks call fit(X, y) on fully labeled rows; tests/_checks.py makes some
 # rows target rows, and this check's labels then leave a single class on the source rows.
@@ -30,6 +32,16 @@ def require_y(estimator, y) -> np.ndarray:
     if y is None:
         raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
     return column_or_1d(y, warn=True, dtype=None)
+
+
+def check_sample_weight_support(meta_estimator, estimator) -> None:
+    """Raise a ``ValueError`` naming ``estimator`` when its ``fit`` has no ``sample_weight``."""
+    if not has_fit_parameter(estimator, "sample_weight"):
+        raise ValueError(
+            f"{type(meta_estimator).__name__} fits its estimator with sample_weight, but "
+            f"the fit of estimator={type(estimator).__name__} does not accept sample_weight; pass an "
+            "estimator whose fit does (LogisticRegression, SVC, DecisionTreeClassifier, Ridge, ...)."
+        )
 
 
 class BaseImportanceWeighting(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator):
@@ -75,7 +87,9 @@ class BaseImportanceWeighting(FittedEstimatorDelegationMixin, MetaEstimatorMixin
         -------
         self : object
         """
+        check_sample_weight_support(self, self.estimator)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        check_magnitude(X)
         y = require_y(self, y)
         check_consistent_length(X, y)
         domains = self._resolve_domains(y, sample_domain, X.shape[0])

@@ -12,7 +12,7 @@ from scipy.sparse.linalg import eigsh
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils import check_random_state
 
-from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._base import BaseImportanceWeighting
 
 __all__ = ["KernelMeanMatching", "kmm_qp"]
@@ -85,6 +85,19 @@ def _kmm_slsqp(K, kappa, B, low, high, tol, max_iter):
     return np.clip(result.x, 0.0, B), result.nit
 
 
+@validate_params(
+    {
+        "K": ["array-like"],
+        "kappa": ["array-like"],
+        "B": [Interval(Real, 0, None, closed="neither")],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions({"apg", "slsqp"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "return_n_iter": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def kmm_qp(
     K,
     kappa,
@@ -143,7 +156,13 @@ def kmm_qp(
     >>> kmm_qp(K, np.array([2.0, 1.0, 0.0]), B=10.0, eps=0.5).round(3).tolist()
     [2.0, 1.0, 0.0]
     """
+    K, kappa = np.asarray(K, dtype=float), np.asarray(kappa, dtype=float)
     n = K.shape[0]
+    if K.shape != (n, n) or kappa.shape != (n,):
+        raise ValueError(
+            f"K must be a square (n, n) matrix and kappa a vector of its n entries; got K of shape "
+            f"{K.shape} and kappa of shape {kappa.shape}."
+        )
     low, high = max(n * (1.0 - eps), 0.0), n * (1.0 + eps)
     if n * B < low:
         raise ValueError(

@@ -22,7 +22,8 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
-from ._base import _EXPECTED_FAILED_CHECKS, require_y
+from ..utils._validation import check_magnitude
+from ._base import _EXPECTED_FAILED_CHECKS, check_sample_weight_support, require_y
 
 __all__ = ["TrAdaBoostClassifier"]
 
@@ -73,7 +74,10 @@ class LabeledTargetMixin:
 
     def _labeled_rows(self, X, y, sample_domain):
         """Validated ``X`` and ``y``, the labeled rows, and which of them are target rows."""
+        if getattr(self, "estimator", None) is not None:  # the boosting estimators fit it weighted
+            check_sample_weight_support(self, self.estimator)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        check_magnitude(X)
         y = require_y(self, y)
         check_consistent_length(X, y)
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
