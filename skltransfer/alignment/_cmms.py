@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 
 from .._domains import Domains, encode_labeled_classes, resolve_domains
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
+from ..utils._tags import LearnsFromTargetMixin
 from ._base import clip_n_components
 
 __all__ = ["CMMSClassifier"]
@@ -93,7 +94,7 @@ def self_learned_target_graph(Z: np.ndarray, n_neighbors: int, r: float) -> spar
     return _graph_laplacian(weights, index)
 
 
-class CMMSClassifier(ClassifierMixin, BaseEstimator):
+class CMMSClassifier(LearnsFromTargetMixin, ClassifierMixin, BaseEstimator):
     """Class centroid matching and local manifold self-learning (CMMS) for domain adaptation.
 
     CMMS (Tian et al. 2020) learns a projection ``P`` in which the target rows form clusters

@@ -15,6 +15,7 @@ from sklearn.svm import LinearSVC
 
 from .._domains import Domains, encode_labeled_classes, resolve_domains
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
+from ..utils._tags import LearnsFromTargetMixin
 from ._gfk import GFKAligner
 
 __all__ = ["MEDAClassifier"]
@@ -57,7 +58,7 @@ def _normalized_laplacian(X: np.ndarray, n_neighbors: int) -> np.ndarray:
     return np.eye(X.shape[0]) - inv_sqrt[:, None] * W * inv_sqrt[None, :]
 
 
-class MEDAClassifier(ClassifierMixin, BaseEstimator):
+class MEDAClassifier(LearnsFromTargetMixin, ClassifierMixin, BaseEstimator):
     """Manifold embedded distribution alignment (MEDA): a kernel classifier for domain adaptation.
 
     Rows are embedded on the Grassmann manifold by the geodesic flow kernel

@@ -12,6 +12,7 @@ from sklearn.utils.metaestimators import available_if
 from .._domains import Domains, resolve_domains
 from ..pipeline import FittedEstimatorDelegationMixin, _estimator_has
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
+from ..utils._tags import LearnsFromTargetMixin
 
 __all__ = ["BaseImportanceWeighting", "require_y"]
 
@@ -32,7 +33,9 @@ def require_y(estimator, y) -> np.ndarray:
     return column_or_1d(y, warn=True, dtype=None)
 
 
-class BaseImportanceWeighting(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator):
+class BaseImportanceWeighting(
+    LearnsFromTargetMixin, FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Base class of the meta-estimators that reweight the source rows towards the target.
 
     ``fit(X, y, *, sample_domain=None)`` resolves the domain of every row (``y == -1`` marks

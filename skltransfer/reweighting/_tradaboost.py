@@ -22,6 +22,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
+from ..utils._tags import LearnsFromTargetMixin
 from ._base import _EXPECTED_FAILED_CHECKS, require_y
 
 __all__ = ["TrAdaBoostClassifier"]
@@ -53,7 +54,7 @@ def _decision_to_proba(decision) -> np.ndarray:
     return proba / proba.sum(axis=1, keepdims=True)
 
 
-class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class TrAdaBoostClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """TrAdaBoost: boosting that learns from many source rows and a few labeled target rows.
 
     Each round fits a clone of ``estimator`` on the weighted labeled source and target rows
