@@ -3,10 +3,11 @@
 from ._cmms import CMMSClassifier
 from ._coral import CORALAligner
 from ._gfk import GFKAligner
+from ._jda import JointMMDAligner
 from ._meda import MEDAClassifier
 from ._scaling import DomainStandardScaler
 from ._subspace import SubspaceAligner
-from ._tca import JointMMDAligner, MMDAligner
+from ._tca import MMDAligner
 
 __all__: list[str] = [
     "CMMSClassifier",

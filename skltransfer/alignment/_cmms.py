@@ -6,7 +6,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from scipy import linalg, sparse
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.preprocessing import normalize
@@ -14,6 +14,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
 
 from .._domains import Domains, encode_labeled_classes, resolve_domains
+from ..utils._eigen import top_eigh
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
 from ..utils._tags import LearnsFromTargetMixin
 from ._base import clip_n_components
@@ -357,10 +358,7 @@ class CMMSClassifier(LearnsFromTargetMixin, ClassifierMixin, BaseEstimator):
     def _leading_components(self, scatter, A) -> np.ndarray:
         """Smallest ``A p = lambda B p``, as the largest ``B v = mu A v``, scaled by ``component_norm``."""
         n_features = A.shape[0]
-        mu, V = linalg.eigh(
-            scatter, A, subset_by_index=[n_features - self.n_components_, n_features - 1], check_finite=False
-        )
-        mu, V = mu[::-1], V[:, ::-1]
+        mu, V = top_eigh(scatter, self.n_components_, B=A)
         if self.component_norm == "unit":
             return V / np.linalg.norm(V, axis=0)
         keep = mu > np.finfo(float).eps * max(mu[0], 0.0) * n_features
