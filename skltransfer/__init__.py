@@ -8,6 +8,8 @@ Importing this package never imports TensorFlow: the Keras-backed estimators
 from ._domains import stack_domains  # noqa: F401  (re-exported through __all__)
 from .alignment import *  # noqa: F403
 from .alignment import __all__ as _alignment_all
+from .classifiers import *  # noqa: F403
+from .classifiers import __all__ as _classifiers_all
 from .pipeline import LabeledOnly, make_da_pipeline  # noqa: F401
 from .reweighting import *  # noqa: F403
 from .reweighting import __all__ as _reweighting_all
@@ -17,7 +19,15 @@ __version__ = "0.1.0"
 _KERAS_NAMES = ("PretrainedFeatureExtractor", "FineTunedCNNClassifier")
 
 __all__ = sorted(
-    ["LabeledOnly", "make_da_pipeline", "stack_domains", *_alignment_all, *_reweighting_all, *_KERAS_NAMES]
+    [
+        "LabeledOnly",
+        "make_da_pipeline",
+        "stack_domains",
+        *_alignment_all,
+        *_classifiers_all,
+        *_reweighting_all,
+        *_KERAS_NAMES,
+    ]
 )
 
 

@@ -14,9 +14,9 @@ from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 from .._domains import Domains, encode_labeled_classes, resolve_domains
+from ..alignment._gfk import GFKAligner
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
 from ..utils._tags import LearnsFromTargetMixin
-from ._gfk import GFKAligner
 
 __all__ = ["MEDAClassifier"]
 

@@ -14,10 +14,10 @@ from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
 
 from .._domains import Domains, encode_labeled_classes, resolve_domains
+from ..alignment._base import clip_n_components
 from ..utils._eigen import top_eigh
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
 from ..utils._tags import LearnsFromTargetMixin
-from ._base import clip_n_components
 
 __all__ = ["CMMSClassifier"]
 
