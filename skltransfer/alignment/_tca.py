@@ -6,9 +6,10 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from sklearn.metrics.pairwise import KERNEL_PARAMS, PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
+from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS
 from sklearn.utils import check_random_state
 
+from ..utils._kernels import kernel_matrix, resolve_kernel_params
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -200,22 +201,15 @@ class MMDAligner(BaseDomainAligner):
 
     # -- kernel ---------------------------------------------------------------------------
 
-    def _get_kernel_params(self) -> dict:
-        params = dict(self.kernel_params or {})
-        if callable(self.kernel):
-            if self.gamma is not None or self.coef0 is not None or self.degree is not None:
-                raise ValueError(
-                    "gamma, coef0 and degree apply to named kernels only; pass the parameters of a "
-                    "callable kernel in kernel_params."
-                )
-        else:
-            for name in KERNEL_PARAMS[self.kernel]:
-                if getattr(self, name) is not None:
-                    params[name] = getattr(self, name)
-        return params
-
     def _kernel(self, X, Y) -> np.ndarray:
-        return pairwise_kernels(X, Y, metric=self.kernel, filter_params=True, **self._get_kernel_params())
+        params = resolve_kernel_params(
+            self.kernel,
+            gamma=self.gamma,
+            degree=self.degree,
+            coef0=self.coef0,
+            kernel_params=self.kernel_params,
+        )
+        return kernel_matrix(X, Y, self.kernel, params)
 
     # -- fit ------------------------------------------------------------------------------
 

@@ -8,13 +8,13 @@ from typing import ClassVar
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.neighbors import KNeighborsClassifier, kneighbors_graph
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 from .._domains import Domains, encode_labeled_classes, resolve_domains
 from ..alignment._gfk import GFKAligner
+from ..utils._kernels import kernel_matrix, resolve_kernel_params
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
 from ..utils._tags import LearnsFromTargetMixin
 
@@ -201,8 +201,7 @@ class MEDAClassifier(LearnsFromTargetMixin, ClassifierMixin, BaseEstimator):
         return resolve_domains(y, sample_domain, n_samples=n_samples)
 
     def _kernel(self, X, Y=None) -> np.ndarray:
-        params = {"gamma": self.gamma} if self.kernel == "rbf" else {}
-        return pairwise_kernels(X, Y, metric=self.kernel, **params)
+        return kernel_matrix(X, Y, self.kernel, resolve_kernel_params(self.kernel, gamma=self.gamma))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, *, sample_domain=None):

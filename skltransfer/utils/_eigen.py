@@ -103,7 +103,7 @@ def block_top_eigh(
     blocks : int, default=8
         Krylov blocks per cycle.
     tol : float, default=None
-        Largest residual relative to the largest eigenvalue; None is ``1e-9`` for
+        Largest residual relative to the largest eigenvalue; None is ``1e-8`` for
         float64 and ``1e-4`` for float32.
     max_restarts : int, default=50
         Cycles before giving up.
@@ -122,7 +122,7 @@ def block_top_eigh(
     """
     dtype = np.dtype(dtype)
     if tol is None:
-        tol = 1e-9 if dtype == np.float64 else 1e-4
+        tol = 1e-8 if dtype == np.float64 else 1e-4
     b = min(k + max(10, k // 2), n)
     blocks = max(2, min(blocks, n // b))
     X = random_state.uniform(-1.0, 1.0, size=(n, b)).astype(dtype)
