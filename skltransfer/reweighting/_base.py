@@ -9,8 +9,8 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.metaestimators import available_if
 
-from .._domains import Domains, resolve_domains
 from ..pipeline import FittedEstimatorDelegationMixin, _estimator_has
+from ..utils._base import DomainFitMixin
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
 from ..utils._tags import LearnsFromTargetMixin
 
@@ -34,7 +34,7 @@ def require_y(estimator, y) -> np.ndarray:
 
 
 class BaseImportanceWeighting(
-    LearnsFromTargetMixin, FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator
+    LearnsFromTargetMixin, DomainFitMixin, FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator
 ):
     """Base class of the meta-estimators that reweight the source rows towards the target.
 
@@ -51,10 +51,9 @@ class BaseImportanceWeighting(
 
     _expected_failed_checks: ClassVar[dict] = _EXPECTED_FAILED_CHECKS
 
-    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
-        return resolve_domains(
-            y, sample_domain, n_samples=n_samples, require_labels=is_classifier(self.estimator)
-        )
+    @property
+    def _requires_labels(self) -> bool:
+        return is_classifier(self.estimator)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, sample_domain=None):

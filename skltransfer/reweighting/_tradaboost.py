@@ -8,22 +8,19 @@ from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import MetaEstimatorMixin, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils import check_consistent_length, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
-from .._domains import Domains, resolve_domains
+from ..classifiers._base import BaseDAClassifier
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
     StrOptions,
     _fit_context,
-    check_is_fitted,
-    validate_data,
 )
-from ..utils._tags import LearnsFromTargetMixin
-from ._base import _EXPECTED_FAILED_CHECKS, require_y
+from ._base import _EXPECTED_FAILED_CHECKS
 
 __all__ = ["TrAdaBoostClassifier"]
 
@@ -54,7 +51,7 @@ def _decision_to_proba(decision) -> np.ndarray:
     return proba / proba.sum(axis=1, keepdims=True)
 
 
-class TrAdaBoostClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class TrAdaBoostClassifier(MetaEstimatorMixin, BaseDAClassifier):
     """TrAdaBoost: boosting that learns from many source rows and a few labeled target rows.
 
     Each round fits a clone of ``estimator`` on the weighted labeled source and target rows
@@ -181,8 +178,7 @@ class TrAdaBoostClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimator
         self.error = error
         self.random_state = random_state
 
-    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
-        return resolve_domains(y, sample_domain, n_samples=n_samples, require_labels=True)
+    _requires_labels = True
 
     def _make_estimator(self, rng):
         estimator = LogisticRegression() if self.estimator is None else clone(self.estimator)
@@ -236,10 +232,7 @@ class TrAdaBoostClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimator
         ValueError
             When no target row is labeled.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        y = require_y(self, y)
-        check_consistent_length(X, y)
-        domains = self._resolve_domains(y, sample_domain, X.shape[0])
+        X, y, domains = self._validate_fit(X, y, sample_domain)
         rows = np.flatnonzero(domains.labeled)
         target = domains.target[rows]
         if not target.any():
@@ -294,8 +287,9 @@ class TrAdaBoostClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimator
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._scores(X)
+
+    def _class_scores(self, X) -> np.ndarray:
         start = math.ceil(len(self.estimators_) / 2) - 1
         alphas = self.estimator_weights_[start:]
         if alphas.sum() <= 0:
@@ -307,20 +301,6 @@ class TrAdaBoostClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimator
             else:
                 votes[np.arange(X.shape[0]), np.searchsorted(self.classes_, estimator.predict(X))] += alpha
         return votes / alphas.sum()
-
-    def predict(self, X):
-        """Class of the weighted vote of the second half of the rounds.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
