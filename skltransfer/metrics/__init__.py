@@ -9,14 +9,14 @@
 - :func:`transfer_report` scores a fitted model on labeled target rows.
 """
 
-from ._mmd import maximum_mean_discrepancy, median_heuristic_gamma, mmd_permutation_test
-from ._report import transfer_report
-from ._scorers import (
+from ..model_selection._scorers import (
     CircularValidationScorer,
     DeepEmbeddedValidationScorer,
     ImportanceWeightedScorer,
     PredictionEntropyScorer,
 )
+from ._mmd import maximum_mean_discrepancy, median_heuristic_gamma, mmd_permutation_test
+from ._report import transfer_report
 
 __all__ = [
     "CircularValidationScorer",

@@ -18,8 +18,8 @@ from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, euclidean_distan
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
-from .utils._kernels import kernel_matrix, resolve_kernel_params
-from .utils._sklearn_compat import Interval, StrOptions, validate_params
+from ..utils._kernels import kernel_matrix, resolve_kernel_params
+from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["maximum_mean_discrepancy", "median_heuristic_gamma", "mmd_permutation_test"]
 
