@@ -5,7 +5,8 @@
 - The scorers (:class:`PredictionEntropyScorer`, :class:`ImportanceWeightedScorer`,
   :class:`DeepEmbeddedValidationScorer`, :class:`CircularValidationScorer`) rank models
   without target labels; use them as ``scoring=`` with a splitter of
-  :mod:`skltransfer.model_selection` that puts the unlabeled rows in the test folds.
+  :mod:`skltransfer.model_selection` that puts the unlabeled rows in the test folds. They
+  are defined in :mod:`skltransfer.model_selection` and listed here as well.
 - :func:`transfer_report` scores a fitted model on labeled target rows.
 """
 
