@@ -129,13 +129,15 @@ def block_top_eigh(
     if start is not None:
         X[:, : min(start.shape[1], b)] = start[:, :b]
     X = _orthonormal(X, None)
+    Q = np.empty((n, blocks * b), dtype=dtype)  # the basis, filled block by block
+    SQ = np.empty_like(Q)  # its image under S
     for _ in range(max_restarts):
-        basis, products = [X], []
+        Q[:, :b] = X
         for j in range(blocks):
-            products.append(apply(basis[j]))
+            block = slice(j * b, (j + 1) * b)
+            SQ[:, block] = apply(Q[:, block])
             if j < blocks - 1:
-                basis.append(_orthonormal(products[j], np.hstack(basis)))
-        Q, SQ = np.hstack(basis), np.hstack(products)
+                Q[:, (j + 1) * b : (j + 2) * b] = _orthonormal(SQ[:, block], Q[:, : (j + 1) * b])
         T = Q.T @ SQ
         values, Z = linalg.eigh((T + T.T) / 2, check_finite=False)
         values, Z = values[::-1][:b], Z[:, ::-1][:, :b]
