@@ -60,7 +60,7 @@ class JointMMDAligner(MMDAligner):
         1-nearest-neighbour classifier on the embedded rows scaled to unit L2 norm, the
         choice of Long et al.'s reference code.
     random_state : int, RandomState instance or None, default=None
-        Seeds the Lanczos start vectors and the choice of Nyström landmarks.
+        Seeds the start block of the exact eigensolver and the choice of Nyström landmarks.
 
     Attributes
     ----------

@@ -39,14 +39,15 @@ class MMDAligner(BaseDomainAligner):
     then applies to the embedded target rows.
 
     ``L`` has rank one, so the constraint matrix is a rank-one update of ``mu I``: its inverse
-    square root is known in closed form (Sherman-Morrison) and the components are the
-    leading eigenvectors of a symmetric matrix applied through products with ``K``
-    (``scipy.sparse.linalg.eigsh``; formed densely below 1000 rows). No ``n x n`` inverse and
-    no dense generalized eigensolve are computed. The Nyström solver replaces ``K`` by its
-    low-rank approximation on ``n_landmarks`` random rows, with which the problem reduces to
-    ``n_landmarks x n_landmarks`` matrices: time and memory linear in the number of rows. A
-    linear kernel with fewer features than rows is solved exactly the same way, in feature
-    space.
+    square root is known in closed form (Sherman-Morrison) and the components are the leading
+    eigenvectors of a symmetric matrix applied through products of ``K`` with blocks of
+    vectors (a restarted block Krylov method: matrix-matrix products; formed densely below
+    1000 rows). No ``n x n`` inverse and no dense generalized eigensolve are computed. The
+    Nyström solver replaces ``K`` by its low-rank approximation on ``n_landmarks`` random
+    rows, with which the problem reduces to ``n_landmarks x n_landmarks`` matrices: time and
+    memory linear in the number of rows. A linear kernel with fewer features than rows is
+    solved exactly the same way, in feature space. Float32 rows are solved in float32
+    throughout (half the memory of the kernel matrix); float64 rows in float64.
 
     All rows, source or target, are mapped the same way. Rows of several source domains
     (``sample_domain >= 0``) are pooled into one source, rows of several target domains into
@@ -94,7 +95,7 @@ class MMDAligner(BaseDomainAligner):
         with the squared norm of the rows): scale the rows first, or standardise the
         embedding, before an estimator sensitive to scale.
     solver : {"auto", "exact", "nystroem"}, default="auto"
-        ``"exact"`` uses the full kernel matrix (time ``O(n^2)`` per Lanczos product, memory
+        ``"exact"`` uses the full kernel matrix (time ``O(n^2)`` per block product, memory
         ``O(n^2)``); ``"nystroem"`` the Nyström approximation on ``n_landmarks`` rows (time
         and memory linear in ``n``: the ``n x n_landmarks`` kernel to the landmarks is held
         during ``fit``, or one block of it for a Dask array); ``"auto"`` is exact up to
@@ -105,7 +106,7 @@ class MMDAligner(BaseDomainAligner):
         :class:`~sklearn.kernel_approximation.Nystroem` does) on which the Nyström solver
         evaluates the kernel; all rows when there are fewer.
     random_state : int, RandomState instance or None, default=None
-        Seeds the Lanczos start vector and the choice of Nyström landmarks.
+        Seeds the start block of the exact eigensolver and the choice of Nyström landmarks.
 
     Attributes
     ----------

@@ -48,7 +48,7 @@ from ..utils._eigen import block_top_eigh, top_eigh
 
 __all__ = ["ExactProblem", "FeatureProblem", "KernelProblem", "mmd_columns"]
 
-# Below this many rows the exact solver forms S densely instead of running Lanczos.
+# Below this many rows the exact solver forms S densely instead of running block Krylov.
 _DENSE_MAX_ROWS = 1000
 
 
