@@ -52,3 +52,11 @@ def test_block_krylov_reports_no_convergence():
         block_top_eigh(
             lambda X: S @ X, 300, 6, random_state=np.random.RandomState(0), blocks=2, max_restarts=1
         )
+
+
+def test_block_krylov_on_a_small_operator_solves_it_densely():
+    S = _spd(40, 4)
+    values, vectors = block_top_eigh(lambda X: S @ X, 40, 25, random_state=np.random.RandomState(0))
+    reference, reference_vectors = top_eigh(S, 25)
+    np.testing.assert_allclose(values, reference, rtol=1e-10)
+    np.testing.assert_allclose(np.abs(np.sum(vectors * reference_vectors, axis=0)), 1.0, rtol=1e-8)

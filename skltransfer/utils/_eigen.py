@@ -80,7 +80,8 @@ def block_top_eigh(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` largest eigenpairs of a symmetric operator, by restarted block Krylov.
 
-    Each cycle builds the block Krylov basis ``[X, S X, ..., S^(blocks-1) X]`` of a block
+    When ``n`` has no room for two blocks, ``S`` is formed from ``apply(I)`` and solved
+    densely. Otherwise each cycle builds the block Krylov basis ``[X, S X, ..., S^(blocks-1) X]`` of a block
     ``X`` of ``b = k + max(10, k // 2)`` columns (orthonormalised twice), reads
     ``Q^T S Q`` from the products already made (Rayleigh-Ritz), and stops when every one
     of the ``k`` leading Ritz pairs has residual ``||S u - theta u|| <= tol * |theta_1|``;
@@ -124,7 +125,10 @@ def block_top_eigh(
     if tol is None:
         tol = 1e-8 if dtype == np.float64 else 1e-4
     b = min(k + max(10, k // 2), n)
-    blocks = max(2, min(blocks, n // b))
+    if 2 * b > n:  # no room for a Krylov basis of two blocks: solve the operator densely
+        S = apply(np.eye(n, dtype=dtype))
+        return top_eigh((S + S.T) / 2, k)
+    blocks = min(blocks, n // b)
     X = random_state.uniform(-1.0, 1.0, size=(n, b)).astype(dtype)
     if start is not None:
         X[:, : min(start.shape[1], b)] = start[:, :b]
