@@ -10,6 +10,9 @@ from .alignment import *  # noqa: F403
 from .alignment import __all__ as _alignment_all
 from .classifiers import *  # noqa: F403
 from .classifiers import __all__ as _classifiers_all
+from .label_shift import LabelShiftClassifier  # noqa: F401
+from .parameter_transfer import *  # noqa: F403
+from .parameter_transfer import __all__ as _parameter_transfer_all
 from .pipeline import LabeledOnly, make_da_pipeline  # noqa: F401
 from .reweighting import *  # noqa: F403
 from .reweighting import __all__ as _reweighting_all
@@ -20,11 +23,13 @@ _KERAS_NAMES = ("PretrainedFeatureExtractor", "FineTunedCNNClassifier")
 
 __all__ = sorted(
     [
+        "LabelShiftClassifier",
         "LabeledOnly",
         "make_da_pipeline",
         "stack_domains",
         *_alignment_all,
         *_classifiers_all,
+        *_parameter_transfer_all,
         *_reweighting_all,
         *_KERAS_NAMES,
     ]

@@ -9,9 +9,9 @@ import inspect
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 
@@ -28,6 +28,8 @@ _FAST = {
     "KernelMeanMatching": {},
     "DomainClassifierWeighting": {},
     "LeastSquaresImportanceFitting": {"n_centers": 20, "random_state": 0},
+    "LabelShiftClassifier": {},
+    "TrAdaBoostRegressor": {"n_estimators": 3, "random_state": 0},
 }
 
 
@@ -40,17 +42,20 @@ def _public_estimators():
         if not inspect.isclass(cls) or not hasattr(cls, "fit"):
             continue
         params = dict(_FAST.get(name, {}))
-        if "estimator" in inspect.signature(cls).parameters:
+        if "estimator" in inspect.signature(cls).parameters and "Regressor" not in name:
             params.setdefault("estimator", LogisticRegression())
         yield cls(**params)
 
 
-LEARNS_FROM_TARGET = [est for est in _public_estimators() if get_domain_tags(est).learns_from_unlabeled]
+TAGGED = [est for est in _public_estimators() if get_domain_tags(est).learns_from_unlabeled]
+LEARNS_FROM_TARGET = [est for est in TAGGED if is_classifier(est)]
+REGRESSORS = [est for est in TAGGED if is_regressor(est)]
 
 
 def test_the_tagged_estimators_are_the_documented_ones():
-    names = {type(est).__name__ for est in LEARNS_FROM_TARGET}
+    names = {type(est).__name__ for est in TAGGED}
     assert names == set(_FAST)
+    assert len(LEARNS_FROM_TARGET) + len(REGRESSORS) == len(TAGGED)
     # transformers are wrapped by nothing, a plain classifier is not tagged
     assert not get_domain_tags(skltransfer.MMDAligner()).learns_from_unlabeled
     assert not get_domain_tags(LogisticRegression()).learns_from_unlabeled
@@ -128,3 +133,23 @@ def test_cross_validation_with_domain_aware_splitters(estimator, shifted):
     grid.fit(X, y, **fit_params)
     assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
     assert grid.predict(Xt[:5]).shape == (5,)
+
+
+@pytest.mark.parametrize("estimator", REGRESSORS, ids=_ids)
+def test_regressor_last_step_gets_every_row(estimator):
+    # float targets: NaN marks the unlabeled target rows; a few target rows are labeled
+    rng = np.random.default_rng(1)
+    Xs, Xt = rng.normal(size=(60, 4)), rng.normal(size=(60, 4)) + 0.5
+    coef = np.array([1.0, -2.0, 0.5, 0.0])
+    ys, yt = Xs @ coef, Xt @ coef + 1.0
+    yt_known = np.full(60, np.nan)
+    yt_known[::6] = yt[::6]
+    X, y, sample_domain = stack_domains(Xs, ys, Xt, yt_known, return_sample_domain=True)
+    pipe = make_da_pipeline(StandardScaler(), clone(estimator))
+    assert not isinstance(pipe.steps[-1][1], LabeledOnly)
+    pipe.fit(X, y, **{_step(pipe): sample_domain})
+    direct = clone(estimator).fit(StandardScaler().fit_transform(X), y, sample_domain=sample_domain)
+    np.testing.assert_allclose(pipe.predict(Xt), direct.predict(pipe[:-1].transform(Xt)))
+    cv = DomainAwareSplit(KFold(3, shuffle=True, random_state=0))
+    scores = cross_val_score(pipe, X, y, cv=cv, params={_step(pipe): sample_domain}, error_score="raise")
+    assert scores.shape == (3,) and np.isfinite(scores).all()

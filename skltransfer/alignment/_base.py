@@ -82,7 +82,7 @@ class BaseDomainAligner(DomainFitMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         X : array-like of shape (n_samples, n_features)
             Source and target rows together.
         y : array-like of shape (n_samples,), default=None
-            Labels, ``-1`` for unlabeled target rows.
+            Labels, ``-1`` for unlabeled target rows (NaN for float regression targets).
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: ``>= 0`` source, ``< 0`` target. Overrides the ``-1`` rule.
 
@@ -101,7 +101,7 @@ class BaseDomainAligner(DomainFitMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,), default=None
-            Labels, ``-1`` for unlabeled target rows.
+            Labels, ``-1`` for unlabeled target rows (NaN for float regression targets).
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: ``>= 0`` source, ``< 0`` target.
 

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import pathlib
 import random
@@ -216,23 +215,6 @@ class KerasStateMixin:
             setattr(self, name, model_from_bytes(blob, "Unpickling " + type(self).__name__))
 
 
-@functools.cache
-def _folded_normalization_class():
-    import keras
-
-    class FoldedBatchNormalization(keras.layers.Layer):
-        """Stands for a batch normalization folded into the convolution before it."""
-
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.supports_masking = True
-
-        def call(self, inputs, training=None, mask=None):
-            return inputs
-
-    return FoldedBatchNormalization
-
-
 def _foldable_convolutions(model) -> dict:
     """``{convolution name: batch normalization}`` for the pairs of ``model`` that fold.
 
@@ -316,15 +298,18 @@ def fold_batch_normalization(model):
     """
     import keras
 
+    from ._layers import InferenceMode
+
     pairs = _foldable_convolutions(model)
     nested = {}
     for layer in model.layers:
-        if isinstance(layer, keras.Model) and (folded := fold_batch_normalization(layer)) is not layer:
-            nested[layer.name] = folded
+        inner = layer.model if isinstance(layer, InferenceMode) else layer
+        if isinstance(inner, keras.Model) and (folded := fold_batch_normalization(inner)) is not inner:
+            nested[layer.name] = folded if inner is layer else InferenceMode(folded, name=layer.name)
     if not pairs and not nested:
         return model
     folded_names = {norm.name for norm in pairs.values()}
-    placeholder = _folded_normalization_class()
+    from ._layers import FoldedBatchNormalization as placeholder
 
     def clone(layer):
         if layer.name in pairs:
@@ -359,6 +344,8 @@ class CompiledPredictor:
 
     Attributes
     ----------
+    fn : callable
+        The function given (e.g. to convert it for another engine).
     output_shape : tuple of int
         Output shape for one batch (traced at construction).
     """
@@ -366,6 +353,7 @@ class CompiledPredictor:
     def __init__(self, fn: Callable, input_shape: tuple[int, ...], batch_size: int, dtype: str = "float32"):
         import tensorflow as tf
 
+        self.fn = fn
         self.input_shape = tuple(int(d) for d in input_shape)
         self.batch_size = int(batch_size)
         self.dtype = np.dtype(dtype)

@@ -10,6 +10,7 @@
 - :func:`transfer_report` scores a fitted model on labeled target rows.
 """
 
+from ..label_shift import label_shift_test
 from ..model_selection._scorers import (
     CircularValidationScorer,
     DeepEmbeddedValidationScorer,
@@ -24,6 +25,7 @@ __all__ = [
     "DeepEmbeddedValidationScorer",
     "ImportanceWeightedScorer",
     "PredictionEntropyScorer",
+    "label_shift_test",
     "maximum_mean_discrepancy",
     "median_heuristic_gamma",
     "mmd_permutation_test",

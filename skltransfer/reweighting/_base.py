@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.metaestimators import available_if
 
+from .._domains import estimator_regression
 from ..pipeline import FittedEstimatorDelegationMixin, _estimator_has
 from ..utils._base import DomainFitMixin
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
@@ -55,6 +56,10 @@ class BaseImportanceWeighting(
     def _requires_labels(self) -> bool:
         return is_classifier(self.estimator)
 
+    @property
+    def _regression(self) -> bool | None:
+        return estimator_regression(self.estimator)
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, sample_domain=None):
         """Weight the labeled source rows towards the target rows, then fit the estimator.
@@ -64,7 +69,8 @@ class BaseImportanceWeighting(
         X : array-like of shape (n_samples, n_features)
             Source and target rows together.
         y : array-like of shape (n_samples,)
-            Labels, ``-1`` for unlabeled target rows (NaN also marks them for regressors).
+            Labels, ``-1`` for unlabeled target rows; NaN for a regressor's float targets,
+            whose ``-1.0`` is a value like any other.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: ``>= 0`` source, ``< 0`` target. Overrides the ``-1`` rule.
 
