@@ -11,9 +11,17 @@ rows; peak memory is the peak of the memory allocated during that work, as trace
 Accuracy is that of a 1-nearest-neighbour classifier trained on the embedded source rows
 and scored on the embedded target rows.
 
+The comparison runs twice, with the BLAS/OpenMP threads the machine gives by default and
+with one thread per process (``--threads default,1``), and prints the ratio of the faster
+peer's time to the exact MMDAligner's at every ``n``. ``--growth`` times the exact
+MMDAligner alone from 1k to 16k rows, next to the rbf kernel matrix alone (the ``O(n^2 d)``
+floor of every exact method), and prints both normalised by ``n^2 d``.
+
 Run from the repository root (the peers need the benchmark environment)::
 
     python -m benchmarks.tca_scaling                                 # n = 1000, 2000, 4000
+    python -m benchmarks.tca_scaling --sizes 4000 --repeats 1        # the ratio at n = 4000
+    python -m benchmarks.tca_scaling --growth 1000,2000,4000,8000,16000 --threads default
     python -m benchmarks.tca_scaling --nystroem 10000,30000,100000   # Nyström only
 """
 
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -84,7 +93,16 @@ def embed_skada(Xs, Xt):
     return Z[: len(Xs)], Z[len(Xs) :]
 
 
+def rbf_kernel_only(Xs, Xt):
+    """The rbf kernel matrix of all rows: the ``O(n^2 d)`` work every exact method starts with."""
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    rbf_kernel(np.vstack([Xs, Xt]), gamma=1.0 / N_FEATURES)
+    return Xs[:, :1], Xt[:, :1]
+
+
 METHODS = {
+    "rbf kernel matrix": rbf_kernel_only,
     "MMDAligner exact": lambda Xs, Xt: embed_ours(Xs, Xt, "exact"),
     "MMDAligner Nyström": lambda Xs, Xt: embed_ours(Xs, Xt, "nystroem"),
     "ADAPT TCA": embed_adapt,
@@ -106,16 +124,24 @@ def worker(method: str, n: int) -> dict:
     return {"seconds": seconds, "peak_mb": peak_mb, "accuracy": float(accuracy)}
 
 
-def measure(method: str, n: int, repeats: int, timeout: float) -> dict:
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def measure(method: str, n: int, repeats: int, timeout: float, threads: str = "default") -> dict:
+    env = dict(os.environ)
+    for name in _THREAD_VARIABLES:
+        env.pop(name, None)
+        if threads != "default":
+            env[name] = threads
     runs = []
     for _ in range(repeats):
         cmd = [sys.executable, "-m", "benchmarks.tca_scaling", "--worker", method, str(n)]
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True, env=env)
         except subprocess.TimeoutExpired:
             return {"seconds": float("inf"), "peak_mb": float("nan"), "accuracy": float("nan")}
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(f"  {method} n={n}: {runs[-1]}", flush=True)
+        print(f"  {method} n={n} threads={threads}: {runs[-1]}", flush=True)
     return {
         "seconds": statistics.median(r["seconds"] for r in runs),
         "peak_mb": statistics.median(r["peak_mb"] for r in runs),
@@ -134,10 +160,33 @@ def _table(results: dict, sizes: list[int], methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _growth_table(results: dict, sizes: list[int]) -> str:
+    """Seconds of the exact MMDAligner and of the kernel alone, and both over ``n^2 d``."""
+    base = sizes[0]
+    lines = [
+        "| n | kernel s | MMDAligner exact s | exact / kernel | kernel s / (n^2 d), rel. "
+        "| exact s / (n^2 d), rel. |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for n in sizes:
+        kernel, exact = results["rbf kernel matrix", n]["seconds"], results["MMDAligner exact", n]["seconds"]
+        growth = (base / n) ** 2
+        kernel_base = results["rbf kernel matrix", base]["seconds"]
+        exact_base = results["MMDAligner exact", base]["seconds"]
+        kernel_rel, exact_rel = kernel / kernel_base * growth, exact / exact_base * growth
+        cells = [kernel, exact, exact / kernel, kernel_rel, exact_rel]
+        lines.append(f"| {n} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,2000,4000", help="n for the exact-vs-peers comparison")
     parser.add_argument("--nystroem", help="comma-separated n for a Nyström-only run, e.g. 10000,100000")
+    parser.add_argument("--growth", help="comma-separated n for the exact solver against the kernel alone")
+    parser.add_argument(
+        "--threads", default="default,1", help="comma-separated thread settings: 'default' or a number"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs per (method, n); medians reported")
     parser.add_argument("--timeout", type=float, default=600, help="seconds before a run counts as failed")
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
@@ -145,8 +194,11 @@ def main(argv=None) -> None:
     if args.worker:
         print(json.dumps(worker(args.worker[0], int(args.worker[1]))))
         return
+    ours = ("MMDAligner exact", "MMDAligner Nyström", "rbf kernel matrix")
     if args.nystroem:
         sizes, methods = [int(v) for v in args.nystroem.split(",")], ["MMDAligner Nyström"]
+    elif args.growth:
+        sizes, methods = [int(v) for v in args.growth.split(",")], ["rbf kernel matrix", "MMDAligner exact"]
     else:
         sizes, methods = [int(v) for v in args.sizes.split(",")], ["MMDAligner exact"]
         for peer, module in (("ADAPT TCA", "adapt"), ("skada TCA", "skada")):
@@ -155,16 +207,23 @@ def main(argv=None) -> None:
                 methods.append(peer)
             except ImportError:
                 print(f"{module} not installed: {peer} skipped (use the benchmark environment)")
-    results = {(m, n): measure(m, n, args.repeats, args.timeout) for n in sizes for m in methods}
-    print()
-    print(_table(results, sizes, methods))
-    peers = [m for m in methods if m not in ("MMDAligner exact", "MMDAligner Nyström")]
-    if peers:
-        print()
-        for n in sizes:
-            fastest = min(peers, key=lambda m: results[m, n]["seconds"])
-            ratio = results[fastest, n]["seconds"] / results["MMDAligner exact", n]["seconds"]
-            print(f"n={n}: exact MMDAligner is {ratio:.1f}x faster than the faster peer ({fastest})")
+    for threads in args.threads.split(","):
+        results = {(m, n): measure(m, n, args.repeats, args.timeout, threads) for n in sizes for m in methods}
+        print(f"\nthreads: {threads}")
+        print(_table(results, sizes, methods))
+        if args.growth:
+            print()
+            print(_growth_table(results, sizes))
+        peers = [m for m in methods if m not in ours]
+        if peers:
+            print()
+            for n in sizes:
+                fastest = min(peers, key=lambda m: results[m, n]["seconds"])
+                ratio = results[fastest, n]["seconds"] / results["MMDAligner exact", n]["seconds"]
+                print(
+                    f"n={n}, threads={threads}: exact MMDAligner is {ratio:.1f}x faster than the "
+                    f"faster peer ({fastest})"
+                )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ Importing this package never imports TensorFlow: the Keras-backed estimators
 from ._domains import stack_domains  # noqa: F401  (re-exported through __all__)
 from .alignment import *  # noqa: F403
 from .alignment import __all__ as _alignment_all
+from .classifiers import *  # noqa: F403
+from .classifiers import __all__ as _classifiers_all
 from .label_shift import LabelShiftClassifier  # noqa: F401
 from .parameter_transfer import *  # noqa: F403
 from .parameter_transfer import __all__ as _parameter_transfer_all
@@ -26,6 +28,7 @@ __all__ = sorted(
         "make_da_pipeline",
         "stack_domains",
         *_alignment_all,
+        *_classifiers_all,
         *_parameter_transfer_all,
         *_reweighting_all,
         *_KERAS_NAMES,

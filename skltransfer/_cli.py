@@ -20,7 +20,7 @@ import tempfile
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ._image_folder import IMAGE_EXTENSIONS, load_image_folder
+from .datasets._image_folder import IMAGE_EXTENSIONS, load_image_folder
 
 __all__ = ["CommandError", "evaluate", "extract", "finetune", "predict"]
 

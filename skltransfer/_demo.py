@@ -29,7 +29,8 @@ def few_labeled_rows(y, per_class: int, random_state: int) -> np.ndarray:
 
 
 def _feature_rows(Xs, ys, Xt, yt, test) -> list[tuple[str, str, float]]:
-    from .alignment import CORALAligner, DomainStandardScaler, MEDAClassifier, MMDAligner
+    from .alignment import CORALAligner, DomainStandardScaler, MMDAligner
+    from .classifiers import MEDAClassifier
 
     X, y = stack_domains(Xs, ys, Xt)
     plain = LogisticRegression(max_iter=5000).fit(Xs, ys)

@@ -19,6 +19,7 @@ from .utils._sklearn_compat import (
     _safe_indexing,
     check_is_fitted,
 )
+from .utils._tags import DomainTags, get_domain_tags
 
 __all__ = ["LabeledOnly", "make_da_pipeline"]
 
@@ -117,7 +118,9 @@ class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstima
     value like any other: a regressor's float ``y`` only loses its NaN rows). A plain
     scikit-learn classifier would learn ``-1`` as a class; ``LabeledOnly`` fits the wrapped
     estimator on the labeled rows, predicts every row, and scores on the labeled rows only.
-    The transformers before it in the pipeline still see every row.
+    The transformers before it in the pipeline still see every row. An estimator that learns
+    from the unlabeled target rows itself (its domain tag ``learns_from_unlabeled``, see
+    :func:`skltransfer.utils._tags.get_domain_tags`) is fitted on every row instead.
 
     Parameters
     ----------
@@ -165,9 +168,15 @@ class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstima
     def _rows(self, y) -> np.ndarray:
         return _labeled_rows(y, self.estimator)
 
+    def __skltransfer_tags__(self) -> DomainTags:
+        return get_domain_tags(self.estimator)
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, **fit_params):
         """Fit the wrapped estimator on the rows whose label is known.
+
+        An estimator that learns from the unlabeled rows gets every row and the per-row
+        parameters unchanged.
 
         Parameters
         ----------
@@ -191,11 +200,15 @@ class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstima
         rows = self._rows(y)
         if rows.shape[0] == 0:
             raise ValueError("LabeledOnly.fit got no labeled rows: every y is -1 (or NaN).")
-        n_samples = _num_samples(X)
         self.estimator_ = clone(self.estimator)
-        self.estimator_.fit(
-            _safe_indexing(X, rows), _safe_indexing(y, rows), **_slice_params(fit_params, rows, n_samples)
-        )
+        if get_domain_tags(self.estimator).learns_from_unlabeled:
+            self.estimator_.fit(X, y, **fit_params)
+        else:
+            self.estimator_.fit(
+                _safe_indexing(X, rows),
+                _safe_indexing(y, rows),
+                **_slice_params(fit_params, rows, _num_samples(X)),
+            )
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
@@ -261,7 +274,9 @@ def make_da_pipeline(*steps, memory=None, transform_input=None, verbose: bool = 
     ``make_pipeline(*steps)`` with its last step wrapped in :class:`LabeledOnly`, so the
     transformers see every row (source and unlabeled target) while the final estimator
     learns from, and is scored on, the labeled rows only. A last step that is already a
-    ``LabeledOnly`` is kept as is.
+    ``LabeledOnly`` is kept as is, and so is one that learns from the unlabeled target rows
+    itself (:class:`MEDAClassifier`, :class:`TrAdaBoostClassifier`, the reweighting
+    meta-estimators, ...): it gets every row.
 
     Parameters
     ----------
@@ -290,6 +305,6 @@ def make_da_pipeline(*steps, memory=None, transform_input=None, verbose: bool = 
     if not steps:
         raise ValueError("make_da_pipeline needs at least one step.")
     *head, last = steps
-    if not isinstance(last, LabeledOnly):
+    if not isinstance(last, LabeledOnly) and not get_domain_tags(last).learns_from_unlabeled:
         last = LabeledOnly(last)
     return make_pipeline(*head, last, memory=memory, transform_input=transform_input, verbose=verbose)

@@ -10,7 +10,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import LinearSVC
 
 from skltransfer import CMMSClassifier, stack_domains
-from skltransfer.alignment._cmms import project_rows_on_simplex
+from skltransfer.classifiers._cmms import project_rows_on_simplex
 from tests._oc10 import load_oc10, needs_oc10
 
 

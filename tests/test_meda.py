@@ -10,7 +10,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import normalize
 
 from skltransfer import GFKAligner, MEDAClassifier, stack_domains
-from skltransfer.alignment._meda import _normalized_laplacian, estimate_mu, proxy_a_distance
+from skltransfer.classifiers._meda import _normalized_laplacian, estimate_mu, proxy_a_distance
 from tests._oc10 import load_oc10, needs_oc10
 
 

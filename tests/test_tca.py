@@ -13,7 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import Normalizer, normalize
 
 from skltransfer import JointMMDAligner, MMDAligner, make_da_pipeline, stack_domains
-from skltransfer.alignment._tca_solvers import mmd_columns, solve_exact
+from skltransfer.alignment._tca_solvers import ExactProblem, mmd_columns
 from tests._oc10 import load_oc10, needs_oc10
 
 
@@ -128,9 +128,10 @@ def test_unit_components_match_reference_code(n_features):
 
 
 @pytest.mark.parametrize("n_classes", [0, 3])
-def test_lanczos_path_matches_dense_path(n_classes, monkeypatch):
-    # Above _DENSE_MAX_ROWS rows the exact solver runs eigsh on matrix-vector products; the
-    # rank-1 (TCA) and rank C+1 (JDA) structures give the subspace of a dense solve.
+def test_block_krylov_path_matches_dense_path(n_classes, monkeypatch):
+    # Above _DENSE_MAX_ROWS rows the exact solver runs a block Krylov method on products of K
+    # with blocks of vectors; the rank-1 (TCA) and rank C+1 (JDA) structures give the
+    # subspace of a dense solve.
     from skltransfer.alignment import _tca_solvers
 
     monkeypatch.setattr(_tca_solvers, "_DENSE_MAX_ROWS", 50)
@@ -141,8 +142,15 @@ def test_lanczos_path_matches_dense_path(n_classes, monkeypatch):
     classes = rng.integers(0, n_classes, n) if n_classes else None
     E = mmd_columns(source, classes, classes) if n_classes else mmd_columns(source)
     K = pairwise_kernels(X, metric="rbf", gamma=0.3)
-    values, W = solve_exact(K, E, 1.0, 5, np.random.RandomState(0))
+    problem = ExactProblem(K, np.random.RandomState(0))
+    values, W = problem.solve(E, 1.0, 5)
     ref_values, ref_W = _brute_force(K, E, 1.0, 5)
+    np.testing.assert_allclose(values, ref_values, rtol=1e-7)
+    assert _max_angle(K @ W, K @ ref_W) < 1e-4
+    # a second solve (the next JDA round) starts from the first solution and agrees as well
+    E2 = mmd_columns(source, classes, classes, marginal_weight=2.0) if n_classes else 2.0 * E
+    values, W = problem.solve(E2, 1.0, 5)
+    ref_values, ref_W = _brute_force(K, E2, 1.0, 5)
     np.testing.assert_allclose(values, ref_values, rtol=1e-7)
     assert _max_angle(K @ W, K @ ref_W) < 1e-4
 
@@ -401,9 +409,11 @@ def test_dask_fit_matches_in_memory_nystroem(kernel, dtype):
     chunked.fit(da.from_array(X, chunks=(97, 4)), sample_domain=da.from_array(sample_domain, chunks=97))
     np.testing.assert_array_equal(chunked.landmarks_, memory.landmarks_)
     assert chunked.solver_ == "nystroem" and chunked.n_features_in_ == X.shape[1]
-    np.testing.assert_allclose(chunked.eigenvalues_, memory.eigenvalues_, rtol=1e-9)
+    # float32 data is solved in float32: sums in another order differ by its rounding
+    rtol, atol = (1e-9, 1e-5) if dtype == np.float64 else (1e-4, 1e-4)
+    np.testing.assert_allclose(chunked.eigenvalues_, memory.eigenvalues_, rtol=rtol)
     expected = memory.transform(X)
-    np.testing.assert_allclose(chunked.transform(X), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_allclose(chunked.transform(X), expected, rtol=1e-4, atol=atol * np.abs(expected).max())
     lazy = chunked.transform(da.from_array(X, chunks=(100, 3)))
     assert isinstance(lazy, da.Array) and lazy.dtype == dtype
     np.testing.assert_array_equal(lazy.compute(), chunked.transform(X))
@@ -427,3 +437,39 @@ def test_dask_errors():
         MMDAligner(2, n_landmarks=5, random_state=0).fit(da.from_array(np.where(X > 2.5, np.nan, X), 40), y)
     with pytest.raises(ValueError, match="target"):
         MMDAligner(2).fit(lazy, np.zeros(len(X), dtype=int))
+
+
+@pytest.mark.parametrize(
+    ("estimator", "n_features", "dense_max_rows"),
+    [
+        (MMDAligner(4, kernel="rbf", gamma=0.1, solver="exact", random_state=0), 6, 1000),  # dense
+        (MMDAligner(4, kernel="rbf", gamma=0.1, solver="exact", random_state=0), 6, 50),  # block Krylov
+        (MMDAligner(4, kernel="linear", solver="exact", random_state=0), 6, 1000),  # feature space
+        (JointMMDAligner(4, kernel="rbf", gamma=0.1, n_iter=3, random_state=0), 6, 50),
+        (JointMMDAligner(4, kernel="linear", n_iter=3, random_state=0), 6, 1000),
+    ],
+)
+def test_float32_path_agrees_with_float64(estimator, n_features, dense_max_rows, monkeypatch):
+    # float32 rows are solved in float32 (kernel, factorisations, eigensolver): the
+    # components agree with the float64 solve to float32's accuracy, the labels exactly.
+    from skltransfer.alignment import _tca_solvers
+
+    monkeypatch.setattr(_tca_solvers, "_DENSE_MAX_ROWS", dense_max_rows)
+    Xs, ys, Xt, _ = _domains(n_source=150, n_target=120, n_features=n_features)
+    X, y = stack_domains(Xs, ys, Xt)
+    double = clone(estimator).fit(X, y)
+    single = clone(estimator).fit(X.astype(np.float32), y)
+    assert single.projection_.dtype == np.float32 and double.projection_.dtype == np.float64
+    np.testing.assert_allclose(single.eigenvalues_, double.eigenvalues_, rtol=1e-3)
+    Z32, Z64 = single.transform(X.astype(np.float32)), double.transform(X)
+    assert Z32.dtype == np.float32
+    assert _max_angle(Z32.astype(np.float64), Z64) < 0.5  # degrees
+    np.testing.assert_allclose(Z32, Z64, atol=1e-3 * np.abs(Z64).max())
+    knn = KNeighborsClassifier(1)
+    assert (
+        np.mean(
+            knn.fit(Z32[: len(Xs)], ys).predict(Z32[len(Xs) :])
+            == knn.fit(Z64[: len(Xs)], ys).predict(Z64[len(Xs) :])
+        )
+        >= 0.98
+    )

@@ -1,20 +1,17 @@
 """Feature-based domain adaptation: transformers that align source and target features."""
 
-from ._cmms import CMMSClassifier
 from ._coral import CORALAligner
 from ._gfk import GFKAligner
-from ._meda import MEDAClassifier
+from ._jda import JointMMDAligner
 from ._scaling import DomainStandardScaler
 from ._subspace import SubspaceAligner
-from ._tca import JointMMDAligner, MMDAligner
+from ._tca import MMDAligner
 
 __all__: list[str] = [
-    "CMMSClassifier",
     "CORALAligner",
     "DomainStandardScaler",
     "GFKAligner",
     "JointMMDAligner",
-    "MEDAClassifier",
     "MMDAligner",
     "SubspaceAligner",
 ]

@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import metadata_routing
 
 from .._domains import Domains, resolve_domains
+from ..utils._base import DomainFitMixin
 from ..utils._sklearn_compat import _fit_context, check_is_fitted, validate_data
 from ..utils._validation import check_magnitude
 from ..utils._warnings import warn_at_caller
@@ -39,7 +40,7 @@ def clip_n_components(n_components: int, limit: int, reason: str) -> int:
     return limit
 
 
-class BaseDomainAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class BaseDomainAligner(DomainFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class of the transformers that align a source and a target domain.
 
     ``fit(X, y=None, *, sample_domain=None)`` resolves the domain of every row (the domain
@@ -65,9 +66,6 @@ class BaseDomainAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     # ``transform``'s ``sample_domain`` is for direct calls: a pipeline routes it to ``fit``
     # and ``fit_transform`` only, so ``set_fit_request(sample_domain=True)`` is all it needs.
     __metadata_request__transform = {"sample_domain": metadata_routing.UNUSED}
-
-    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
-        return resolve_domains(y, sample_domain, n_samples=n_samples, require_labels=self._requires_labels)
 
     def _fit(self, X, y, sample_domain):
         X = validate_data(self, X, dtype=[np.float64, np.float32])

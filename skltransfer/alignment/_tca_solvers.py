@@ -13,13 +13,20 @@ update of the identity. Its inverse square root is the same kind of update (Wood
 ``A^{-1/2} = mu^{-1/2} (I + Q diag(beta) Q^T)`` with ``Q`` an orthonormal basis of ``V``. The
 generalized problem then becomes the ordinary symmetric problem
 ``S = A^{-1/2} K H K A^{-1/2}``, whose leading eigenvectors ``y`` give ``W = A^{-1/2} y``. ``S`` is
-applied through matrix-vector products with ``K`` (Lanczos, ``scipy.sparse.linalg.eigsh``) or
-formed densely for small problems: no ``n x n`` inverse and no generalized dense eigensolve.
+applied through products of ``K`` with blocks of vectors (a restarted block Krylov method,
+:func:`skltransfer.utils._eigen.block_top_eigh`: matrix-matrix products) or formed densely
+for small problems: no ``n x n`` inverse and no generalized dense eigensolve. JDA solves a
+sequence of such problems with the same ``K`` and a new ``E``: :class:`ExactProblem` starts
+each solve from the previous solution.
 
 When the kernel is an inner product of explicit features, ``K = Phi Phi^T`` (Nyström), the
 optimal ``W`` lies in the span of ``Phi``, and the whole problem reduces to the
 ``m x m`` statistics ``Phi^T Phi``, ``Phi^T 1`` and ``Phi^T E``: linear time and memory in the
-number of rows.
+number of rows. The part that does not depend on ``E`` (the eigendecomposition of
+``Phi^T Phi`` and the centred variance in its basis) is factored once by
+:class:`FeatureProblem`; each solve for a new ``E`` is one ``rank(Phi)``-order dense eigensolve.
+
+Every computation runs in the precision of the kernel matrix or features (float32 or float64).
 
 Each solver returns the components with one of two normalisations: ``"constraint"``, the
 ``W^T A W = I`` of the generalized problem, or ``"unit"``, every column of ``W`` (the
@@ -31,13 +38,17 @@ embedding see different scales.
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
 from scipy import linalg
-from scipy.sparse.linalg import LinearOperator, eigsh
 
-__all__ = ["mmd_columns", "solve_exact", "solve_features"]
+from ..utils._eigen import block_top_eigh, top_eigh
 
-# Below this many rows the exact solver forms S densely instead of running Lanczos.
+__all__ = ["ExactProblem", "FeatureProblem", "KernelProblem", "mmd_columns"]
+
+# Below this many rows the exact solver forms S densely instead of running block Krylov.
 _DENSE_MAX_ROWS = 1000
 
 
@@ -80,24 +91,19 @@ def mmd_columns(
 
 def _whitening(V: np.ndarray, mu: float) -> tuple[np.ndarray, np.ndarray]:
     """``Q, beta`` with ``(mu I + V V^T)^{-1/2} = mu^{-1/2} (I + Q diag(beta) Q^T)``."""
-    Q, s, _ = linalg.svd(V, full_matrices=False)
-    keep = s > s.max(initial=0.0) * max(V.shape) * np.finfo(float).eps
+    Q, s, _ = linalg.svd(V, full_matrices=False, check_finite=False)
+    keep = s > s.max(initial=0.0) * max(V.shape) * np.finfo(V.dtype).eps
     Q, s = Q[:, keep], s[keep]
-    return Q, 1.0 / np.sqrt(1.0 + s**2 / mu) - 1.0
+    return Q, (1.0 / np.sqrt(1.0 + s**2 / mu) - 1.0).astype(V.dtype)
 
 
 def _apply(Q: np.ndarray, beta: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """``(I + Q diag(beta) Q^T) Y``."""
-    return Y + Q @ (beta[:, None] * (Q.T @ Y)) if Y.ndim == 2 else Y + Q @ (beta * (Q.T @ Y))
+    return Y + Q @ (beta[:, None] * (Q.T @ Y))
 
 
 def _scale(E: np.ndarray) -> float:
     return float(np.sqrt(np.linalg.norm(E.T @ E)))
-
-
-def _leading(eigvals: np.ndarray, eigvecs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(eigvals)[::-1][:k]
-    return eigvals[order], eigvecs[:, order]
 
 
 def _normalized(W: np.ndarray, norm: str) -> np.ndarray:
@@ -105,105 +111,150 @@ def _normalized(W: np.ndarray, norm: str) -> np.ndarray:
     return W / np.linalg.norm(W, axis=0) if norm == "unit" else W
 
 
-def solve_exact(
-    K: np.ndarray, E: np.ndarray, mu: float, k: int, random_state, norm: str = "constraint"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Leading ``k`` TCA components from the full kernel matrix.
+class ExactProblem:
+    """TCA on the full kernel matrix ``K`` of the fitted rows, for any number of MMD matrices.
 
     Parameters
     ----------
     K : ndarray of shape (n, n)
-        Symmetric kernel matrix of the fitted rows (not modified).
-    E : ndarray of shape (n, r)
-        Columns of the MMD matrix (:func:`mmd_columns`).
-    mu : float
-        Weight of the ``||W||^2`` regularisation.
-    k : int
-        Number of components, ``k < n``.
+        Symmetric kernel matrix (not modified); its dtype is the working precision.
     random_state : RandomState
-        Seeds the Lanczos start vector.
-    norm : {"constraint", "unit"}, default="constraint"
-        ``W^T (K L K + mu I) W = I``, or unit Euclidean norm of every column of ``W``.
-
-    Returns
-    -------
-    eigenvalues : ndarray of shape (k,)
-        Values of the objective (variance over MMD plus regularisation), decreasing.
-    W : ndarray of shape (n, k)
-        Dual coefficients: the embedding of rows ``X`` is ``kernel(X, X_fit) @ W``.
+        Draws the start block of the first iterative solve.
     """
-    n = K.shape[0]
-    Q, beta = _whitening(K @ E / _scale(E), mu)
 
-    def centered_kernel(Y):  # H K Y: the kernel applied, then the columns centred
-        KY = K @ Y
-        return KY - KY.mean(axis=0)
+    def __init__(self, K: np.ndarray, random_state):
+        self.K = K
+        self.random_state = random_state
+        self._previous = None
+        self.limit = K.shape[0] - 1
+        self.limit_reason = "the number of fitted rows minus one"
 
-    if n <= _DENSE_MAX_ROWS:
-        M = centered_kernel(_apply(Q, beta, np.eye(n)))  # H K P
-        eigvals, Y = linalg.eigh(M.T @ M / mu, subset_by_index=[n - k, n - 1])
-    else:
+    def solve(
+        self, E: np.ndarray, mu: float, k: int, norm: str = "constraint"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Leading ``k`` components for the MMD columns ``E``.
 
-        def matvec(y):
-            return _apply(Q, beta, K @ centered_kernel(_apply(Q, beta, y.ravel()))) / mu
+        Parameters
+        ----------
+        E : ndarray of shape (n, r)
+            Columns of the MMD matrix (:func:`mmd_columns`).
+        mu : float
+            Weight of the ``||W||^2`` regularisation.
+        k : int
+            Number of components, ``k < n``.
+        norm : {"constraint", "unit"}, default="constraint"
+            ``W^T (K L K + mu I) W = I``, or unit Euclidean norm of every column of ``W``.
 
-        op = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
-        eigvals, Y = eigsh(op, k=k, which="LA", v0=random_state.uniform(-1, 1, n))
-    eigvals, Y = _leading(eigvals, Y, k)
-    return eigvals, _normalized(_apply(Q, beta, Y) / np.sqrt(mu), norm)
+        Returns
+        -------
+        eigenvalues : ndarray of shape (k,)
+            Values of the objective (variance over MMD plus regularisation), decreasing.
+        W : ndarray of shape (n, k)
+            Dual coefficients: the embedding of rows ``X`` is ``kernel(X, X_fit) @ W``.
+        """
+        K = self.K
+        n = K.shape[0]
+        Q, beta = _whitening(K @ E.astype(K.dtype) / _scale(E), mu)
+
+        def centered_kernel(Y):  # H K Y: the kernel applied, then the columns centred
+            KY = K @ Y
+            return KY - KY.mean(axis=0)
+
+        if n <= _DENSE_MAX_ROWS:
+            M = centered_kernel(_apply(Q, beta, np.eye(n, dtype=K.dtype)))  # H K P
+            eigvals, Y = top_eigh(M.T @ M / mu, k)
+        else:
+
+            def apply(Y):
+                return _apply(Q, beta, K @ centered_kernel(_apply(Q, beta, Y))) / mu
+
+            eigvals, Y = block_top_eigh(
+                apply, n, k, random_state=self.random_state, dtype=K.dtype, start=self._previous
+            )
+            self._previous = Y
+        return eigvals, _normalized(_apply(Q, beta, Y) / math.sqrt(mu), norm)
 
 
-def solve_features(
-    gram: np.ndarray,
-    sums: np.ndarray,
-    cross: np.ndarray,
-    n: int,
-    scale: float,
-    mu: float,
-    k: int,
-    norm: str = "constraint",
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Leading ``k`` TCA components for the kernel ``K = Phi Phi^T`` of explicit features.
+class FeatureProblem:
+    """TCA for the kernel ``K = Phi Phi^T`` of explicit features, from ``m x m`` statistics.
+
+    The features are ``Phi = C N^T``: the kernel ``C`` of the rows to some landmarks, times
+    the Nyström map ``N`` (None: ``Phi = C``, as for the linear kernel in feature space).
 
     Parameters
     ----------
-    gram, sums, cross : ndarray
-        ``Phi^T Phi`` (m, m), ``Phi^T 1`` (m,) and ``Phi^T E`` (m, r) of the fitted rows.
+    gram, sums : ndarray
+        ``C^T C`` (m, m) and ``C^T 1`` (m,) of the fitted rows; their dtype is the working
+        precision.
     n : int
         Number of fitted rows.
-    scale : float
-        ``||E^T E||_F^{1/2}``.
-    mu : float
-        Weight of the ``||W||^2`` regularisation.
-    k : int
-        Number of components (at most the rank of ``Phi``).
-    norm : {"constraint", "unit"}, default="constraint"
-        Normalisation of the dual coefficients ``W`` (``K W = Phi coef``), as in
-        :func:`solve_exact`.
-
-    Returns
-    -------
-    eigenvalues : ndarray of shape (k,)
-        Values of the objective, decreasing.
-    coef : ndarray of shape (m, k)
-        The embedding of rows is ``Phi(X) @ coef``.
-    rank : int
-        Rank of ``Phi``: the largest number of components the problem has.
+    normalization : ndarray of shape (p, m), default=None
+        The Nyström map ``N``.
+    rows : ndarray of shape (n, m), default=None
+        ``C`` itself, kept for :meth:`solve` to compute ``C^T E``.
     """
-    # Phi = U diag(sqrt(s)) V^T. W = U g spans the only useful directions; there K W = U diag(s) g.
-    s, V = linalg.eigh(gram)
-    keep = s > s.max(initial=0.0) * gram.shape[0] * np.finfo(float).eps
-    s, V = s[keep], V[:, keep]
-    root = np.sqrt(s)
-    # U^T H U diag(s) ... in the U basis: B = D U^T H U D = D^{1/2} V^T (Phi^T H Phi) V D^{1/2}.
-    centred_gram = gram - np.outer(sums, sums) / n
-    R = V * root  # V D^{1/2}
-    B = R.T @ centred_gram @ R
-    Q, beta = _whitening(R.T @ cross / scale, mu)
-    k = min(k, s.shape[0])
-    BP = _apply(Q, beta, _apply(Q, beta, B).T)  # P B P (B symmetric)
-    r = B.shape[0]
-    eigvals, Y = linalg.eigh((BP + BP.T) / (2 * mu), subset_by_index=[r - k, r - 1])
-    eigvals, Y = _leading(eigvals, Y, k)
-    # W = U g with g the columns below: ||W|| = ||g||, and Phi coef = U diag(s) g = K W.
-    return eigvals, R @ _normalized(_apply(Q, beta, Y) / np.sqrt(mu), norm), s.shape[0]
+
+    def __init__(self, gram: np.ndarray, sums: np.ndarray, n: int, normalization=None, rows=None):
+        self.normalization, self.rows = normalization, rows
+        if normalization is not None:
+            gram, sums = normalization @ gram @ normalization.T, normalization @ sums
+        # Phi = U diag(sqrt(s)) V^T. W = U g spans the only useful directions; there K W = U diag(s) g.
+        s, V = linalg.eigh(gram, check_finite=False)
+        keep = s > s.max(initial=0.0) * gram.shape[0] * np.finfo(gram.dtype).eps
+        s, V = s[keep], V[:, keep]
+        self.rank = s.shape[0]
+        self.limit = min(self.rank, n - 1)
+        self.limit_reason = "the rank of the kernel features"
+        self.R = V * np.sqrt(s)  # V D^{1/2}
+        # U^T H U diag(s) ... in the U basis: B = D U^T H U D = D^{1/2} V^T (Phi^T H Phi) V D^{1/2}.
+        RT_sums = self.R.T @ sums
+        self.B = self.R.T @ gram @ self.R - np.outer(RT_sums, RT_sums) / n
+
+    def solve(
+        self, E: np.ndarray, mu: float, k: int, norm: str = "constraint", cross: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Leading ``k <= rank`` components for the MMD columns ``E``.
+
+        Parameters
+        ----------
+        E : ndarray of shape (n, r)
+            Columns of the MMD matrix (:func:`mmd_columns`).
+        mu : float
+            Weight of the ``||W||^2`` regularisation.
+        k : int
+            Number of components.
+        norm : {"constraint", "unit"}, default="constraint"
+            Normalisation of the dual coefficients ``W`` (``K W = Phi coef``), as in
+            :meth:`ExactProblem.solve`.
+        cross : ndarray of shape (m, r), default=None
+            ``C^T E``, when the rows ``C`` are not kept (statistics accumulated by blocks).
+
+        Returns
+        -------
+        eigenvalues : ndarray of shape (k,)
+            Values of the objective, decreasing.
+        projection : ndarray of shape (m, k)
+            The embedding of rows is ``C(X) @ projection``.
+        """
+        if cross is None:
+            cross = self.rows.T @ E.astype(self.rows.dtype)
+        if self.normalization is not None:
+            cross = self.normalization @ cross
+        Q, beta = _whitening(self.R.T @ cross.astype(self.R.dtype) / _scale(E), mu)
+        BP = _apply(Q, beta, _apply(Q, beta, self.B).T)  # P B P (B symmetric)
+        eigvals, Y = top_eigh((BP + BP.T) / (2 * mu), k)
+        # W = U g with g the columns below: ||W|| = ||g||, and Phi coef = U diag(s) g = K W.
+        coef = self.R @ _normalized(_apply(Q, beta, Y) / math.sqrt(mu), norm)
+        return eigvals, coef if self.normalization is None else self.normalization.T @ coef
+
+
+class KernelProblem(NamedTuple):
+    """What a TCA fit solves: landmarks, the kernel of the fitted rows to them, the solver.
+
+    ``solver.solve(E, mu, k, norm)`` returns the eigenvalues and the projection ``P`` with
+    which rows embed as ``kernel(X, landmarks) @ P``; the fitted rows embed as ``rows @ P``.
+    """
+
+    landmarks: np.ndarray
+    rows: np.ndarray
+    solver: ExactProblem | FeatureProblem

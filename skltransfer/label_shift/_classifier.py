@@ -13,9 +13,10 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import cross_val_predict
 from sklearn.utils import check_consistent_length
 
-from .._domains import Domains, encode_labeled_classes, resolve_domains
+from .._domains import encode_labeled_classes
 from ..pipeline import _as_indexable, _labeled_rows
 from ..reweighting._base import _EXPECTED_FAILED_CHECKS, require_y
+from ..utils._base import DomainFitMixin
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -51,7 +52,9 @@ _CV_CHECKS = (
 )
 
 
-class LabelShiftClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class LabelShiftClassifier(
+    LearnsFromTargetMixin, DomainFitMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Correct a classifier for label shift: the class priors change, ``p(x | y)`` does not.
 
     ``fit`` takes the stacked source and target rows (``y == -1`` marks the unlabeled target
@@ -209,8 +212,7 @@ class LabelShiftClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimator
         self.tol = tol
         self.max_iter = max_iter
 
-    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
-        return resolve_domains(y, sample_domain, n_samples=n_samples, require_labels=True)
+    _requires_labels = True
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, sample_domain=None):
@@ -362,7 +364,7 @@ class LabelShiftClassifier(LearnsFromTargetMixin, ClassifierMixin, MetaEstimator
         ValueError
             When no row is labeled.
         """
-        rows = _labeled_rows(y, regression=False)
+        rows = _labeled_rows(y, self)
         if rows.shape[0] == 0:
             raise ValueError("LabelShiftClassifier.score got no labeled rows: every y is -1.")
         if sample_weight is not None:

@@ -8,7 +8,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import RidgeCV
 
-from .._domains import resolve_domains
 from ..reweighting._tradaboost import LabeledTargetMixin
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
 
@@ -109,8 +108,7 @@ class TransferRidge(LabeledTargetMixin, RegressorMixin, BaseEstimator):
     # leave-one-out needs two labeled target rows
     _min_labeled_target = 2
 
-    def _resolve_domains(self, y, sample_domain, n_samples: int):
-        return resolve_domains(y, sample_domain, n_samples=n_samples, regression=True)
+    _regression = True
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, sample_domain=None):

@@ -10,9 +10,11 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import has_fit_parameter
 
-from .._domains import Domains, estimator_regression, resolve_domains
+from .._domains import estimator_regression
 from ..pipeline import FittedEstimatorDelegationMixin, _estimator_has
+from ..utils._base import DomainFitMixin
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
+from ..utils._tags import LearnsFromTargetMixin
 from ..utils._validation import check_magnitude
 
 __all__ = ["BaseImportanceWeighting", "check_sample_weight_support", "require_y"]
@@ -44,7 +46,9 @@ def check_sample_weight_support(meta_estimator, estimator) -> None:
         )
 
 
-class BaseImportanceWeighting(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator):
+class BaseImportanceWeighting(
+    LearnsFromTargetMixin, DomainFitMixin, FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Base class of the meta-estimators that reweight the source rows towards the target.
 
     ``fit(X, y, *, sample_domain=None)`` resolves the domain of every row (``y == -1`` marks
@@ -60,14 +64,13 @@ class BaseImportanceWeighting(FittedEstimatorDelegationMixin, MetaEstimatorMixin
 
     _expected_failed_checks: ClassVar[dict] = _EXPECTED_FAILED_CHECKS
 
-    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
-        return resolve_domains(
-            y,
-            sample_domain,
-            n_samples=n_samples,
-            require_labels=is_classifier(self.estimator),
-            regression=estimator_regression(self.estimator),
-        )
+    @property
+    def _requires_labels(self) -> bool:
+        return is_classifier(self.estimator)
+
+    @property
+    def _regression(self) -> bool | None:
+        return estimator_regression(self.estimator)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, sample_domain=None):

@@ -9,9 +9,9 @@ import numpy as np
 from scipy.linalg import eigvalsh
 from scipy.optimize import LinearConstraint, brentq, minimize
 from scipy.sparse.linalg import eigsh
-from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils import check_random_state
 
+from ..utils._kernels import kernel_matrix, resolve_kernel_params
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._base import BaseImportanceWeighting
 
@@ -23,10 +23,10 @@ _KERNELS = {"rbf", "laplacian", "linear", "poly", "polynomial", "sigmoid", "cosi
 
 def _kernel_matrix(estimator, X, Y) -> np.ndarray:
     """``pairwise_kernels`` with the estimator's ``kernel``, ``gamma``, ``degree``, ``coef0``."""
-    params = {"gamma": estimator.gamma, "degree": estimator.degree, "coef0": estimator.coef0}
-    if callable(estimator.kernel):
-        return pairwise_kernels(X, Y, metric=estimator.kernel)
-    return pairwise_kernels(X, Y, metric=estimator.kernel, filter_params=True, **params)
+    # degree and coef0 have numeric defaults here, which a callable kernel does not take
+    named = {"gamma": estimator.gamma, "degree": estimator.degree, "coef0": estimator.coef0}
+    params = resolve_kernel_params(estimator.kernel, **({} if callable(estimator.kernel) else named))
+    return kernel_matrix(X, Y, estimator.kernel, params)
 
 
 def _project(v: np.ndarray, B: float, low: float, high: float) -> np.ndarray:

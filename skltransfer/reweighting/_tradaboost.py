@@ -8,18 +8,18 @@ from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import MetaEstimatorMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_consistent_length, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
-from .._domains import Domains, resolve_domains
+from ..classifiers._base import BaseDAClassifier
+from ..utils._base import DomainFitMixin
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
     StrOptions,
     _fit_context,
-    check_is_fitted,
     validate_data,
 )
 from ..utils._validation import check_magnitude
@@ -54,12 +54,13 @@ def _decision_to_proba(decision) -> np.ndarray:
     return proba / proba.sum(axis=1, keepdims=True)
 
 
-class LabeledTargetMixin:
+class LabeledTargetMixin(DomainFitMixin):
     """What the estimators that learn from a few labeled target rows share.
 
     The labeled rows of a fit (the labeled target rows are the rows of ``sample_domain < 0``
     whose label is known) and, for the boosting ones, the estimator of every round.
-    Subclasses define ``_resolve_domains`` and, to use ``_make_estimator``,
+    Subclasses set ``_regression`` / ``_requires_labels`` (:class:`DomainFitMixin`) and, to use
+    ``_make_estimator``,
     ``_default_estimator()``.
     """
 
@@ -92,7 +93,7 @@ class LabeledTargetMixin:
         return X, y, rows, target
 
 
-class TrAdaBoostClassifier(LabeledTargetMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class TrAdaBoostClassifier(LabeledTargetMixin, MetaEstimatorMixin, BaseDAClassifier):
     """TrAdaBoost: boosting that learns from many source rows and a few labeled target rows.
 
     Each round fits a clone of ``estimator`` on the weighted labeled source and target rows
@@ -219,8 +220,7 @@ class TrAdaBoostClassifier(LabeledTargetMixin, ClassifierMixin, MetaEstimatorMix
         self.error = error
         self.random_state = random_state
 
-    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
-        return resolve_domains(y, sample_domain, n_samples=n_samples, require_labels=True)
+    _requires_labels = True
 
     def _default_estimator(self):
         return LogisticRegression()
@@ -319,8 +319,9 @@ class TrAdaBoostClassifier(LabeledTargetMixin, ClassifierMixin, MetaEstimatorMix
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._scores(X)
+
+    def _class_scores(self, X) -> np.ndarray:
         start = math.ceil(len(self.estimators_) / 2) - 1
         alphas = self.estimator_weights_[start:]
         if alphas.sum() <= 0:
@@ -332,20 +333,6 @@ class TrAdaBoostClassifier(LabeledTargetMixin, ClassifierMixin, MetaEstimatorMix
             else:
                 votes[np.arange(X.shape[0]), np.searchsorted(self.classes_, estimator.predict(X))] += alpha
         return votes / alphas.sum()
-
-    def predict(self, X):
-        """Class of the weighted vote of the second half of the rounds.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -13,7 +13,6 @@ from sklearn.model_selection import check_cv, cross_validate
 from sklearn.tree import DecisionTreeRegressor
 from sklearn.utils import check_random_state
 
-from .._domains import Domains, resolve_domains
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -229,8 +228,7 @@ class TrAdaBoostRegressor(
     def _default_estimator(self):
         return DecisionTreeRegressor(max_depth=3)
 
-    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
-        return resolve_domains(y, sample_domain, n_samples=n_samples, regression=True)
+    _regression = True
 
     def _step_model(self, n_source: int, rng) -> _SourceFrozenAdaBoostR2:
         return _SourceFrozenAdaBoostR2(

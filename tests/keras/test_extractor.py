@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from skltransfer import PretrainedFeatureExtractor
-from skltransfer._image_folder import load_image_folder
+from skltransfer.datasets import load_image_folder
 from skltransfer.keras.images import load_image
 
 from .conftest import make_tiny_model

@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
-from skltransfer._image_folder import load_image_folder
+from skltransfer.datasets import load_image_folder
 from skltransfer.keras.images import adapt_batch, as_images, check_channels, load_image
 
 

@@ -12,7 +12,7 @@ from skltransfer import (
     PretrainedFeatureExtractor,
     stack_domains,
 )
-from skltransfer._image_folder import load_image_folder
+from skltransfer.datasets import load_image_folder
 from tests.keras.conftest import make_tiny_model
 
 

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, euclidean_distances, pairwise_kernels
+from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, euclidean_distances
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
-from .utils._sklearn_compat import Interval, StrOptions, validate_params
-from .utils._validation import check_magnitude
+from ..utils._kernels import kernel_matrix, resolve_kernel_params
+from ..utils._sklearn_compat import Interval, StrOptions, validate_params
+from ..utils._validation import check_magnitude
 
 __all__ = ["maximum_mean_discrepancy", "median_heuristic_gamma", "mmd_permutation_test"]
 
@@ -91,15 +92,7 @@ def median_heuristic_gamma(X_source, X_target) -> float:
 def _kernel_params(kernel, gamma, degree, coef0, kernel_params, X_source, X_target) -> dict:
     if isinstance(gamma, str):  # "median"
         gamma = median_heuristic_gamma(X_source, X_target)
-    params = dict(kernel_params or {})
-    for name, value in (("gamma", gamma), ("degree", degree), ("coef0", coef0)):
-        if value is not None:
-            params[name] = value
-    return params
-
-
-def _kernel(X, Y, kernel, params) -> np.ndarray:
-    return pairwise_kernels(X, Y, metric=kernel, filter_params=True, **params)
+    return resolve_kernel_params(kernel, gamma=gamma, degree=degree, coef0=coef0, kernel_params=kernel_params)
 
 
 def _paired_kernel(X, Y, kernel, params) -> np.ndarray:
@@ -107,7 +100,7 @@ def _paired_kernel(X, Y, kernel, params) -> np.ndarray:
     out = np.empty(X.shape[0])
     for start in range(0, X.shape[0], _LINEAR_BLOCK):
         stop = start + _LINEAR_BLOCK
-        out[start:stop] = np.diagonal(_kernel(X[start:stop], Y[start:stop], kernel, params))
+        out[start:stop] = np.diagonal(kernel_matrix(X[start:stop], Y[start:stop], kernel, params))
     return out
 
 
@@ -292,9 +285,9 @@ def maximum_mean_discrepancy(
     if estimate == "linear":
         value = float(_linear_terms(X_source, X_target, kernel, params).mean())
     else:
-        K_ss = _kernel(X_source, X_source, kernel, params)
-        K_tt = _kernel(X_target, X_target, kernel, params)
-        K_st = _kernel(X_source, X_target, kernel, params)
+        K_ss = kernel_matrix(X_source, X_source, kernel, params)
+        K_tt = kernel_matrix(X_target, X_target, kernel, params)
+        K_st = kernel_matrix(X_source, X_target, kernel, params)
         value = (_biased if estimate == "biased" else _unbiased)(K_ss, K_tt, K_st)
     return value if squared else float(np.sqrt(max(value, 0.0)))
 
@@ -395,7 +388,7 @@ def mmd_permutation_test(
     m, n = X_source.shape[0], X_target.shape[0]
     _check_sizes(estimate, m, n)
     params = _kernel_params(kernel, gamma, degree, coef0, kernel_params, X_source, X_target)
-    K = _kernel(np.vstack([X_source, X_target]), None, kernel, params)
+    K = kernel_matrix(np.vstack([X_source, X_target]), None, kernel, params)
     observed = np.zeros((m + n, 1))
     observed[:m] = 1.0
     statistic = float(_permuted_statistics(K, observed, estimate)[0])

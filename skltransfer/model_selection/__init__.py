@@ -3,8 +3,10 @@
 Splitters for ``cv=`` (:class:`DomainAwareSplit`, :class:`LeaveOneDomainOut`,
 :class:`BootstrapSplit`) keep every unlabeled target row in every training fold and split the
 labeled rows only. :func:`bootstrap_632_score` and :func:`bootstrap_confidence_interval`
-summarise bootstrap resampling. The unsupervised scorers for ``scoring=`` live in
-:mod:`skltransfer.metrics` and are re-exported here.
+summarise bootstrap resampling. The unsupervised scorers for ``scoring=``
+(:class:`PredictionEntropyScorer`, :class:`ImportanceWeightedScorer`,
+:class:`DeepEmbeddedValidationScorer`, :class:`CircularValidationScorer`) are defined here
+(``_scorers.py``); :mod:`skltransfer.metrics` lists them too, beside the domain gap.
 """
 
 from ._bootstrap import bootstrap_632_score, bootstrap_confidence_interval

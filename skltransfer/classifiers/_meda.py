@@ -7,17 +7,16 @@ from typing import ClassVar
 
 import numpy as np
 from scipy import linalg
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.neighbors import KNeighborsClassifier, kneighbors_graph
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
 
-from .._domains import Domains, encode_labeled_classes, resolve_domains
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
-from ..utils._validation import check_magnitude
-from ._gfk import GFKAligner
+from .._domains import encode_labeled_classes
+from ..alignment._gfk import GFKAligner
+from ..utils._kernels import kernel_matrix, resolve_kernel_params
+from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ._base import BaseDAClassifier
 
 __all__ = ["MEDAClassifier"]
 
@@ -61,7 +60,7 @@ def _normalized_laplacian(X: np.ndarray, n_neighbors: int) -> np.ndarray:
     return np.eye(X.shape[0]) - inv_sqrt[:, None] * W * inv_sqrt[None, :]
 
 
-class MEDAClassifier(ClassifierMixin, BaseEstimator):
+class MEDAClassifier(BaseDAClassifier):
     """Manifold embedded distribution alignment (MEDA): a kernel classifier for domain adaptation.
 
     Rows are embedded on the Grassmann manifold by the geodesic flow kernel
@@ -174,13 +173,6 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    _expected_failed_checks: ClassVar[dict] = {
-        "check_classifiers_classes": (
-            "the check trains on the labels [-1, 1]; -1 is the marker of unlabeled target rows, "
-            "as in SelfTrainingClassifier"
-        ),
-    }
-
     def __init__(
         self,
         n_components=20,
@@ -206,12 +198,8 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
-        return resolve_domains(y, sample_domain, n_samples=n_samples)
-
     def _kernel(self, X, Y=None) -> np.ndarray:
-        params = {"gamma": self.gamma} if self.kernel == "rbf" else {}
-        return pairwise_kernels(X, Y, metric=self.kernel, **params)
+        return kernel_matrix(X, Y, self.kernel, resolve_kernel_params(self.kernel, gamma=self.gamma))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, *, sample_domain=None):
@@ -230,9 +218,7 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : MEDAClassifier
         """
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        check_magnitude(X)
-        domains = self._resolve_domains(y, sample_domain, X.shape[0])
+        X, y, domains = self._validate_fit(X, y, sample_domain)
         labeled = domains.labeled
         labels = encode_labeled_classes(self, y, labeled)
         dimensions = self._dimensions()
@@ -324,36 +310,9 @@ class MEDAClassifier(ClassifierMixin, BaseEstimator):
         small = np.eye(U.shape[1]) + Vt @ A0_inv_U
         return base - A0_inv_U @ linalg.solve(small, Vt @ base, check_finite=False)
 
-    def decision_function(self, X):
-        """Scores ``K(X, X_fit_) @ dual_coef_`` of each class, summed over the dimensions.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
-            For two classes, the score of the second class minus that of the first.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        scores = sum(
+    def _class_scores(self, X) -> np.ndarray:
+        """Scores ``K(X, X_fit_) @ dual_coef_`` of each class, summed over the dimensions."""
+        return sum(
             self._kernel(normalize(X if embedding is None else embedding.transform(X)), Z) @ beta
             for embedding, Z, beta in zip(self.embeddings_, self.X_fit_, self.dual_coef_, strict=True)
         )
-        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
-
-    def predict(self, X):
-        """Predict the class of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        scores = self.decision_function(X)
-        return self.classes_[(scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)]

@@ -6,17 +6,17 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from scipy import linalg, sparse
-from sklearn.base import BaseEstimator, ClassifierMixin
+from scipy import sparse
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
 
-from .._domains import Domains, encode_labeled_classes, resolve_domains
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
-from ..utils._validation import check_magnitude
-from ._base import clip_n_components
+from .._domains import encode_labeled_classes
+from ..alignment._base import clip_n_components
+from ..utils._eigen import top_eigh
+from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ._base import BaseDAClassifier
 
 __all__ = ["CMMSClassifier"]
 
@@ -94,7 +94,7 @@ def self_learned_target_graph(Z: np.ndarray, n_neighbors: int, r: float) -> spar
     return _graph_laplacian(weights, index)
 
 
-class CMMSClassifier(ClassifierMixin, BaseEstimator):
+class CMMSClassifier(BaseDAClassifier):
     """Class centroid matching and local manifold self-learning (CMMS) for domain adaptation.
 
     CMMS (Tian et al. 2020) learns a projection ``P`` in which the target rows form clusters
@@ -227,13 +227,6 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    _expected_failed_checks: ClassVar[dict] = {
-        "check_classifiers_classes": (
-            "the check trains on the labels [-1, 1]; -1 is the marker of unlabeled target rows, "
-            "as in SelfTrainingClassifier"
-        ),
-    }
-
     def __init__(
         self,
         n_components=100,
@@ -255,9 +248,6 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
         self.component_norm = component_norm
         self.random_state = random_state
 
-    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
-        return resolve_domains(y, sample_domain, n_samples=n_samples)
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, *, sample_domain=None):
         """Fit on labeled source rows and unlabeled (``y == -1``) target rows.
@@ -275,9 +265,7 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : CMMSClassifier
         """
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        check_magnitude(X)
-        domains = self._resolve_domains(y, sample_domain, X.shape[0])
+        X, y, domains = self._validate_fit(X, y, sample_domain)
         labeled = domains.labeled
         labels = encode_labeled_classes(self, y, labeled)
         codes = labels[labeled]
@@ -358,10 +346,7 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
     def _leading_components(self, scatter, A) -> np.ndarray:
         """Smallest ``A p = lambda B p``, as the largest ``B v = mu A v``, scaled by ``component_norm``."""
         n_features = A.shape[0]
-        mu, V = linalg.eigh(
-            scatter, A, subset_by_index=[n_features - self.n_components_, n_features - 1], check_finite=False
-        )
-        mu, V = mu[::-1], V[:, ::-1]
+        mu, V = top_eigh(scatter, self.n_components_, B=A)
         if self.component_norm == "unit":
             return V / np.linalg.norm(V, axis=0)
         keep = mu > np.finfo(float).eps * max(mu[0], 0.0) * n_features
@@ -370,34 +355,7 @@ class CMMSClassifier(ClassifierMixin, BaseEstimator):
     def _project(self, X) -> np.ndarray:
         return normalize(normalize(X) @ self.components_ - self.mean_)
 
-    def decision_function(self, X):
-        """Negative squared distance of each row to each class centroid in the projected space.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
-            For two classes, the score of the second class minus that of the first.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+    def _class_scores(self, X) -> np.ndarray:
+        """Negative squared distance of each row to each class centroid in the projected space."""
         Z = self._project(np.asarray(X, dtype=np.float64))
-        scores = -euclidean_distances(Z, self.centroids_, squared=True)
-        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
-
-    def predict(self, X):
-        """Predict the class of each row: the class of its nearest centroid.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        scores = self.decision_function(X)
-        return self.classes_[(scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)]
+        return -euclidean_distances(Z, self.centroids_, squared=True)

@@ -16,8 +16,8 @@ from scipy import ndimage
 from sklearn.datasets import get_data_home, load_digits
 from sklearn.utils import check_random_state
 
+from ..utils._sklearn_compat import Interval, validate_params
 from ._image_folder import load_image_folder
-from .utils._sklearn_compat import Interval, validate_params
 
 __all__ = [
     "OFFICE_CALTECH10_DOMAINS",

@@ -20,8 +20,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import MetadataRequest
 
-from ._domains import estimator_regression, resolve_domains, stack_domains, unlabeled_mask
-from .utils._sklearn_compat import _safe_indexing
+from .._domains import estimator_regression, resolve_domains, stack_domains, unlabeled_mask
+from ..utils._sklearn_compat import _safe_indexing
 
 __all__ = [
     "CircularValidationScorer",

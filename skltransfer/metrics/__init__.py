@@ -5,19 +5,20 @@
 - The scorers (:class:`PredictionEntropyScorer`, :class:`ImportanceWeightedScorer`,
   :class:`DeepEmbeddedValidationScorer`, :class:`CircularValidationScorer`) rank models
   without target labels; use them as ``scoring=`` with a splitter of
-  :mod:`skltransfer.model_selection` that puts the unlabeled rows in the test folds.
+  :mod:`skltransfer.model_selection` that puts the unlabeled rows in the test folds. They
+  are defined in :mod:`skltransfer.model_selection` and listed here as well.
 - :func:`transfer_report` scores a fitted model on labeled target rows.
 """
 
-from ._mmd import maximum_mean_discrepancy, median_heuristic_gamma, mmd_permutation_test
-from ._report import transfer_report
-from ._scorers import (
+from ..label_shift import label_shift_test
+from ..model_selection._scorers import (
     CircularValidationScorer,
     DeepEmbeddedValidationScorer,
     ImportanceWeightedScorer,
     PredictionEntropyScorer,
 )
-from .label_shift import label_shift_test
+from ._mmd import maximum_mean_discrepancy, median_heuristic_gamma, mmd_permutation_test
+from ._report import transfer_report
 
 __all__ = [
     "CircularValidationScorer",

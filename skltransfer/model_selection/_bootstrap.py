@@ -12,8 +12,8 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import cross_validate
 from sklearn.utils import check_consistent_length, check_random_state
 
+from ..utils._sklearn_compat import HasMethods, Interval, _safe_indexing, validate_params
 from ._splitters import BootstrapSplit
-from .utils._sklearn_compat import HasMethods, Interval, _safe_indexing, validate_params
 
 __all__ = ["bootstrap_632_score", "bootstrap_confidence_interval"]
 

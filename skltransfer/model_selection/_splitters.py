@@ -9,8 +9,8 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, check_cv
 from sklearn.utils import check_random_state
 
-from ._domains import resolve_domains, unlabeled_mask
-from .utils._sklearn_compat import _num_samples
+from .._domains import resolve_domains, unlabeled_mask
+from ..utils._sklearn_compat import _num_samples
 
 __all__ = ["BootstrapSplit", "DomainAwareSplit", "LeaveOneDomainOut"]
 

@@ -8,10 +8,10 @@ import numpy as np
 from sklearn.metrics import classification_report, roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
-from ._domains import resolve_domains
+from .._domains import resolve_domains
+from ..model_selection._scorers import transform_by_domain
+from ..utils._sklearn_compat import _safe_indexing
 from ._mmd import maximum_mean_discrepancy
-from ._scorers import transform_by_domain
-from .utils._sklearn_compat import _safe_indexing
 
 __all__ = ["transfer_report"]
 
