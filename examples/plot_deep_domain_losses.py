@@ -1,6 +1,6 @@
 """
 Deep domain adaptation: MMD, Deep CORAL and adversarial losses on the digits shift
-=================================================================================
+==================================================================================
 
 A CNN trained on labeled source images and applied to a shifted target domain learns
 features that separate the source classes but drift on the target. With ``domain_loss``,

@@ -1,6 +1,6 @@
 """
 Fine-tuning a pretrained CNN on a few labeled images: the learning curves
-========================================================================
+=========================================================================
 
 The transfer-learning recipe in two phases: put a new head on a network pretrained on
 another domain and train it alone on the frozen network, then unfreeze the network and
