@@ -19,6 +19,7 @@ accuracy of the same logistic regression trained on the aligned source rows.
 # the pictures; no aligner sees them.
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
@@ -59,7 +60,7 @@ def classifier():
 
 fig, axes = plt.subplots(2, 4, figsize=(15, 7.5), layout="constrained")
 # the last panel: the first source image and the first target image of the digit 3
-pair = np.hstack([Xs[ys == 3][0].reshape(8, 8), np.ones((8, 1)), Xt[yt == 3][0].reshape(8, 8)])
+pair = np.hstack([Xs[ys == 3][0].reshape(8, 8), np.zeros((8, 1)), Xt[yt == 3][0].reshape(8, 8)])
 axes.flat[-1].imshow(pair, cmap="gray_r", vmin=0, vmax=1)
 axes.flat[-1].set_title("a source 3 (left), a target 3 (right)")
 axes.flat[-1].axis("off")
@@ -74,6 +75,8 @@ for ax, (name, aligner) in zip(axes.flat, aligners.items(), strict=False):
     title = f"{name}\ntarget accuracy {accuracy:.2f}"
     plot_domain_embedding(rows, classes_shown, sample_domain, ax=ax, title=title)
     print(f"{name:22s} target accuracy {accuracy:.3f}")
+digits = [Patch(color=plt.get_cmap("tab10")(k), label=str(k)) for k in range(10)]
+fig.legend(handles=digits, loc="outside right center", title="digit")
 fig.suptitle("Digits of two scanners, first two principal components, coloured by digit")
 plt.show()
 

@@ -54,7 +54,7 @@ models = {
 true_ratio = norm.pdf(xs, 0.0, 0.3) / norm.pdf(xs, 0.5, 0.5)
 grid = np.linspace(-1.2, 2.0, 200)[:, None]
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5), layout="constrained")
 left.scatter(xs, ys, s=8, color="0.6", label="source rows (labeled)")
 left.scatter(xt, np.full_like(xt, -2.6), s=8, marker="|", color="C3", label="target inputs (no label)")
 left.plot(grid, f(grid), color="black", linewidth=1, label="f(x) = -x + x³")
@@ -71,7 +71,7 @@ left.set_ylim(-2.8, 3.0)
 left.set_xlabel("x")
 left.set_ylabel("y")
 left.set_title("Straight lines fitted to the source rows")
-left.legend(fontsize="small", loc="upper left")
+left.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
 right.set_xlabel("x of the source row")
 right.set_ylabel("weight / mean weight")
 right.set_title("Source weights")
@@ -82,5 +82,7 @@ plt.show()
 # The unweighted line follows the source rows, dense around ``x = 0.5``, and misses the
 # slope of ``f`` around ``x = 0``, where the target rows are. Every weighting puts the mass
 # on the source rows that look like target rows and tilts the line towards the target
-# region; their weights follow the true density ratio. Weights cost variance: with few
-# source rows in the target region, a handful of rows carries the fit.
+# region, and halves the target error. Their weights follow the shape of the true density
+# ratio, each with its own noise: weights cost variance, and with few source rows in the
+# target region a handful of rows carries the fit (the largest uLSIF and domain-classifier
+# weights, on the left).

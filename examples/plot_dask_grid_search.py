@@ -69,7 +69,7 @@ ax.set_xticks(positions, labels)
 ax.set_xlabel("MMDAligner n_components")
 ax.set_ylabel("mean accuracy on held-out source rows")
 ax.set_ylim(0.8, 1.0)
-ax.legend(loc="lower right")
+ax.legend(loc="upper left")
 plt.show()
 
 # %%

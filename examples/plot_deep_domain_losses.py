@@ -17,6 +17,7 @@ used. The network is the small digit CNN of the benchmarks, trained from scratch
 # ------------------------------------------------
 # ``deep_adaptation_estimators`` builds the estimators of the benchmark: identical
 # networks, seeds and batches; the first one has ``domain_loss_weight=0``.
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import accuracy_score
@@ -38,11 +39,11 @@ for name, clf in estimators:
 # %%
 # Target accuracy
 # ---------------
-names = list(fitted)
+names = ["no domain loss", "multi-kernel MMD (DAN)", "Deep CORAL", "adversarial (DANN)"]
 accuracy = [accuracy_score(yt, clf.predict(Xt)) for clf in fitted.values()]
 fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
 ax.barh(range(len(names)), accuracy, color=["0.6", "C0", "C1", "C2"])
-ax.set_yticks(range(len(names)), [name.replace("Same CNN with a domain loss ", "") for name in names])
+ax.set_yticks(range(len(names)), names)
 ax.invert_yaxis()
 ax.set_xlim(0, 1)
 ax.set_xlabel("target accuracy (no target label used in training)")
@@ -53,18 +54,20 @@ plt.show()
 # %%
 # The learned features of both domains
 # ------------------------------------
-# The fitted network is a ``keras.Model`` (``model_``); its embedding layer (the adapted
-# features, ``layer="embedding"``) can be read with
-# :class:`~skltransfer.PretrainedFeatureExtractor`. Without a domain loss, the target digits
-# (triangles) form their own clusters; with the MMD loss they fall onto the source clusters
-# of their class.
+# The fitted network is a ``keras.Model`` (``model_``) that wraps the trained backbone, a
+# ``keras.Model`` itself, between the input preprocessing and the new head. The backbone
+# ends at the embedding layer that the domain loss adapts, and
+# :class:`~skltransfer.PretrainedFeatureExtractor` reads it for every row. Without a domain
+# loss, the target digits (triangles) form their own clusters; with the MMD loss they fall
+# onto the source clusters of their class.
 sample_domain = np.where(y == -1, -1, 0)
 shown = np.concatenate([ys, yt])
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
-for ax, name in zip(axes, names[:2], strict=True):
-    extractor = PretrainedFeatureExtractor(fitted[name].model_, layer=EMBEDDING_LAYER, image_shape=(8, 8))
+for ax, name, clf in zip(axes, names, fitted.values(), strict=False):
+    backbone = next(layer for layer in clf.model_.layers if isinstance(layer, keras.Model))
+    extractor = PretrainedFeatureExtractor(backbone, layer=EMBEDDING_LAYER, image_shape=(8, 8))
     features = extractor.fit(X[:1]).transform(X)
-    plot_domain_embedding(features, shown, sample_domain, ax=ax, title=name.replace("Same CNN with a ", ""))
+    plot_domain_embedding(features, shown, sample_domain, ax=ax, title=f"embedding, {name}")
 plt.show()
 
 # %%

@@ -78,7 +78,9 @@ def plot_history(estimator, *, metrics=("loss", "accuracy"), axes=None):
     if not drawn:
         raise ValueError(f"None of the metrics {list(metrics)} was recorded; recorded: {_recorded(history)}.")
     if axes is None:
-        _, axes = plt.subplots(1, len(drawn), figsize=(4.5 * len(drawn), 3.5), squeeze=False)
+        _, axes = plt.subplots(
+            1, len(drawn), figsize=(4.5 * len(drawn), 3.5), squeeze=False, layout="constrained"
+        )
         axes = axes[0]
     axes = list(axes)
     if len(axes) != len(drawn):
@@ -106,7 +108,7 @@ def plot_history(estimator, *, metrics=("loss", "accuracy"), axes=None):
             start += n
         ax.set_title(metric)
         ax.set_xlabel("epoch")
-        ax.legend()
+        ax.legend(fontsize="small")
     return axes
 
 
