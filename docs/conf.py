@@ -218,8 +218,6 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text)
 
 
-write_api_pages()
-
 
 # literals, roles, emphasis and targets, left as they are by _escape_trailing_underscores
 _MARKUP = re.compile(r"(``.*?``|:[\w:]+:`[^`]*`|`[^`]*`_{0,2}|\*\*[^*]*\*\*|\*[^*]*\*)")
@@ -241,5 +239,7 @@ def _escape_trailing_underscores(app, what, name, obj, options, lines) -> None:
 
 
 def setup(app) -> None:
+    # before autosummary reads the pages to generate one page per name (priority 500)
+    app.connect("builder-inited", lambda app: write_api_pages(), priority=100)
     # after numpydoc (same priority, registered later), on the reStructuredText it produced
     app.connect("autodoc-process-docstring", _escape_trailing_underscores)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def conf():
     spec = importlib.util.spec_from_file_location("docs_conf", ROOT / "docs" / "conf.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # writes docs/api (ignored by git), as a build does
+    spec.loader.exec_module(module)  # writes nothing: the pages are written when a build starts
     return module
 
 
@@ -85,3 +85,19 @@ def test_ci_builds_the_docs_after_the_tests():
     build = "python -m sphinx -W --keep-going -b html docs docs/_build/html"
     assert 'python -m pip install ".[docs]"' in ci
     assert ci.index(build) > ci.index("python -m pytest")
+
+
+def test_pages_are_written_before_autosummary_reads_them(conf, monkeypatch):
+    connected = []
+
+    class App:
+        def connect(self, event, callback, priority=500):
+            connected.append((event, callback, priority))
+
+    conf.setup(App())
+    ((callback, priority),) = [(cb, p) for event, cb, p in connected if event == "builder-inited"]
+    assert priority < 500  # autosummary generates its pages at builder-inited, priority 500
+    written = []
+    monkeypatch.setattr(conf, "write_api_pages", lambda: written.append(True))
+    callback(App())
+    assert written == [True]
