@@ -218,7 +218,6 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text)
 
 
-
 # literals, roles, emphasis and targets, left as they are by _escape_trailing_underscores
 _MARKUP = re.compile(r"(``.*?``|:[\w:]+:`[^`]*`|`[^`]*`_{0,2}|\*\*[^*]*\*\*|\*[^*]*\*)")
 _TRAILING_UNDERSCORE = re.compile(r"(?<![\w\\])([A-Za-z]\w*)_(?=[\s,.;:)]|$)")
