@@ -14,6 +14,8 @@ import os
 import re
 from pathlib import Path
 
+from numpydoc.xref import DEFAULT_LINKS
+
 import skltransfer
 
 DOCS = Path(__file__).resolve().parent
@@ -74,20 +76,9 @@ numpydoc_xref_ignore = {
     "name",
     "names",
 }
-# numpydoc's default links of these words need the Python and NumPy inventories
-numpydoc_xref_aliases = {
-    word: word
-    for word in (
-        "bool",
-        "boolean",
-        "sequence",
-        "iterable",
-        "generator",
-        "array-like",
-        "array_like",
-        "scalar",
-    )
-}
+# numpydoc's default links ("int" -> "python:int") need the Python and NumPy inventories:
+# offline, each of those words is a plain cross-reference to itself
+numpydoc_xref_aliases = {word: word for word in DEFAULT_LINKS}
 
 # the figures of the guide are drawn at build time, like the gallery's
 plot_include_source = True

@@ -91,6 +91,8 @@ for name, model, data in [
     ax.plot(n_train, test_scores.mean(axis=1), marker="o", label=name)
     print(f"{name:24s}", np.round(test_scores.mean(axis=1), 3))
 ax.set_xscale("log")
+ax.set_xticks(sizes, [str(size) for size in sizes])
+ax.minorticks_off()
 ax.set_xlabel("labeled target images")
 ax.set_ylabel("accuracy on held-out target images")
 ax.legend()

@@ -60,13 +60,14 @@ for name, scoring in scorers.items():
     scores[name] = search.fit(X, y).cv_results_["mean_test_score"]
     print(f"{name:26s} picks n_components={grid[scores[name].argmax()]}")
 
-fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
 plot_selection_vs_oracle(grid, oracle, scores, ax=ax, xlabel="MMDAligner n_components")
 ax.set_title("What each scorer picks, against the target accuracy it cannot see")
 plt.show()
 
 # %%
-# Each circle marks a scorer's pick on the oracle's curve; the legend gives its regret,
+# Each circle marks a scorer's pick on the oracle's curve (concentric circles where
+# several scorers pick the same point); the legend gives its regret,
 # the target accuracy lost against the best grid point. The dashed curves are the scorers
 # themselves, rescaled: a good scorer rises and falls with the oracle. On one task and one
 # seed this is an illustration, not a ranking; the benchmark over the twelve

@@ -291,7 +291,7 @@ def plot_selection_vs_oracle(
             positions[pick],
             oracle[pick],
             "o",
-            markersize=11 - 2 * (k % 4),
+            markersize=15 - 2 * (k % 6),  # concentric circles where scorers agree
             markerfacecolor="none",
             markeredgewidth=2,
             color=colours(k),
