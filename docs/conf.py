@@ -229,7 +229,8 @@ def _escape_trailing_underscores(app, what, name, obj, options, lines) -> None:
 
 
 def setup(app) -> None:
-    # before autosummary reads the pages to generate one page per name (priority 500)
-    app.connect("builder-inited", lambda app: write_api_pages(), priority=100)
+    # before Sphinx lists the source files (which autosummary then reads to write one page
+    # per name): a checkout without docs/api still gets every page
+    app.connect("config-inited", lambda app, config: write_api_pages())
     # after numpydoc (same priority, registered later), on the reStructuredText it produced
     app.connect("autodoc-process-docstring", _escape_trailing_underscores)

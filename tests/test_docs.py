@@ -87,17 +87,17 @@ def test_ci_builds_the_docs_after_the_tests():
     assert ci.index(build) > ci.index("python -m pytest")
 
 
-def test_pages_are_written_before_autosummary_reads_them(conf, monkeypatch):
+def test_pages_are_written_before_the_sources_are_listed(conf, monkeypatch):
     connected = []
 
     class App:
         def connect(self, event, callback, priority=500):
-            connected.append((event, callback, priority))
+            connected.append((event, callback))
 
     conf.setup(App())
-    ((callback, priority),) = [(cb, p) for event, cb, p in connected if event == "builder-inited"]
-    assert priority < 500  # autosummary generates its pages at builder-inited, priority 500
+    # config-inited comes before Sphinx lists the source files; builder-inited is too late
+    (callback,) = [cb for event, cb in connected if event == "config-inited"]
     written = []
     monkeypatch.setattr(conf, "write_api_pages", lambda: written.append(True))
-    callback(App())
+    callback(App(), None)
     assert written == [True]
