@@ -14,10 +14,22 @@ repeated) in a fresh process and reports the peak resident memory above the leve
 after fitting; an array of those images at the network size would need
 ``n * h * w * 3 * 4`` bytes.
 
+The engines part (``--engines``) compares, per network (MobileNetV2, ResNet50 and
+EfficientNetB0 at their native sizes, random weights whose batch normalizations hold the
+statistics of a batch of images, so that activations and features are of order 1 as with
+trained weights), three ways to compute the same features of the same uint8 images:
+the extractor's compiled Keras path (``transform``), the extractor's inference function
+converted once for LiteRT and run by ``LiteRTRunner`` (XNNPACK, all cores), and a bare
+LiteRT interpreter running that flatbuffer one image per call. It reports the median
+images/s over interleaved repeats, the paired ratios, the conversion time, the first-call
+latency (from a fresh runner or after ``fit``), the peak resident memory of each phase
+and the break-even: the images after which the conversion has paid for itself.
+
 Usage::
 
     python benchmarks/extraction.py                      # full run (see results/extraction.md)
     python benchmarks/extraction.py --quick              # smoke run
+    python benchmarks/extraction.py --engines            # Keras vs LiteRT
 """
 
 from __future__ import annotations
@@ -28,7 +40,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import types
 
 import numpy as np
 
@@ -77,6 +91,200 @@ def _throughput(name: str, size: int, n_images: int, batch_size: int, repeats: i
         "max_abs_diff": gap,
         "max_rel_diff": gap / np.abs(expected).max(),
     }
+
+
+class _PeakMemory:
+    """Peak resident memory (MB) of this process during a ``with`` block.
+
+    Sampled every 5 ms with psutil where it is installed; otherwise the process' lifetime
+    peak from ``resource.getrusage`` at the end of the block (which never decreases).
+    """
+
+    def __enter__(self):
+        try:
+            import psutil
+        except ImportError:
+            self._process, self.peak_mb = None, 0.0
+            return self
+        self._process, self._done = psutil.Process(), threading.Event()
+        self.peak_mb = self._process.memory_info().rss / 2**20
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._done.wait(0.005):
+            self.peak_mb = max(self.peak_mb, self._process.memory_info().rss / 2**20)
+
+    def __exit__(self, *exc):
+        if self._process is None:
+            self.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        else:
+            self._done.set()
+            self._thread.join()
+            self.peak_mb = max(self.peak_mb, self._process.memory_info().rss / 2**20)
+
+
+def _small_cnn(include_top, weights, input_shape):
+    """Three convolutions with batch normalization: a network converted in about a second."""
+    import keras
+
+    layers = keras.layers
+    x = inputs = keras.Input(input_shape)
+    for filters in (16, 32, 64):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.MaxPooling2D()(layers.ReLU()(layers.BatchNormalization()(x)))
+    return keras.Model(inputs, x, name="small_cnn")
+
+
+def _application(name: str):
+    """The registry entry of a named network, or the small CNN (pixels scaled to [-1, 1])."""
+    from skltransfer.keras.applications import get_application
+
+    if name != "small_cnn":
+        return get_application(name)
+    return types.SimpleNamespace(
+        name="small CNN", constructor=_small_cnn, preprocess_input=lambda x: x / 127.5 - 1
+    )
+
+
+def _calibrated_backbone(app, size: int, images: np.ndarray):
+    """The backbone with random weights and each normalization's statistics from a batch.
+
+    Fresh networks have moving means 0 and variances 1; through 50 layers their activations
+    shrink towards 0 (features of 1e-11 for MobileNetV2, in denormal floats that slow some
+    kernels down). One pass in training mode with momentum 0 replaces the moving
+    statistics by those of the batch, layer after layer, as trained weights would have.
+    """
+    import keras
+
+    model = app.constructor(include_top=False, weights=None, input_shape=(size, size, 3))
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    for norm in norms:
+        norm.momentum = 0.0
+    model(app.preprocess_input(images.astype(np.float32)), training=True)
+    for norm in norms:
+        norm.momentum = 0.99
+    return model
+
+
+def _bare_interpreter(flatbuffer: bytes, image_shape: tuple, threads: int):
+    """A function running a LiteRT interpreter on images, one per call (no runner)."""
+    from skltransfer.keras._litert import _new_interpreter
+
+    interpreter = _new_interpreter(flatbuffer, threads)
+    detail_in, detail_out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(detail_in["index"], (1, *image_shape))
+    interpreter.allocate_tensors()
+
+    def run(images):
+        out = []
+        for image in images:
+            interpreter.set_tensor(detail_in["index"], image[None])
+            interpreter.invoke()
+            out.append(interpreter.get_tensor(detail_out["index"])[0])
+        return np.stack(out)
+
+    return run
+
+
+def _engines(name: str, size: int, n_images: int, repeats: int, batches=()) -> dict:
+    import tensorflow as tf
+
+    from skltransfer import PretrainedFeatureExtractor
+    from skltransfer.keras._litert import LiteRTRunner, convert_to_litert, default_num_threads
+
+    app = _application(name)
+    images = np.random.RandomState(0).randint(0, 256, size=(n_images, size, size, 3)).astype(np.uint8)
+    backbone = _calibrated_backbone(app, size, images[:8])
+    with _PeakMemory() as keras_memory:
+        start = time.perf_counter()
+        extractor = PretrainedFeatureExtractor(
+            backbone, preprocessing=app.preprocess_input, batch_size=32
+        ).fit(images[:1])
+        extractor.transform(images[:1])
+        keras_first = time.perf_counter() - start
+        expected = extractor.transform(images)
+
+    def features(x):  # the extractor's inference function, for uint8 images at the network size
+        x = app.preprocess_input(tf.cast(x, tf.float32))
+        return tf.reduce_mean(backbone(x, training=False), axis=(1, 2))
+
+    with _PeakMemory() as conversion_memory:
+        start = time.perf_counter()
+        flatbuffer = convert_to_litert(features, input_shape=(size, size, 3), dtype="uint8")
+        conversion = time.perf_counter() - start
+    threads = default_num_threads()
+    with _PeakMemory() as runner_memory:
+        start = time.perf_counter()
+        runner = LiteRTRunner(flatbuffer)
+        runner(images[:1])
+        runner_first = time.perf_counter() - start
+        from_runner = runner(images)
+    bare = _bare_interpreter(flatbuffer, images.shape[1:], threads)
+    from_bare = bare(images)  # also warms it up
+    runs = {
+        "keras": lambda: extractor.transform(images),
+        "runner": lambda: runner(images),
+        "bare": lambda: bare(images),
+    }
+    for batch in batches:  # the runner at other batch sizes than its default
+        other = LiteRTRunner(flatbuffer, batch_size=batch)
+        other(images[:batch])
+        runs[f"runner batch {batch}"] = lambda other=other: other(images)
+    times = {key: [] for key in runs}
+    for _ in range(repeats):
+        for key, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    rate = {key: n_images / statistics.median(values) for key, values in times.items()}
+    # paired ratios (same repeat): steadier on a shared machine than ratios of medians
+    paired = {
+        other: statistics.median(t / r for t, r in zip(times[other], times["runner"], strict=True))
+        for other in ("bare", "keras")
+    }
+    seconds_saved = 1 / rate["keras"] - 1 / rate["runner"]
+    return {
+        "network": f"{app.name} {size}px",
+        "threads": threads,
+        **rate,
+        "runner_vs_bare": paired["bare"],
+        "runner_vs_keras": paired["keras"],
+        "conversion_s": conversion,
+        "keras_first_s": keras_first,
+        "runner_first_s": runner_first,
+        "break_even": conversion / seconds_saved if seconds_saved > 0 else float("inf"),
+        "keras_peak_mb": keras_memory.peak_mb,
+        "conversion_peak_mb": conversion_memory.peak_mb,
+        "runner_peak_mb": runner_memory.peak_mb,
+        "rel_diff_keras": np.abs(from_runner - expected).max() / np.abs(expected).max(),
+        "diff_bare": np.abs(from_runner - from_bare).max(),
+        "scale": np.abs(expected).max(),
+    }
+
+
+def _print_engines(cases, repeats: int, batches=()) -> None:
+    print(f"engines: repeats={repeats}, weights=None with batch statistics, median images/s")
+    print(
+        "| network | images | threads | Keras extractor | LiteRT runner | bare interpreter | runner / bare "
+        "| runner / Keras | conversion (s) | break-even (images) | first call Keras / runner (s) "
+        "| peak RSS Keras / conversion / runner (MB) | runner vs Keras (rel) | runner vs bare |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, size, n_images in cases:
+        r = _engines(name, size, n_images, repeats, batches)
+        print(
+            f"| {r['network']} | {n_images} | {r['threads']} | {r['keras']:.1f} | {r['runner']:.1f} "
+            f"| {r['bare']:.1f} | {r['runner_vs_bare']:.2f}x | {r['runner_vs_keras']:.2f}x "
+            f"| {r['conversion_s']:.1f} | {r['break_even']:.0f} "
+            f"| {r['keras_first_s']:.2f} / {r['runner_first_s']:.2f} "
+            f"| {r['keras_peak_mb']:.0f} / {r['conversion_peak_mb']:.0f} / {r['runner_peak_mb']:.0f} "
+            f"| {r['rel_diff_keras']:.1e} | {r['diff_bare']:.1e} |",
+            flush=True,
+        )
+        if batches:
+            print("    " + ", ".join(f"{key}: {r[key]:.1f}" for key in r if key.startswith("runner batch")))
 
 
 _MEMORY_CODE = """
@@ -132,9 +340,27 @@ def main(argv=None) -> None:
     parser.add_argument("--n-images", type=int, default=128, help="MobileNetV2 images (half for ResNet50)")
     parser.add_argument("--n-paths", type=int, default=10000)
     parser.add_argument("--memory-size", type=int, default=96, help="network input size for the memory run")
-    parser.add_argument("--networks", nargs="+", default=["mobilenet_v2", "resnet50"], help="subset to time")
+    networks = ["mobilenet_v2", "resnet50", "efficientnet_b0", "small_cnn"]  # the last two: --engines only
+    parser.add_argument("--networks", nargs="+", default=networks, help="subset to time")
     parser.add_argument("--skip-memory", action="store_true", help="time throughput only")
+    parser.add_argument("--engines", action="store_true", help="compare Keras and LiteRT instead")
+    parser.add_argument("--runner-batches", type=int, nargs="*", default=[], help="also time these batches")
     args = parser.parse_args(argv)
+    if args.engines:
+        if args.quick:
+            cases = [
+                ("mobilenet_v2", 96, 16),
+                ("resnet50", 64, 8),
+                ("efficientnet_b0", 64, 8),
+                ("small_cnn", 32, 64),
+            ]
+        else:
+            n = args.n_images
+            cases = [("mobilenet_v2", 224, n), ("resnet50", 224, n // 4), ("efficientnet_b0", 224, n // 2)]
+            cases.append(("small_cnn", 32, 32 * n))
+        cases = [case for case in cases if case[0] in args.networks]
+        _print_engines(cases, 2 if args.quick else args.repeats, args.runner_batches)
+        return
     if args.quick:
         cases, repeats, n_paths = [("mobilenet_v2", 96, 64), ("resnet50", 64, 32)], 2, 200
     else:

@@ -8,6 +8,9 @@ Importing this package never imports TensorFlow: the Keras-backed estimators
 from ._domains import stack_domains  # noqa: F401  (re-exported through __all__)
 from .alignment import *  # noqa: F403
 from .alignment import __all__ as _alignment_all
+from .label_shift import LabelShiftClassifier  # noqa: F401
+from .parameter_transfer import *  # noqa: F403
+from .parameter_transfer import __all__ as _parameter_transfer_all
 from .pipeline import LabeledOnly, make_da_pipeline  # noqa: F401
 from .reweighting import *  # noqa: F403
 from .reweighting import __all__ as _reweighting_all
@@ -17,7 +20,16 @@ __version__ = "0.1.0"
 _KERAS_NAMES = ("PretrainedFeatureExtractor", "FineTunedCNNClassifier")
 
 __all__ = sorted(
-    ["LabeledOnly", "make_da_pipeline", "stack_domains", *_alignment_all, *_reweighting_all, *_KERAS_NAMES]
+    [
+        "LabelShiftClassifier",
+        "LabeledOnly",
+        "make_da_pipeline",
+        "stack_domains",
+        *_alignment_all,
+        *_parameter_transfer_all,
+        *_reweighting_all,
+        *_KERAS_NAMES,
+    ]
 )
 
 

@@ -54,7 +54,7 @@ def bootstrap_632_score(
     on all rows and scored on them (optimistic); the out-of-bag score is the mean over
     :class:`BootstrapSplit` samples of the score on the rows each sample left out
     (pessimistic, each model sees about 63.2% of the distinct rows). Unlabeled target rows
-    (``y == -1``) join every fit and are never scored.
+    (``y == -1``, NaN for float regression targets) join every fit and are never scored.
 
     Parameters
     ----------
@@ -62,10 +62,12 @@ def bootstrap_632_score(
         Cloned for every fit; a ``make_da_pipeline`` for stacked source + target rows.
     X : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
-        Labels, ``-1`` for unlabeled target rows.
+        Labels, ``-1`` for unlabeled target rows (NaN for float regression targets).
     scoring : str, callable or None, default=None
-        As in :func:`sklearn.model_selection.cross_val_score` (None: ``estimator.score``).
-        A score, higher is better.
+        As in :func:`sklearn.model_selection.cross_val_score` (None: ``estimator.score``,
+        which a ``make_da_pipeline`` computes on the labeled rows only). A score, higher is
+        better. A scikit-learn metric sees every row of the apparent fit, unlabeled ones
+        included.
     n_splits : int, default=100
         Number of bootstrap samples.
     train_size : int, float or None, default=None

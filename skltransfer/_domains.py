@@ -5,6 +5,13 @@ One ``X`` and one ``y``, as scikit-learn expects. Rows whose label is unknown ca
 rows; the others are labeled source rows. An explicit ``sample_domain`` (ints per row,
 ``>= 0`` for source domains, ``< 0`` for target domains, as in skada) overrides that rule and
 expresses labeled target rows or several source domains.
+
+Regression targets are floats: their unlabeled rows are NaN and ``-1.0`` is a value like any
+other. The ``-1`` marker belongs to class labels: integers, strings (in an object array) and
+floats that hold only integral values, which scikit-learn's
+:func:`~sklearn.utils.multiclass.type_of_target` calls ``"binary"`` or ``"multiclass"``
+(a classification target stored as floats). When the estimator is known (a regressor or a
+classifier), it decides instead of the values: see :func:`unlabeled_mask`.
 """
 
 from __future__ import annotations
@@ -12,14 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import is_classifier, is_regressor
 from sklearn.utils import check_consistent_length, column_or_1d
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array
 
 __all__ = [
     "UNLABELED",
     "Domains",
     "encode_labeled_classes",
+    "estimator_regression",
     "resolve_domains",
     "stack_domains",
     "unlabeled_mask",
@@ -29,17 +38,32 @@ __all__ = [
 UNLABELED = -1
 
 
-def unlabeled_mask(y) -> np.ndarray:
+def _float_labels_are_classes(y: np.ndarray) -> bool:
+    """Whether a float ``y`` is a classification target: ``type_of_target`` of its finite values."""
+    values = y[np.isfinite(y)]
+    return values.size > 0 and type_of_target(values) in ("binary", "multiclass")
+
+
+def unlabeled_mask(y, *, regression: bool | None = None) -> np.ndarray:
     """Boolean mask of the rows of ``y`` whose label is unknown.
 
-    A row is unlabeled when its label equals ``-1`` or, for float labels, is NaN (the
-    regression convention). String labels cannot hold ``-1``; use an object array (as
-    :func:`stack_domains` builds) or ``sample_domain``.
+    - Integer labels: ``-1`` marks the unknown ones (integers cannot hold NaN).
+    - String labels cannot hold ``-1``: no row is unlabeled; use an object array (as
+      :func:`stack_domains` builds) or ``sample_domain``. In an object array ``-1``, NaN and
+      ``None`` mark the unknown ones.
+    - Float labels: NaN marks the unknown ones. ``-1.0`` marks them too when ``y`` holds
+      class labels: ``regression=False``, or ``regression=None`` and every finite value is
+      integral (:func:`~sklearn.utils.multiclass.type_of_target` says ``"binary"`` or
+      ``"multiclass"``, as it does for ``[0.0, 1.0, -1.0]``). For a regression target
+      (``regression=True``, or any non-integral value) ``-1.0`` is a value like any other.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        Labels, with ``-1`` (or NaN) for unlabeled rows.
+        Labels, with ``-1`` (class labels) or NaN (float targets) for unlabeled rows.
+    regression : bool or None, default=None
+        Whether ``y`` is a regression target, which only matters for float ``y``. Estimators
+        pass ``is_regressor(estimator)``; ``None`` infers it from the values as above.
 
     Returns
     -------
@@ -47,21 +71,46 @@ def unlabeled_mask(y) -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from skltransfer._domains import unlabeled_mask
     >>> unlabeled_mask([0, 1, -1, 2]).tolist()
     [False, False, True, False]
+    >>> unlabeled_mask([0.5, -1.0, np.nan]).tolist()
+    [False, False, True]
+    >>> unlabeled_mask([0.0, 1.0, -1.0]).tolist(), unlabeled_mask([0.0, 1.0, -1.0], regression=True).tolist()
+    ([False, False, True], [False, False, False])
     """
     y = np.asarray(y)
     if y.dtype.kind in "US":
         return np.zeros(y.shape[0], dtype=bool)
     if y.dtype.kind == "f":
-        return np.isnan(y) | (y == UNLABELED)
+        missing = np.isnan(y)
+        if regression is None:
+            regression = not _float_labels_are_classes(y)
+        return missing if regression else missing | (y == UNLABELED)
     if y.dtype.kind == "O":
         return np.array(
             [v is None or (isinstance(v, (int, float, np.number)) and (v == UNLABELED or v != v)) for v in y],
             dtype=bool,
         )
     return y == UNLABELED
+
+
+def estimator_regression(estimator) -> bool | None:
+    """The ``regression`` argument of :func:`unlabeled_mask` for the targets of ``estimator``.
+
+    ``True`` for a regressor, ``False`` for a classifier, ``None`` (infer from ``y``) otherwise.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> from skltransfer._domains import estimator_regression
+    >>> estimator_regression(Ridge())
+    True
+    """
+    if is_regressor(estimator):
+        return True
+    return False if is_classifier(estimator) else None
 
 
 @dataclass(frozen=True)
@@ -98,13 +147,15 @@ def resolve_domains(
     require_source: bool = True,
     require_target: bool = True,
     require_labels: bool = False,
+    regression: bool | None = None,
 ) -> Domains:
     """Resolve the domain of every row from ``y`` and ``sample_domain``.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,) or None
-        Labels with ``-1`` for unlabeled target rows.
+        Labels with ``-1`` (class labels) or NaN (float targets) for unlabeled target rows,
+        as :func:`unlabeled_mask` reads them.
     sample_domain : array-like of int of shape (n_samples,) or None
         Domain of each row (``>= 0`` source, ``< 0`` target). Overrides the ``-1`` rule.
     n_samples : int
@@ -112,7 +163,10 @@ def resolve_domains(
     require_source, require_target : bool, default=True
         Raise a ``ValueError`` when the fit has no source rows / no target rows.
     require_labels : bool, default=False
-        Raise a ``ValueError`` when the labeled rows hold fewer than two classes.
+        Raise a ``ValueError`` when the labeled source rows are not class labels (e.g. a
+        continuous target) or hold fewer than two classes.
+    regression : bool or None, default=None
+        Whether ``y`` is a regression target (see :func:`unlabeled_mask`).
 
     Returns
     -------
@@ -141,7 +195,7 @@ def resolve_domains(
     if y is not None:
         y = column_or_1d(y, warn=True, dtype=None)
         check_consistent_length(np.empty(n_samples), y)
-        labeled = ~unlabeled_mask(y)
+        labeled = ~unlabeled_mask(y, regression=regression)
     if sample_domain is None:
         sample_domain = np.where(labeled, 0, -1)
     else:
@@ -172,6 +226,7 @@ def resolve_domains(
     if require_labels:
         if y is None:
             raise ValueError("This estimator needs labels: y is required.")
+        check_classification_targets(y[labeled & domains.source])
         classes = np.unique(y[labeled & domains.source])
         if classes.shape[0] < 2:
             raise ValueError(
@@ -233,20 +288,22 @@ def stack_domains(
 ):
     """Stack a source and a target domain into one ``(X, y)`` pair.
 
-    Target rows get ``y == -1`` (unknown label) unless ``y_target`` is given. Labeled target
-    rows are indistinguishable from source rows in ``y`` alone, so passing ``y_target``
-    requires ``return_sample_domain=True``.
+    Target rows get ``y == -1`` (unknown label) unless ``y_target`` is given; with float
+    source labels (a regression target) they get NaN instead, and ``-1.0`` stays a value.
+    Labeled target rows are indistinguishable from source rows in ``y`` alone, so passing
+    ``y_target`` requires ``return_sample_domain=True``.
 
     Parameters
     ----------
     X_source : array-like of shape (n_source, ...)
         Source rows (features, images or image paths).
     y_source : array-like of shape (n_source,)
-        Source labels (ints or strings; ``-1`` is reserved).
+        Source labels: ints or strings (``-1`` is reserved), or floats (a regression target;
+        NaN is reserved).
     X_target : array-like of shape (n_target, ...)
         Target rows.
     y_target : array-like of shape (n_target,), default=None
-        Target labels, when some are known (``-1`` for the unknown ones).
+        Target labels, when some are known (``-1`` for the unknown ones, NaN for floats).
     return_sample_domain : bool, default=False
         Also return ``sample_domain``: ``0`` for source rows, ``-1`` for target rows.
 
@@ -254,8 +311,9 @@ def stack_domains(
     -------
     X : ndarray of shape (n_source + n_target, ...)
     y : ndarray of shape (n_source + n_target,)
-        Integer labels stay integers; other labels become an object array so that ``-1``
-        can stand beside them.
+        Integer labels stay integers and float labels stay floats (float when either
+        domain's labels are); other labels become an object array so that ``-1`` can stand
+        beside them.
     sample_domain : ndarray of shape (n_source + n_target,), dtype=int
         Only when ``return_sample_domain=True``.
 
@@ -266,6 +324,8 @@ def stack_domains(
     >>> X, y = stack_domains(np.zeros((2, 3)), [0, 1], np.ones((2, 3)))
     >>> X.shape, y.tolist()
     ((4, 3), [0, 1, -1, -1])
+    >>> stack_domains(np.zeros((2, 3)), [0.5, -1.0], np.ones((1, 3)))[1].tolist()
+    [0.5, -1.0, nan]
     """
     if isinstance(X_source, list) and isinstance(X_target, list):
         X = np.asarray(X_source + X_target)
@@ -274,12 +334,13 @@ def stack_domains(
     y_source = column_or_1d(y_source, dtype=None)
     n_source, n_target = len(X_source), len(X_target)
     check_consistent_length(np.empty(n_source), y_source)
-    if np.any(unlabeled_mask(y_source)):
+    floats = y_source.dtype.kind == "f"
+    if np.any(unlabeled_mask(y_source, regression=floats or None)):
         raise ValueError(
             "y_source contains -1 (or NaN), the marker of unlabeled rows: every source row needs a label."
         )
     if y_target is None:
-        y_target = np.full(n_target, UNLABELED)
+        y_target = np.full(n_target, np.nan if floats else UNLABELED)
     else:
         if not return_sample_domain:
             raise ValueError(
@@ -288,8 +349,11 @@ def stack_domains(
             )
         y_target = column_or_1d(y_target, dtype=None)
         check_consistent_length(np.empty(n_target), y_target)
-    if y_source.dtype.kind in "iu" and np.asarray(y_target).dtype.kind in "iu":
+    kinds = y_source.dtype.kind + np.asarray(y_target).dtype.kind
+    if set(kinds) <= set("iu"):
         y = np.concatenate([y_source, y_target]).astype(np.int64)
+    elif set(kinds) <= set("iuf"):
+        y = np.concatenate([y_source, y_target]).astype(np.float64)
     else:
         y = np.concatenate([y_source.astype(object), np.asarray(y_target, dtype=object)])
     if not return_sample_domain:

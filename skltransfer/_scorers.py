@@ -3,8 +3,10 @@
 Each scorer is a plain callable ``scorer(estimator, X, y, sample_domain=None) -> float``
 usable as ``scoring=`` in ``GridSearchCV`` / ``cross_val_score``, higher is better. The rows
 of ``X`` are split into labeled source rows and target rows by the domain convention
-(``y == -1`` marks target rows; ``sample_domain < 0`` does when given). Target labels are
-never read. A test fold needs target rows: use a splitter with ``unlabeled_in_test=True``
+(``y == -1`` marks target rows, NaN for a regressor's float targets; ``sample_domain < 0``
+does when given). Target labels are never read. The importance-weighted and deep embedded
+validation scorers also score regressors, with the squared error as their loss. A test
+fold needs target rows: use a splitter with ``unlabeled_in_test=True``
 (:class:`~skltransfer.model_selection.DomainAwareSplit`).
 """
 
@@ -13,12 +15,12 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, is_regressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import MetadataRequest
 
-from ._domains import resolve_domains, stack_domains, unlabeled_mask
+from ._domains import estimator_regression, resolve_domains, stack_domains, unlabeled_mask
 from .utils._sklearn_compat import _safe_indexing
 
 __all__ = [
@@ -31,17 +33,26 @@ __all__ = [
 _EPS = 1e-12
 
 
-def _split_rows(y, sample_domain, n_samples: int, owner: str, *, need_source: bool):
-    """Indices of the labeled source rows and of the target rows of a test fold."""
+def _split_rows(estimator, y, sample_domain, n_samples: int, owner: str, *, need_source: bool):
+    """Indices of the labeled source rows and of the target rows of a test fold.
+
+    ``y`` is read as ``estimator``'s targets: NaN marks a regressor's unlabeled rows.
+    """
     y = np.asarray(y) if y is not None else None
+    regression = estimator_regression(estimator)
     if sample_domain is None:
         if y is None:
             raise ValueError(f"{owner} needs y (-1 for target rows) or sample_domain.")
-        target = unlabeled_mask(y)
+        target = unlabeled_mask(y, regression=regression)
         source = ~target
     else:
         domains = resolve_domains(
-            y, sample_domain, n_samples=n_samples, require_source=False, require_target=False
+            y,
+            sample_domain,
+            n_samples=n_samples,
+            require_source=False,
+            require_target=False,
+            regression=regression,
         )
         target = domains.target
         source = domains.source & domains.labeled
@@ -150,7 +161,9 @@ class PredictionEntropyScorer(_DomainScorer):
         ValueError
             When no row is a target row or the estimator has no ``predict_proba``.
         """
-        _, target = _split_rows(y, sample_domain, len(X), "PredictionEntropyScorer", need_source=False)
+        _, target = _split_rows(
+            estimator, y, sample_domain, len(X), "PredictionEntropyScorer", need_source=False
+        )
         if not hasattr(estimator, "predict_proba"):
             raise ValueError(
                 f"PredictionEntropyScorer needs predict_proba, which {type(estimator).__name__} lacks."
@@ -161,10 +174,12 @@ class PredictionEntropyScorer(_DomainScorer):
 
 
 class ImportanceWeightedScorer(_DomainScorer):
-    """Importance-weighted accuracy on the labeled source rows (IWCV, Sugiyama et al. 2007).
+    """Importance-weighted accuracy (or minus squared error) on the labeled source rows (IWCV).
 
     The accuracy of the held-out source rows, each weighted by the density ratio
-    ``w(x) = p_target(x) / p_source(x)``, estimates the target accuracy. The ratio comes from
+    ``w(x) = p_target(x) / p_source(x)``, estimates the target accuracy (Sugiyama et al.
+    2007). For a regressor the score is minus the weighted mean squared error, which
+    estimates minus the target mean squared error. The ratio comes from
     a probabilistic domain classifier trained to tell the source rows from the target rows
     of the scored fold: ``w = P(target | x) / P(source | x) * n_source / n_target``.
 
@@ -207,7 +222,7 @@ class ImportanceWeightedScorer(_DomainScorer):
 
         Parameters
         ----------
-        estimator : fitted classifier
+        estimator : fitted classifier or regressor
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Source labels; ``-1`` marks target rows, whose values are never read.
@@ -217,17 +232,21 @@ class ImportanceWeightedScorer(_DomainScorer):
         Returns
         -------
         score : float
-            In [0, 1].
+            In [0, 1] for a classifier; minus a mean squared error for a regressor.
 
         Raises
         ------
         ValueError
             When the rows hold no target row or no labeled source row.
         """
-        source, target = _split_rows(y, sample_domain, len(X), "ImportanceWeightedScorer", need_source=True)
+        source, target = _split_rows(
+            estimator, y, sample_domain, len(X), "ImportanceWeightedScorer", need_source=True
+        )
         weights = _density_ratio(self.domain_classifier, X, source, target)
-        correct = estimator.predict(_safe_indexing(X, source)) == np.asarray(y)[source]
-        return float(np.sum(weights * correct) / np.sum(weights))
+        prediction, y_source = estimator.predict(_safe_indexing(X, source)), np.asarray(y)[source]
+        if is_regressor(estimator):
+            return float(-np.sum(weights * (prediction - y_source) ** 2) / np.sum(weights))
+        return float(np.sum(weights * (prediction == y_source)) / np.sum(weights))
 
 
 class DeepEmbeddedValidationScorer(_DomainScorer):
@@ -238,8 +257,8 @@ class DeepEmbeddedValidationScorer(_DomainScorer):
     domain), which is where the adapted classifier works. The weighted loss ``L = w * l``
     gets the control variate ``w`` (whose mean is 1): ``risk = mean(L) + eta * mean(w) -
     eta`` with ``eta = -Cov(L, w) / Var(w)``, which lowers the variance of the estimate.
-    Returns ``-risk``, so higher is better. The loss ``l`` is the log loss when the
-    estimator has ``predict_proba``, else the 0-1 loss.
+    Returns ``-risk``, so higher is better. The loss ``l`` is the squared error for a
+    regressor, the log loss for a classifier with ``predict_proba``, else the 0-1 loss.
 
     Assumes covariate shift in the embedded space (shared ``p(y | z)``) and a density ratio
     a domain classifier can estimate there. The domain classifier is trained on the scored
@@ -279,7 +298,7 @@ class DeepEmbeddedValidationScorer(_DomainScorer):
 
         Parameters
         ----------
-        estimator : fitted classifier (a ``Pipeline`` to use its embedding)
+        estimator : fitted classifier or regressor (a ``Pipeline`` to use its embedding)
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Source labels; ``-1`` marks target rows, whose values are never read.
@@ -296,12 +315,14 @@ class DeepEmbeddedValidationScorer(_DomainScorer):
             When the rows hold no target row or no labeled source row.
         """
         source, target = _split_rows(
-            y, sample_domain, len(X), "DeepEmbeddedValidationScorer", need_source=True
+            estimator, y, sample_domain, len(X), "DeepEmbeddedValidationScorer", need_source=True
         )
         features = transform_by_domain(estimator, np.asarray(X), source)
         weights = _density_ratio(self.domain_classifier, features, source, target)
         X_source, y_source = _safe_indexing(X, source), np.asarray(y)[source]
-        if hasattr(estimator, "predict_proba"):
+        if is_regressor(estimator):
+            loss = (estimator.predict(X_source) - y_source) ** 2
+        elif hasattr(estimator, "predict_proba"):
             proba = estimator.predict_proba(X_source)
             classes = list(estimator.classes_)
             p_true = np.array(
@@ -375,9 +396,17 @@ class CircularValidationScorer(_DomainScorer):
         Raises
         ------
         ValueError
-            When the rows hold no target row or no labeled source row.
+            When the rows hold no target row or no labeled source row, or ``estimator``
+            is a regressor.
         """
-        source, target = _split_rows(y, sample_domain, len(X), "CircularValidationScorer", need_source=True)
+        if is_regressor(estimator):
+            raise ValueError(
+                "CircularValidationScorer scores classifiers (the accuracy of the reversed "
+                "model); for a regressor use ImportanceWeightedScorer or DeepEmbeddedValidationScorer."
+            )
+        source, target = _split_rows(
+            estimator, y, sample_domain, len(X), "CircularValidationScorer", need_source=True
+        )
         X_source, y_source = _safe_indexing(X, source), np.asarray(y)[source]
         X_target = _safe_indexing(X, target)
         pseudo = estimator.predict(X_target)

@@ -16,7 +16,11 @@ __all__ = ["BootstrapSplit", "DomainAwareSplit", "LeaveOneDomainOut"]
 
 
 def _unlabeled_rows(y, sample_domain, n_samples: int, owner: str) -> np.ndarray:
-    """Boolean mask of the rows that are never tested: ``y == -1``, else target rows."""
+    """Boolean mask of the rows that are never tested: unlabeled in ``y``, else target rows.
+
+    ``y`` is read by :func:`unlabeled_mask` with no estimator at hand: ``-1`` marks class
+    labels' unlabeled rows, NaN float targets'.
+    """
     if y is not None:
         mask = unlabeled_mask(y)
         if mask.shape[0] != n_samples:
@@ -79,11 +83,13 @@ class DomainAwareSplit(_DomainSplitter):
 
     Notes
     -----
-    The unlabeled rows are those with ``y == -1``. When ``split`` gets no ``y``, they are the
-    target rows of ``sample_domain`` (``< 0``), given as a keyword (with metadata routing
-    enabled, ``GridSearchCV.fit(X, y, sample_domain=...)`` routes it here). ``groups`` are
-    passed on to ``cv`` restricted to the labeled rows, so ``GridSearchCV.fit(X, y,
-    groups=sample_domain)`` with ``cv=DomainAwareSplit(GroupKFold(2))`` splits by domain.
+    The unlabeled rows are those with ``y == -1``, or NaN for a float regression target
+    (whose ``-1.0`` is a value; see :func:`skltransfer.stack_domains`). When ``split`` gets
+    no ``y``, they are the target rows of ``sample_domain`` (``< 0``), given as a keyword
+    (with metadata routing enabled, ``GridSearchCV.fit(X, y, sample_domain=...)`` routes it
+    here). ``groups`` are passed on to ``cv`` restricted to the labeled rows, so
+    ``GridSearchCV.fit(X, y, groups=sample_domain)`` with
+    ``cv=DomainAwareSplit(GroupKFold(2))`` splits by domain.
 
     Examples
     --------
@@ -106,7 +112,7 @@ class DomainAwareSplit(_DomainSplitter):
         unlabeled = _unlabeled_rows(y, sample_domain, n_samples, type(self).__name__)
         labeled = np.flatnonzero(~unlabeled)
         if labeled.shape[0] == 0:
-            raise ValueError("DomainAwareSplit: no labeled row to split (every y is -1).")
+            raise ValueError("DomainAwareSplit: no labeled row to split (every y is -1 or NaN).")
         y_lab = None if y is None else np.asarray(y)[labeled]
         groups_lab = None if groups is None else np.asarray(groups)[labeled]
         cv = check_cv(self.cv, y_lab, classifier=y_lab is not None and y_lab.dtype.kind != "f")
@@ -119,7 +125,7 @@ class DomainAwareSplit(_DomainSplitter):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,), default=None
-            Labels, ``-1`` for unlabeled rows.
+            Labels, ``-1`` for unlabeled rows (NaN for float regression targets).
         groups : array-like of shape (n_samples,), default=None
             Passed to ``cv`` (labeled rows only).
         sample_domain : array-like of int of shape (n_samples,), default=None
@@ -221,7 +227,7 @@ class LeaveOneDomainOut(_DomainSplitter):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,), default=None
-            Labels, ``-1`` for unlabeled rows.
+            Labels, ``-1`` for unlabeled rows (NaN for float regression targets).
         groups : array-like of int of shape (n_samples,), default=None
             The domain of each row, when ``sample_domain`` is not given.
         sample_domain : array-like of int of shape (n_samples,), default=None
@@ -330,7 +336,7 @@ class BootstrapSplit(_DomainSplitter):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,), default=None
-            Labels, ``-1`` for unlabeled rows.
+            Labels, ``-1`` for unlabeled rows (NaN for float regression targets).
         groups : object
             Ignored.
         sample_domain : array-like of int of shape (n_samples,), default=None

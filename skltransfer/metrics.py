@@ -17,12 +17,14 @@ from ._scorers import (
     ImportanceWeightedScorer,
     PredictionEntropyScorer,
 )
+from .label_shift import label_shift_test
 
 __all__ = [
     "CircularValidationScorer",
     "DeepEmbeddedValidationScorer",
     "ImportanceWeightedScorer",
     "PredictionEntropyScorer",
+    "label_shift_test",
     "maximum_mean_discrepancy",
     "median_heuristic_gamma",
     "mmd_permutation_test",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.sparse import issparse
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_regressor
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import check_consistent_length
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.metaestimators import available_if
 
-from ._domains import unlabeled_mask
+from ._domains import estimator_regression, unlabeled_mask
 from .utils._sklearn_compat import (
     HasMethods,
     _fit_context,
@@ -32,11 +32,9 @@ def _estimator_has(attr):
     return check
 
 
-def _labeled_rows(y, regression: bool) -> np.ndarray:
-    y = np.asarray(y)
-    if regression:
-        return np.flatnonzero(~np.isnan(y.astype(float)))
-    return np.flatnonzero(~unlabeled_mask(y))
+def _labeled_rows(y, estimator) -> np.ndarray:
+    """Rows of ``y`` whose label is known, read as ``estimator``'s targets (:func:`unlabeled_mask`)."""
+    return np.flatnonzero(~unlabeled_mask(y, regression=estimator_regression(estimator)))
 
 
 def _as_indexable(X):
@@ -115,10 +113,11 @@ class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstima
     """Fit and score an estimator on the labeled rows only.
 
     Domain adaptation pipelines see source and target rows together, the unlabeled target
-    rows marked with ``y == -1`` (NaN for regressors). A plain scikit-learn classifier would
-    learn ``-1`` as a class; ``LabeledOnly`` fits the wrapped estimator on the labeled rows,
-    predicts every row, and scores on the labeled rows only. The transformers before it in
-    the pipeline still see every row.
+    rows marked with ``y == -1`` (NaN for float regression targets, where ``-1.0`` is a
+    value like any other: a regressor's float ``y`` only loses its NaN rows). A plain
+    scikit-learn classifier would learn ``-1`` as a class; ``LabeledOnly`` fits the wrapped
+    estimator on the labeled rows, predicts every row, and scores on the labeled rows only.
+    The transformers before it in the pipeline still see every row.
 
     Parameters
     ----------
@@ -164,7 +163,7 @@ class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstima
         self.estimator = estimator
 
     def _rows(self, y) -> np.ndarray:
-        return _labeled_rows(y, is_regressor(self.estimator))
+        return _labeled_rows(y, self.estimator)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, **fit_params):
@@ -174,7 +173,7 @@ class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstima
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
-            Labels, ``-1`` (or NaN for regressors) for unlabeled rows.
+            Labels, ``-1`` (NaN for a regressor's float targets) for unlabeled rows.
         **fit_params : dict
             Passed to the estimator's ``fit``, per-row values sliced to the labeled rows.
             With metadata routing enabled, only what the estimator requested.

@@ -18,6 +18,9 @@ _KERAS = set(skltransfer._KERAS_NAMES)
 # Values for constructor parameters that have no default.
 _REQUIRED = {"estimator": LogisticRegression(max_iter=200)}
 
+# Smaller settings where the defaults make the checks' many fits slow.
+_FAST = {"TrAdaBoostRegressor": {"n_steps": 3, "n_estimators": 3}}
+
 
 def _public_estimator_classes():
     for name in skltransfer.__all__:
@@ -34,6 +37,7 @@ def _instance(cls):
         for name, p in inspect.signature(cls).parameters.items()
         if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD
     }
+    params.update(_FAST.get(cls.__name__, {}))
     if hasattr(cls, "_resolve_domains"):
         cls = with_alternate_domains(cls)
     return cls(**params)

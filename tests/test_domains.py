@@ -7,9 +7,66 @@ from skltransfer._domains import resolve_domains, unlabeled_mask
 
 def test_unlabeled_mask_kinds():
     assert unlabeled_mask([0, -1, 2]).tolist() == [False, True, False]
-    assert unlabeled_mask(np.array([0.5, np.nan, -1.0])).tolist() == [False, True, True]
+    assert unlabeled_mask(np.array([0.5, np.nan, -1.0])).tolist() == [False, True, False]
     assert unlabeled_mask(np.array(["a", -1, None], dtype=object)).tolist() == [False, True, True]
     assert unlabeled_mask(np.array(["a", "b"])).tolist() == [False, False]
+
+
+@pytest.mark.parametrize(
+    "y, regression, expected",
+    [
+        # a regression target: -1.0 is a value, NaN the marker
+        ([0.5, -1.0, np.nan], None, [False, False, True]),
+        ([0.5, -1.0, np.nan], True, [False, False, True]),
+        # floats holding class labels, as type_of_target reads them: -1.0 is the marker
+        ([0.0, 1.0, -1.0, np.nan], None, [False, False, True, True]),
+        ([0.0, 1.0, -1.0], False, [False, False, True]),
+        # the estimator decides over the values: a regressor's integral floats keep -1.0
+        ([0.0, 1.0, -1.0], True, [False, False, False]),
+        # a classifier's float labels that look continuous still use -1 as the marker
+        ([0.5, -1.0], False, [False, True]),
+        # integers cannot hold NaN: -1 stays the marker, whatever the estimator
+        ([3, -1, 2], True, [False, True, False]),
+        ([np.nan, np.nan], None, [True, True]),
+    ],
+)
+def test_unlabeled_mask_regression_convention(y, regression, expected):
+    assert unlabeled_mask(np.array(y), regression=regression).tolist() == expected
+
+
+def test_float_classes_follow_type_of_target():
+    # the inference is scikit-learn's: integral floats are "multiclass", the others "continuous"
+    from sklearn.utils.multiclass import type_of_target
+
+    for y in ([0.0, 2.0, -1.0], [0.25, 2.0, -1.0]):
+        classes = type_of_target(np.array(y)) in ("binary", "multiclass")
+        assert unlabeled_mask(np.array(y))[2] == classes
+
+
+def test_stack_domains_float_targets_stay_float_with_nan():
+    _, y = stack_domains(np.zeros((3, 2)), [-1.0, 0.5, 2.0], np.ones((2, 2)))
+    assert y.dtype == np.float64 and y[:3].tolist() == [-1.0, 0.5, 2.0] and np.isnan(y[3:]).all()
+    assert unlabeled_mask(y).tolist() == [False, False, False, True, True]
+    d = resolve_domains(y, n_samples=5, regression=True)
+    assert d.source.tolist() == [True, True, True, False, False]
+    # labeled target rows keep their float values; NaN marks the unknown ones
+    _, y, _ = stack_domains(
+        np.zeros((1, 2)), [1.5], np.ones((2, 2)), [-1.0, np.nan], return_sample_domain=True
+    )
+    assert y[:2].tolist() == [1.5, -1.0] and np.isnan(y[2])
+    # integer source labels with float target values give floats
+    _, y, _ = stack_domains(np.zeros((1, 2)), [1], np.ones((1, 2)), [0.5], return_sample_domain=True)
+    assert y.dtype == np.float64 and y.tolist() == [1.0, 0.5]
+
+
+def test_stack_domains_rejects_nan_source_target():
+    with pytest.raises(ValueError, match="y_source contains -1"):
+        stack_domains(np.zeros((2, 2)), [0.5, np.nan], np.ones((2, 2)))
+
+
+def test_resolve_domains_require_labels_rejects_continuous_targets():
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        resolve_domains([0.5, 1.5, np.nan], n_samples=3, require_labels=True)
 
 
 def test_stack_domains_int_labels():

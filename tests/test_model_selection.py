@@ -304,6 +304,8 @@ def _library_models():
         estimator = cls(**params)
         if "n_components" in estimator.get_params():
             estimator.set_params(n_components=2)
+        if "cv" in estimator.get_params():  # inner folds of the 3-4 labeled rows per class
+            estimator.set_params(cv=2)
         if hasattr(estimator, "predict"):  # DA classifiers take the y == -1 rows themselves
             yield name, estimator
         else:  # transformers: aligned features for a classifier

@@ -84,7 +84,7 @@ class BaseDomainAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         X : array-like of shape (n_samples, n_features)
             Source and target rows together.
         y : array-like of shape (n_samples,), default=None
-            Labels, ``-1`` for unlabeled target rows.
+            Labels, ``-1`` for unlabeled target rows (NaN for float regression targets).
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: ``>= 0`` source, ``< 0`` target. Overrides the ``-1`` rule.
 
@@ -103,7 +103,7 @@ class BaseDomainAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,), default=None
-            Labels, ``-1`` for unlabeled target rows.
+            Labels, ``-1`` for unlabeled target rows (NaN for float regression targets).
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: ``>= 0`` source, ``< 0`` target.
 

@@ -1,8 +1,8 @@
 """Keras-backed estimators: pretrained CNN features and fine-tuning.
 
-Importing this subpackage does not import TensorFlow; the estimators import it when they are
-first fitted or unpickled, and raise an ``ImportError`` with the install command when it is
-missing or broken.
+Importing this subpackage imports Keras and registers skltransfer's custom layers
+(:mod:`skltransfer.keras._layers`), so that ``keras.saving.load_model`` reads a network the
+estimators exported. ``import skltransfer`` alone never imports it.
 """
 
 import importlib.util
@@ -12,6 +12,7 @@ if importlib.util.find_spec("keras") is None or importlib.util.find_spec("tensor
         "skltransfer.keras needs TensorFlow and Keras 3. Install them with: pip install 'tensorflow>=2.16'"
     )
 
+from . import _layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from .classifier import FineTunedCNNClassifier
 from .extractor import PretrainedFeatureExtractor
 

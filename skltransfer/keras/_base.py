@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import pathlib
 import random
@@ -216,23 +215,6 @@ class KerasStateMixin:
             setattr(self, name, model_from_bytes(blob, "Unpickling " + type(self).__name__))
 
 
-@functools.cache
-def _folded_normalization_class():
-    import keras
-
-    class FoldedBatchNormalization(keras.layers.Layer):
-        """Stands for a batch normalization folded into the convolution before it."""
-
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.supports_masking = True
-
-        def call(self, inputs, training=None, mask=None):
-            return inputs
-
-    return FoldedBatchNormalization
-
-
 def _foldable_convolutions(model) -> dict:
     """``{convolution name: batch normalization}`` for the pairs of ``model`` that fold.
 
@@ -316,15 +298,18 @@ def fold_batch_normalization(model):
     """
     import keras
 
+    from ._layers import InferenceMode
+
     pairs = _foldable_convolutions(model)
     nested = {}
     for layer in model.layers:
-        if isinstance(layer, keras.Model) and (folded := fold_batch_normalization(layer)) is not layer:
-            nested[layer.name] = folded
+        inner = layer.model if isinstance(layer, InferenceMode) else layer
+        if isinstance(inner, keras.Model) and (folded := fold_batch_normalization(inner)) is not inner:
+            nested[layer.name] = folded if inner is layer else InferenceMode(folded, name=layer.name)
     if not pairs and not nested:
         return model
     folded_names = {norm.name for norm in pairs.values()}
-    placeholder = _folded_normalization_class()
+    from ._layers import FoldedBatchNormalization as placeholder
 
     def clone(layer):
         if layer.name in pairs:

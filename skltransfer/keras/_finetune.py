@@ -14,10 +14,12 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
+from ..utils._warnings import warn_at_caller
 from ._base import require_keras
 
-__all__ = ["OPTIMIZERS", "make_optimizer", "shuffled_batches", "train_phase"]
+__all__ = ["OPTIMIZERS", "auto_epochs", "auto_patience", "make_optimizer", "shuffled_batches", "train_phase"]
 
 _PURPOSE = "FineTunedCNNClassifier"
 
@@ -89,18 +91,24 @@ def shuffled_batches(x, y, sample_weight, batch_size: int, rng: np.random.Random
 
 
 @functools.cache
-def _early_stopping_class():
+def _phase_stopping_class():
     keras = require_keras(_PURPOSE)
 
     class PhaseEarlyStopping(keras.callbacks.EarlyStopping):
         """Keras' early stopping kept across the ``fit`` calls of one phase.
 
-        State is reset only at the first ``fit`` of the phase, and the best weights are
-        restored by :meth:`restore` when the whole phase ends (stopped early or not).
+        State is reset only at the first ``fit`` of the phase; with ``restore_best_weights``
+        the best weights are restored by :meth:`restore` when the whole phase ends (stopped
+        early or not).
         """
 
-        def __init__(self, patience):
-            super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
+        def __init__(self, monitor, patience, min_delta, restore_best_weights):
+            super().__init__(
+                monitor=monitor,
+                patience=patience,
+                min_delta=min_delta,
+                restore_best_weights=restore_best_weights,
+            )
             self._begun = False
 
         def on_train_begin(self, logs=None):
@@ -112,10 +120,47 @@ def _early_stopping_class():
             pass
 
         def restore(self):
-            if self.best_weights is not None:
+            if self.restore_best_weights and self.best_weights is not None:
                 self.model.set_weights(self.best_weights)
 
     return PhaseEarlyStopping
+
+
+@functools.cache
+def _plateau_stopping_class():
+    keras = require_keras(_PURPOSE)
+
+    class PlateauStopping(keras.callbacks.Callback):
+        """Stop when the mean of the monitored loss over the last ``patience`` epochs is no
+        lower, by a relative ``tolerance``, than its mean over the ``patience`` epochs before.
+
+        Window means rather than the best single epoch: on a few hundred rows an epoch's
+        loss is a mean over a few batches and jumps from epoch to epoch, and a lucky epoch
+        would otherwise stop the phase early. State spans the ``fit`` calls of one phase.
+        """
+
+        def __init__(self, monitor, patience, tolerance):
+            super().__init__()
+            self.monitor, self.patience, self.tolerance = monitor, patience, tolerance
+            self.values, self.stopped_epoch = [], 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(self.monitor)
+            if value is None:
+                return
+            self.values.append(float(value))
+            if len(self.values) < 2 * self.patience:
+                return
+            recent = np.mean(self.values[-self.patience :])
+            before = np.mean(self.values[-2 * self.patience : -self.patience])
+            if recent > before - self.tolerance * abs(before):
+                self.stopped_epoch = epoch + 1
+                self.model.stop_training = True
+
+        def restore(self):
+            pass
+
+    return PlateauStopping
 
 
 def make_optimizer(optimizer, learning_rate: float):
@@ -149,6 +194,11 @@ def _schedule_callback(lr_schedule, learning_rate: float, epochs: int, monitor: 
     return keras.callbacks.LearningRateScheduler(schedule)
 
 
+#: Smallest relative improvement, from one window of ``patience`` epochs to the next, of the
+#: mean monitored loss that keeps an "auto" phase going.
+PLATEAU_TOLERANCE = 1e-3
+
+
 def train_phase(
     model,
     batches,
@@ -163,15 +213,18 @@ def train_phase(
     callbacks: Sequence,
     verbose: int,
     own_callbacks: Sequence = (),
-) -> dict[str, list]:
-    """Train ``model`` for one phase and return its history (metric -> per-epoch list).
+    budget: str | None = None,
+    loss: str = "sparse_categorical_crossentropy",
+    metrics: Sequence[str] = ("accuracy",),
+) -> dict:
+    """Train ``model`` for one phase and return its history.
 
     Parameters
     ----------
     model : keras.Model
     batches : keras.utils.PyDataset
     validation : tuple (x, y) or None
-        Monitored by early stopping and the plateau schedule.
+        Monitored by early stopping, the plateau stop and the plateau schedule.
     steps : sequence of (end_epoch, prepare)
         ``prepare()`` sets the trainable layers before the model is compiled and trained
         up to ``end_epoch`` (exclusive, counted from the start of the phase).
@@ -193,21 +246,38 @@ def train_phase(
     own_callbacks : sequence of keras.callbacks.Callback, default=()
         The estimator's own callbacks (e.g. the domain loss's warm-up), used as they are:
         they keep their state from one phase to the next.
+    budget : str or None, default=None
+        The estimator parameter whose ``"auto"`` value set the epochs: the phase then also
+        stops on a plateau of the monitored loss (its mean over the last ``patience``
+        epochs no lower, by ``PLATEAU_TOLERANCE`` relative, than over the ``patience``
+        epochs before), and a ``ConvergenceWarning`` naming that parameter says
+        when the epochs ran out before a plateau. None: the epochs are the user's and run
+        to their end (or to early stopping).
+    loss : str, default="sparse_categorical_crossentropy"
+    metrics : sequence of str, default=("accuracy",)
+
+    Returns
+    -------
+    history : dict
+        Metric name -> per-epoch values, ``"steps"``: optimizer steps at the end of each
+        epoch (cumulative over the phase), and ``"stop_reason"``: ``"epochs"`` (all ran),
+        ``"plateau"``, ``"early_stopping"`` or ``"budget"`` (an ``"auto"`` budget ran out
+        before a plateau).
     """
     epochs = steps[-1][0]
     monitor = "val_loss" if validation is not None else "loss"
-    stopper = _early_stopping_class()(patience) if early_stopping and validation is not None else None
-    history: dict[str, list] = {}
+    stopper = None
+    if early_stopping and validation is not None:
+        stopper = _phase_stopping_class()("val_loss", patience, 0.0, restore_best_weights=True)
+    elif budget is not None:
+        stopper = _plateau_stopping_class()(monitor, patience, PLATEAU_TOLERANCE)
+    history: dict = {}
     start = 0
     for end, prepare in steps:
         if end <= start:
             continue
         prepare()
-        model.compile(
-            optimizer=make_optimizer(optimizer, learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss, metrics=list(metrics))
         step_callbacks = [_schedule_callback(lr_schedule, learning_rate, epochs, monitor), stopper]
         step_callbacks += [copy.deepcopy(cb) for cb in callbacks] + list(own_callbacks)
         fitted = model.fit(
@@ -224,6 +294,45 @@ def train_phase(
         start = end
         if stopper is not None and stopper.stopped_epoch > 0:
             break
+    ran = len(history.get("loss", []))
+    history["steps"] = [len(batches) * (i + 1) for i in range(ran)]
     if stopper is not None:
         stopper.restore()
+    if stopper is not None and stopper.stopped_epoch > 0:
+        history["stop_reason"] = "early_stopping" if early_stopping else "plateau"
+    elif budget is not None:
+        history["stop_reason"] = "budget"
+        last = history.get(monitor, [])
+        warn_at_caller(
+            f"{_PURPOSE}: the {budget}='auto' budget of {ran} epochs ({history['steps'][-1] if ran else 0} "
+            f"optimizer steps) ran out before the {monitor} reached a plateau "
+            f"(last values: {', '.join(f'{v:.4g}' for v in last[-3:])}). Set {budget} to a larger "
+            "number of epochs, or a larger learning rate.",
+            ConvergenceWarning,
+        )
+    else:
+        history["stop_reason"] = "epochs"
     return history
+
+
+def auto_epochs(n_rows: int, batch_size: int, target_steps: int, max_epochs: int) -> int:
+    """Epochs for about ``target_steps`` optimizer steps: ``ceil(target_steps / batches per epoch)``.
+
+    At least one epoch and at most ``max_epochs``: small data sets get many epochs, large
+    ones one, and the phase's cost stays bounded by about ``target_steps`` steps (or one
+    epoch) whatever the number of rows.
+
+    Examples
+    --------
+    >>> from skltransfer.keras._finetune import auto_epochs
+    >>> auto_epochs(100, 32, target_steps=300, max_epochs=200), auto_epochs(100_000, 32, 300, 200)
+    (75, 1)
+    """
+    per_epoch = max(1, math.ceil(n_rows / batch_size))
+    return int(min(max_epochs, max(1, math.ceil(target_steps / per_epoch))))
+
+
+def auto_patience(n_rows: int, batch_size: int, patience_steps: int) -> int:
+    """Epochs without improvement before a plateau stop: about ``patience_steps`` steps, at least 3."""
+    per_epoch = max(1, math.ceil(n_rows / batch_size))
+    return max(3, math.ceil(patience_steps / per_epoch))

@@ -1,25 +1,20 @@
 """Network pieces of :class:`FineTunedCNNClassifier`: input layer, augmentation, pooling, head,
 and the two-domain training graph of the head.
 
-Classes that subclass Keras types are created on first use (:func:`image_preprocessing_class`),
-so importing this module does not import TensorFlow.
+The custom layers they use live in :mod:`skltransfer.keras._layers`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 from ._base import require_keras, scoped_seed
-from .applications import get_application
-from .images import adapt_batch
 
 __all__ = [
     "AUGMENTATIONS",
     "adaptation_model",
     "augmentation_layers",
     "build_head",
-    "image_preprocessing_class",
     "pooling_layer",
     "set_unfrozen",
     "unfrozen_count",
@@ -35,41 +30,6 @@ AUGMENTATIONS = {
     "translation": ("RandomTranslation", (0.1, 0.1)),
     "contrast": ("RandomContrast", (0.2,)),
 }
-
-
-@functools.cache
-def image_preprocessing_class():
-    """The ``skltransfer>ImagePreprocessing`` layer class, registered for ``.keras`` loading.
-
-    The layer casts raw pixels to float32, repeats grayscale to the network's channels,
-    resizes (bilinear) to the network's input size and applies the named application's own
-    ``preprocess_input``, so that a saved classifier network takes raw images.
-    """
-    keras = require_keras(_PURPOSE)
-
-    @keras.saving.register_keras_serializable(package="skltransfer", name="ImagePreprocessing")
-    class ImagePreprocessing(keras.layers.Layer):
-        def __init__(self, size, channels, application=None, **kwargs):
-            super().__init__(**kwargs)
-            self.size = (int(size[0]), int(size[1]))
-            self.channels = int(channels)
-            self.application = application
-
-        def call(self, x):
-            x = adapt_batch(keras.ops.cast(x, "float32"), size=self.size, channels=self.channels)
-            if self.application is not None:
-                x = get_application(self.application).preprocess_input(x)
-            return x
-
-        def compute_output_shape(self, input_shape):
-            return (input_shape[0], *self.size, self.channels)
-
-        def get_config(self):
-            config = super().get_config()
-            config.update(size=list(self.size), channels=self.channels, application=self.application)
-            return config
-
-    return ImagePreprocessing
 
 
 def augmentation_layers(augmentation, seed: int) -> list:
@@ -120,19 +80,31 @@ def pooling_layer(feature_rank: int, pooling):
 
 
 def build_head(
-    n_features: int, n_classes: int, *, hidden_units: int, dropout: float, l1: float, l2: float, seed
+    n_features: int,
+    n_classes: int,
+    *,
+    mean,
+    variance,
+    hidden_units: int,
+    dropout: float,
+    l1: float,
+    l2: float,
+    seed,
 ):
-    """The classification head: [Dense(hidden_units, relu)] -> [Dropout] -> Dense(softmax).
+    """The classification head: standardise -> [Dense(hidden_units, relu)] -> [Dropout] -> Dense(softmax).
 
-    L1/L2 penalties apply to the kernels of the dense layers. Initial weights and dropout
-    masks are seeded by ``seed``.
+    The first layer, ``"standardize"``, is a ``Normalization`` with the training features'
+    ``mean`` and ``variance`` (constant features get a variance of 1, as in scikit-learn's
+    ``StandardScaler``), so every head, and the exported network, sees standardised
+    features. L1/L2 penalties apply to the kernels of the dense layers. Initial weights and
+    dropout masks are seeded by ``seed``.
     """
     keras = require_keras(_PURPOSE)
     layers = keras.layers
     regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
     with scoped_seed(seed):
         inputs = keras.Input((n_features,), name="features")
-        x = inputs
+        x = layers.Normalization(mean=mean, variance=variance, name="standardize")(inputs)
         if hidden_units:
             x = layers.Dense(hidden_units, activation="relu", kernel_regularizer=regularizer, name="hidden")(
                 x
@@ -152,12 +124,12 @@ def adaptation_model(head, features, input_shape, domain_layer):
     or cached features) to pooled features; ``domain_layer`` (see
     :func:`skltransfer.keras.losses.domain_loss_layer`) adds the domain loss on the adapted
     features of both batches: the output of the head's hidden layer if it has one, else its
-    input.
+    standardised input.
     """
     keras = require_keras(_PURPOSE)
     names = {layer.name for layer in head.layers}
     inputs = [keras.Input(input_shape, name="labeled"), keras.Input(input_shape, name="target")]
-    adapted = [features(x) for x in inputs]
+    adapted = [head.get_layer("standardize")(features(x)) for x in inputs]
     if "hidden" in names:
         adapted = [head.get_layer("hidden")(a) for a in adapted]
     x = domain_layer(adapted)
@@ -166,35 +138,48 @@ def adaptation_model(head, features, input_shape, domain_layer):
     return keras.Model(inputs, head.get_layer("probabilities")(x), name="domain_adaptation")
 
 
-def _base_layers(base) -> list:
+def _trainable_layers(base) -> list:
+    """The layers of ``base`` that fine-tuning can train: those with weights, except batch norms."""
     keras = require_keras(_PURPOSE)
-    return [layer for layer in base.layers if not isinstance(layer, keras.layers.InputLayer)]
+    return [
+        layer
+        for layer in base.layers
+        if layer.weights and not isinstance(layer, (keras.layers.InputLayer, keras.layers.BatchNormalization))
+    ]
 
 
 def unfrozen_count(base, unfreeze) -> int:
-    """How many top layers of ``base`` ``unfreeze`` designates (count, fraction or layer name)."""
-    layers = _base_layers(base)
+    """How many of the top trainable layers of ``base`` ``unfreeze`` designates.
+
+    Only layers with weights count (batch normalizations excepted): ``unfreeze=0.2`` is the
+    top fifth of the convolutions and dense layers, whatever activations, poolings or
+    additions lie between them. A name designates that layer and every trainable layer
+    above it.
+    """
+    layers = _trainable_layers(base)
     if isinstance(unfreeze, str):
-        names = [layer.name for layer in layers]
+        names = [layer.name for layer in base.layers]
         if unfreeze not in names:
             raise ValueError(
                 f"The base network has no layer named {unfreeze!r} (unfreeze). Its layers: {names}."
             )
-        return len(layers) - names.index(unfreeze)
+        lowest = names.index(unfreeze)
+        return sum(names.index(layer.name) >= lowest for layer in layers)
     if isinstance(unfreeze, float):
         return math.ceil(unfreeze * len(layers))
     return min(int(unfreeze), len(layers))
 
 
 def set_unfrozen(base, count: int) -> None:
-    """Make the top ``count`` layers of ``base`` trainable, except BatchNormalization layers.
+    """Make the top ``count`` trainable layers of ``base`` trainable (see :func:`unfrozen_count`).
 
     BatchNormalization layers stay frozen and, the base being called with
     ``training=False``, in inference mode (their moving statistics are not updated).
     """
     keras = require_keras(_PURPOSE)
-    layers = _base_layers(base)
+    trainable = _trainable_layers(base)
+    top = {id(layer) for layer in trainable[len(trainable) - count :]} if count else set()
     base.trainable = count > 0
-    for i, layer in enumerate(layers):
-        top = i >= len(layers) - count
-        layer.trainable = top and not isinstance(layer, keras.layers.BatchNormalization)
+    for layer in base.layers:
+        if not isinstance(layer, keras.layers.InputLayer):
+            layer.trainable = id(layer) in top

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import pathlib
-import tempfile
+from collections.abc import Callable
 from numbers import Integral, Real
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from scipy.special import logsumexp
+from sklearn.base import ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing, check_random_state, column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
@@ -25,36 +24,41 @@ from ..utils._sklearn_compat import (
     _fit_context,
     check_is_fitted,
 )
+from ..utils._tags import DomainTags
 from ..utils._warnings import warn_at_caller
-from ._base import (
-    CompiledPredictor,
-    KerasStateMixin,
-    derive_seed,
-    fold_batch_normalization,
-    require_keras,
-    scoped_seed,
-)
-from ._finetune import OPTIMIZERS, shuffled_batches, train_phase
+from ._backbone import feature_layer, known_input_shape, resolve_backbone
+from ._base import CompiledPredictor, derive_seed, fold_batch_normalization, require_keras, scoped_seed
+from ._estimator import KerasImageEstimator
+from ._export import export_model
+from ._feature_cache import image_digests
+from ._finetune import OPTIMIZERS, auto_epochs, auto_patience, shuffled_batches, train_phase
 from ._heads import (
     adaptation_model,
     augmentation_layers,
     build_head,
-    image_preprocessing_class,
     pooling_layer,
     set_unfrozen,
     unfrozen_count,
 )
+from ._layers import ImagePreprocessing, InferenceMode
+from ._logistic_head import MAX_ITER as LOGISTIC_MAX_ITER
+from ._logistic_head import logistic_penalty, solve_logistic_head
 from .applications import get_application
-from .extractor import _feature_layer, resolve_backbone
-from .images import as_images, check_channels
+from .images import check_channels
 from .losses import AUTO_WEIGHTS, DOMAIN_LOSSES, WARMUP_SCHEDULES, domain_loss_layer, warmup_callback
 
 __all__ = ["FineTunedCNNClassifier"]
 
 _NAME = "FineTunedCNNClassifier"
 
+# The "auto" training budgets: optimizer steps per phase, converted to epochs by
+# auto_epochs (at least one epoch, at most the cap), and the plateau stop's patience.
+HEAD_STEPS, MAX_HEAD_EPOCHS = 500, 200
+FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS = 300, 100
+PLATEAU_STEPS = 50
 
-class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
+
+class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
     """A pretrained CNN with a new classification head, trained in two phases.
 
     The transfer-learning recipe as one scikit-learn classifier: the backbone (a
@@ -107,27 +111,55 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     image_shape : tuple of int, default=None
         ``(height, width)`` or ``(height, width, channels)`` of one image when ``X`` is a
         2-D array of flattened images (one entry may be -1).
-    preprocessing : "auto", str or None, default="auto"
+    preprocessing : "auto", str, callable or None, default="auto"
         Pixel preprocessing inside the network. "auto": the named application's own
         ``preprocess_input``, nothing for a model. Another string names the application
-        whose ``preprocess_input`` to use. None: none.
+        whose ``preprocess_input`` to use. A callable of a float32 tensor is applied as is
+        (a module-level function, so that the network can be saved and pickled). None: none.
+    memory : None, str, path or joblib.Memory, default=None
+        A folder (or a ``joblib.Memory``, whose folder is used) where the frozen backbone's
+        features are cached per image, keyed by the image's pixels and the backbone's
+        identity (architecture and weights, layer, pooling, preprocessing, input size).
+        A fit without fine-tuning (``fine_tune_epochs=0``, no augmentation) whose images
+        are all cached neither builds nor runs the backbone, and neither does its
+        prediction of cached images: every fit of a ``GridSearchCV`` over the head's
+        parameters after the first, in any process, trains on cached features. The
+        network ``model_`` is then assembled on first access. None: no cache.
     hidden_units : int, default=0
-        Units of a ReLU hidden layer in the head; 0 for none.
+        Units of a ReLU hidden layer in the head; 0 for none (a linear head: a multinomial
+        logistic regression on the standardised features).
     dropout : float, default=0.2
-        Dropout rate before the output layer.
-    l1, l2 : float, default=0.0
-        L1 and L2 penalties on the kernels of the head's dense layers.
-    epochs : int, default=10
-        Phase 1: epochs of head training on the frozen backbone.
+        Dropout rate before the output layer, in the phases trained by stochastic steps (the
+        exact solve of a linear head has its L2 penalty as regulariser instead).
+    l1 : float, default=0.0
+        L1 penalty on the kernels of the head's dense layers (added to the mean loss).
+    l2 : float or "auto", default="auto"
+        L2 penalty on the kernels of the head's dense layers (added to the mean loss).
+        "auto": ``1 / (2 n)`` for ``n`` training rows, the penalty of scikit-learn's
+        ``LogisticRegression(C=1.0)``: the linear head's phase 1 is then exactly that
+        logistic regression on the standardised features.
+    epochs : int or "auto", default="auto"
+        Phase 1: epochs of head training on the frozen backbone; 0 skips the phase.
+        "auto": a linear head on cached features (``hidden_units=0``, no augmentation) is
+        solved exactly, as a logistic regression (L-BFGS, or SAGA with ``l1``), to
+        convergence; another head trains for about 500 optimizer steps
+        (``ceil(500 / batches per epoch)`` epochs, at most 200) and stops earlier on a
+        plateau of its loss (see ``patience``), with a ``ConvergenceWarning`` when the
+        budget runs out first. An int trains exactly that many epochs of stochastic steps.
     learning_rate : float, default=1e-3
-        Phase 1 initial learning rate.
-    fine_tune_epochs : int, default=5
-        Phase 2: epochs of fine-tuning; 0 skips the phase.
-    fine_tune_learning_rate : float, default=1e-5
-        Phase 2 initial learning rate.
+        Phase 1 initial learning rate (stochastic steps only).
+    fine_tune_epochs : int or "auto", default="auto"
+        Phase 2: epochs of fine-tuning; 0 skips the phase. "auto": about 300 optimizer
+        steps (``ceil(300 / batches per epoch)`` epochs, at most 100: many epochs on a few
+        hundred images, one on a hundred thousand), stopping earlier on a plateau, with a
+        ``ConvergenceWarning`` when the budget runs out first.
+    fine_tune_learning_rate : float or "auto", default="auto"
+        Phase 2 initial learning rate. "auto": ``learning_rate / 10``, small enough to keep
+        the pretrained features, large enough to move them in a few hundred steps.
     unfreeze : int, float or str, default=0.2
-        Which top layers of the backbone phase 2 trains: a count, a fraction of its layers
-        in (0, 1], or the name of the lowest layer to train.
+        Which top layers of the backbone phase 2 trains, counting the layers with weights
+        (batch normalizations excepted, they stay frozen): a count, a fraction in (0, 1],
+        or the name of the lowest layer to train.
     unfreeze_steps : int, default=1
         Progressive unfreezing: phase 2 is split into this many equal runs of epochs, the
         ``k``-th training the top ``k / unfreeze_steps`` of the ``unfreeze`` layers.
@@ -145,10 +177,14 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training images and, in each phase, stop when
         the validation loss has not improved for ``patience`` epochs, restoring the weights
-        of the best epoch.
+        of the best epoch. Without it, the ``"auto"`` budgets stop on a plateau of the
+        training loss.
     validation_fraction : float, default=0.1
         Fraction held out (stratified when possible) when ``early_stopping``.
-    patience : int, default=3
+    patience : int or "auto", default="auto"
+        Epochs without improvement (of the validation loss with ``early_stopping``, else of
+        the training loss by at least 1e-3 under an ``"auto"`` budget) before a phase stops.
+        "auto": about 50 optimizer steps, at least 3 epochs.
     class_weight : "balanced", dict or None, default=None
         Weights of the classes in the loss; a dict maps class labels to weights (missing
         classes weigh 1).
@@ -192,7 +228,11 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
     model_ : keras.Model
         The whole network: raw images of ``image_shape_`` in, class probabilities out (in the
-        order of ``classes_``). Its sub-model ``"head"`` takes the pooled features.
+        order of ``classes_``). Its sub-model ``"head"`` takes the pooled features, and its
+        layer ``"backbone"`` holds the backbone, called in inference mode. Assembled on
+        first access when ``fit`` did not need the backbone (see ``memory``).
+    head_ : keras.Model
+        The head: pooled features in (standardised by its first layer), probabilities out.
     history_ : dict
         ``{"head": {...}, "fine_tune": {...}}``: per phase, metric name -> per-epoch values
         (``loss``, ``accuracy`` and, with early stopping, ``val_loss``, ``val_accuracy``).
@@ -240,22 +280,15 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     (1.0, (3, 2), ['head', 'fine_tune'])
     """
 
-    _parameter_constraints: ClassVar[dict] = {
-        "base_model": [str, os.PathLike, HasMethods(["get_layer", "save"])],
-        "weights": [str, os.PathLike, None],
-        "layer": [str, Integral, None],
-        "pooling": [StrOptions({"avg", "max"}), None],
-        "input_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
-        "image_shape": [tuple, None],
-        "preprocessing": [str, None],
+    _own_parameter_constraints: ClassVar[dict] = {
         "hidden_units": [Interval(Integral, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
-        "l2": [Interval(Real, 0, None, closed="left")],
-        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "l2": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
-        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "fine_tune_epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
+        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "unfreeze": [
             Interval(Integral, 0, None, closed="left"),
             Interval(RealNotInt, 0, 1, closed="right"),
@@ -267,7 +300,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         "lr_schedule": [StrOptions({"constant", "cosine", "exponential", "plateau"}), callable],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "patience": [Interval(Integral, 1, None, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "callbacks": [list, None],
         "cache_features": ["boolean"],
@@ -275,18 +308,11 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         "domain_loss_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "domain_warmup": [StrOptions(set(WARMUP_SCHEDULES))],
         "discriminator_units": [tuple, list],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
     }
-    _unpicklable = ("_predictors",)
+    _keras_models = ("_model", "head_")
+    _unpicklable = ("_predictors", "_frozen_predictor")
     # scikit-learn checks this estimator cannot pass, with the reason (see tests/keras).
-    _expected_failed_checks: ClassVar[dict] = {
-        "check_class_weight_classifiers": (
-            "a few epochs of stochastic training on the check's heavily overlapping, unscaled blobs "
-            "(cluster_std=20) do not reach its 0.87 threshold; class_weight is tested on its own"
-        ),
-    }
+    _expected_failed_checks: ClassVar[dict] = {}
 
     def __init__(
         self,
@@ -298,14 +324,15 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         input_size=None,
         image_shape=None,
         preprocessing="auto",
+        memory=None,
         hidden_units=0,
         dropout=0.2,
         l1=0.0,
-        l2=0.0,
-        epochs=10,
+        l2="auto",
+        epochs="auto",
         learning_rate=1e-3,
-        fine_tune_epochs=5,
-        fine_tune_learning_rate=1e-5,
+        fine_tune_epochs="auto",
+        fine_tune_learning_rate="auto",
         unfreeze=0.2,
         unfreeze_steps=1,
         augmentation=None,
@@ -313,7 +340,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         lr_schedule="constant",
         early_stopping=False,
         validation_fraction=0.1,
-        patience=3,
+        patience="auto",
         class_weight=None,
         callbacks=None,
         cache_features=True,
@@ -332,6 +359,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         self.input_size = input_size
         self.image_shape = image_shape
         self.preprocessing = preprocessing
+        self.memory = memory
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.l1 = l1
@@ -389,55 +417,45 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
                 per_class[i] = self.class_weight.get(c, 1.0)
         return per_class[codes].astype(np.float32)
 
-    def _images(self, X, *, reset: bool):
-        """Images as a float32 array, checked against the network (and the fitted shape)."""
-        images = as_images(X, image_shape=self.image_shape, estimator=self, reset=reset)
-        if reset and not images.from_rows:  # n_features_in_ describes 2-D input only
-            for name in ("n_features_in_", "feature_names_in_"):
-                self.__dict__.pop(name, None)
-        return images
-
     def _as_array(self, images, shape) -> np.ndarray:
         batches = images.batches(self.batch_size, size=shape[:2], channels=shape[-1])
         return np.concatenate([np.asarray(b, dtype=np.float32) for b in batches])
 
     # ---------------------------------------------------------------- network
 
-    def _preprocessing_name(self, own_preprocess):
+    def _preprocessing_layer(self, own_preprocess):
+        """The network's first layer: raw pixels to what the backbone takes."""
+        application, function = None, None
         if self.preprocessing == "auto":
-            return None if own_preprocess is None else get_application(self.base_model).name
-        if self.preprocessing is None:
-            return None
-        return get_application(self.preprocessing).name
+            application = None if own_preprocess is None else get_application(self.base_model).name
+        elif isinstance(self.preprocessing, str):
+            application = get_application(self.preprocessing).name
+        else:
+            function = self.preprocessing
+        return ImagePreprocessing(
+            self.input_shape_[:2], self.input_shape_[-1], application, function, name="preprocess"
+        )
 
-    def _build_model(self, backbone, own_preprocess, n_classes: int, seed: int):
-        """Assemble ``model_``: images -> [augmentation] -> preprocessing -> base -> pooling -> head.
+    def _build_network(self, image_size, seed: int) -> _Network:
+        """Build the backbone (sets ``input_shape_``) and the layers of ``model_`` before the head.
 
-        The backbone is called with ``training=False``. The head sub-model ``"head"`` takes
-        the pooled features.
-
-        Returns
-        -------
-        model, base, head : keras.Model
-        features : callable
-            Images -> pooled features through the same layers (augmentation included), to
-            build training graphs that share ``model_``'s weights.
-        frozen_features : callable
-            ``(images, backbone) -> pooled features`` without augmentation, for the
-            features computed once (through the backbone with its batch normalizations
-            folded, :func:`fold_batch_normalization`).
-        augmented : bool
+        The backbone is cut at ``layer``, frozen, and called in inference mode
+        (:class:`~skltransfer.keras._layers.InferenceMode`); augmentation layers are seeded
+        by ``seed``.
         """
         keras = require_keras(_NAME)
-        layer = _feature_layer(backbone, self.layer)
+        backbone, self.input_shape_, own_preprocess = resolve_backbone(
+            self.base_model,
+            self.weights,
+            input_size=self.input_size,
+            image_size=image_size,
+            random_state=self._seed,
+            purpose=_NAME,
+        )
+        layer = feature_layer(backbone, self.layer)
         base = backbone if layer is backbone.layers[-1] else keras.Model(backbone.inputs, layer.output)
         base.trainable = False
-        preprocessing = image_preprocessing_class()(
-            self.input_shape_[:2],
-            self.input_shape_[-1],
-            self._preprocessing_name(own_preprocess),
-            name="preprocess",
-        )
+        preprocessing = self._preprocessing_layer(own_preprocess)
         pool = pooling_layer(len(base.output.shape), self.pooling)
         augment = augmentation_layers(self.augmentation, seed)
 
@@ -445,25 +463,84 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             out = backbone(preprocessing(x), training=False)
             return out if pool is None else pool(out)
 
+        in_inference_mode = InferenceMode(base, name="backbone")
+
         def features(x):
             for aug in augment:
                 x = aug(x)
-            return frozen_features(x, base)
+            return frozen_features(x, in_inference_mode)
 
+        return _Network(base, features, frozen_features, bool(augment))
+
+    def _assemble(self, features, head, seed: int):
+        """``model_``: raw images -> ``features`` -> ``head`` (the sub-model named ``"head"``)."""
+        keras = require_keras(_NAME)
         with scoped_seed(seed):
             inputs = keras.Input(self.image_shape_, name="images")
-            pooled = features(inputs)
-            head = build_head(
-                int(pooled.shape[-1]),
-                n_classes,
-                hidden_units=self.hidden_units,
-                dropout=self.dropout,
-                l1=self.l1,
-                l2=self.l2,
-                seed=seed,
+            return keras.Model(inputs, head(features(inputs)), name="finetuned_cnn")
+
+    @property
+    def model_(self):
+        model = self.__dict__.get("_model")
+        if model is None:
+            check_is_fitted(self, "head_")
+            if self.__dict__.get("_identity") not in (None, self._backbone_identity(self._seed)):
+                raise ValueError(
+                    f"{_NAME}: base_model or weights changed since fit (the backbone's identity "
+                    "differs from the one its cached features were computed with); fit again."
+                )
+            network = self._build_network(self.image_shape_[:2], self._network_seed)
+            model = self._model = self._assemble(network.features, self.head_, self._network_seed)
+        return model
+
+    def _frozen_features(self, base, frozen_features, x: np.ndarray) -> np.ndarray:
+        """Pooled features of images through the frozen backbone (its batch normalizations folded)."""
+        folded = fold_batch_normalization(base)
+        extract = CompiledPredictor(
+            lambda images: frozen_features(images, folded), self.image_shape_, self.batch_size
+        )
+        return np.concatenate([extract(b) for b in _chunks(x, self.batch_size)])
+
+    def _features(self, x: np.ndarray, cache, compute) -> np.ndarray:
+        """Frozen-backbone features of ``x``: from the cache where present, else ``compute(rows)``."""
+        if cache is None:
+            return compute(x)
+        keys = image_digests(x)
+        found = cache.get(keys)
+        missing = [i for i, row in enumerate(found) if row is None]
+        if missing:
+            computed = compute(x[missing])
+            cache.put([keys[i] for i in missing], computed)
+            for i, row in zip(missing, computed, strict=True):
+                found[i] = row
+        return np.stack(found).astype(np.float32)
+
+    def _frozen_predictor_features(self, x: np.ndarray) -> np.ndarray:
+        """Frozen-backbone features through ``model_`` (up to the head's input), compiled once."""
+        if self.__dict__.get("_frozen_predictor") is None:
+            keras = require_keras(_NAME)
+            model = self.model_
+            names = {layer.name for layer in model.layers}
+            pooled = model.get_layer("pooling" if "pooling" in names else "backbone").output
+            truncated = fold_batch_normalization(keras.Model(model.inputs, pooled))
+            self._frozen_predictor = CompiledPredictor(
+                lambda images: truncated(images, training=False), self.image_shape_, self.batch_size
             )
-            model = keras.Model(inputs, head(pooled), name="finetuned_cnn")
-        return model, base, head, features, frozen_features, bool(augment)
+        return np.concatenate([self._frozen_predictor(b) for b in _chunks(x, self.batch_size)])
+
+    # ------------------------------------------------------------ budgets
+
+    def _l2(self, n_train: int) -> float:
+        return 1.0 / (2 * n_train) if self.l2 == "auto" else float(self.l2)
+
+    def _solves_head_exactly(self, augmentation) -> bool:
+        """Whether phase 1 is an exact logistic regression (epochs "auto", linear head, no augmentation)."""
+        return self.epochs == "auto" and self.hidden_units == 0 and not augmentation
+
+    def _epochs(self, value, n_train: int, target_steps: int, max_epochs: int) -> int:
+        return auto_epochs(n_train, self.batch_size, target_steps, max_epochs) if value == "auto" else value
+
+    # ------------------------------------------------------------------- fit
 
     # ------------------------------------------------------------------- fit
 
@@ -515,24 +592,63 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             codes = self._labels(y, len(images))
         else:
             codes = self._labels(column_or_1d(y, warn=True, dtype=None)[labeled], len(labeled))
+        n_classes = len(self.classes_)
         rng = check_random_state(self.random_state)
-        backbone, self.input_shape_, own_preprocess = resolve_backbone(
-            self.base_model,
-            self.weights,
-            input_size=self.input_size,
-            image_size=None if images.shape is None else images.shape[:2],
-            random_state=derive_seed(rng),
-            purpose=_NAME,
+        self._seed = derive_seed(rng)  # the backbone's random initialisation (weights=None)
+        seed = self._network_seed = derive_seed(rng)
+        train, val = self._split(codes, rng)
+        sample_weight = self._class_weights(codes)
+        self.__dict__.update(_model=None, _predictors={}, _frozen_predictor=None, _identity=None)
+
+        # How each phase trains decides whether the backbone must be built at all.
+        exact = self._solves_head_exactly(self.augmentation)
+        head_epochs = 0 if exact else self._epochs(self.epochs, len(train), HEAD_STEPS, MAX_HEAD_EPOCHS)
+        fine_tune_epochs = self._epochs(
+            self.fine_tune_epochs, len(train), FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS
         )
+        through_network = head_epochs > 0 and (bool(self.augmentation) or not self.cache_features)
+        self._frozen_backbone = fine_tune_epochs == 0
+        image_size = None if images.shape is None else images.shape[:2]
+        cache = self._feature_cache(self._seed)
+        network = None
+        self.input_shape_ = known_input_shape(
+            self.base_model, input_size=self.input_size, image_size=image_size
+        )
+        if cache is None or self.input_shape_ is None or fine_tune_epochs or through_network:
+            network = self._build_network(image_size, seed)
         self.image_shape_ = images.shape or self.input_shape_
         check_channels(self.image_shape_[-1], self.input_shape_[-1])
-        sample_weight = self._class_weights(codes)
-        self._predictors = {}
-        self.model_, base, head, features, frozen_features, augmented = self._build_model(
-            backbone, own_preprocess, len(self.classes_), derive_seed(rng)
-        )
         x = self._as_array(images, self.image_shape_)
-        train, val = self._split(codes, rng)
+
+        def compute(rows):
+            nonlocal network
+            if network is None:
+                network = self._build_network(image_size, seed)
+            return self._frozen_features(network.base, network.frozen_features, rows)
+
+        cached = self._features(x, cache, compute)
+        if cache is not None and network is None:
+            self._identity = self._backbone_identity(self._seed)
+        mean, variance = _standardization(cached[labeled[train]])
+        l2 = self._l2(len(train))
+        head = self.head_ = build_head(
+            cached.shape[1],
+            n_classes,
+            mean=mean,
+            variance=variance,
+            hidden_units=self.hidden_units,
+            dropout=self.dropout,
+            l1=self.l1,
+            l2=l2,
+            seed=seed,
+        )
+        if network is not None:
+            self._model = self._assemble(network.features, head, seed)
+        patience = (
+            auto_patience(len(train), self.batch_size, PLATEAU_STEPS)
+            if self.patience == "auto"
+            else self.patience
+        )
         shuffle_rng = np.random.RandomState(derive_seed(rng))
         domain_layer, own_callbacks = None, []
         if target is not None:
@@ -544,13 +660,13 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
                 discriminator_units=self.discriminator_units,
                 seed=derive_seed(rng),
             )
-            steps = max(1, len(train) // self.batch_size) * (self.epochs + self.fine_tune_epochs)
+            steps = max(1, len(train) // self.batch_size) * (head_epochs + fine_tune_epochs)
             own_callbacks = [warmup_callback(domain_layer, self.domain_warmup, steps)]
         training = {
             "optimizer": self.optimizer,
             "lr_schedule": self.lr_schedule,
             "early_stopping": self.early_stopping,
-            "patience": self.patience,
+            "patience": patience,
             "callbacks": self.callbacks or [],
             "verbose": self.verbose,
             "own_callbacks": own_callbacks,
@@ -576,47 +692,111 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             return net, batches, validation
 
         self.history_ = {"head": {}, "fine_tune": {}}
-        if self.epochs:
-            if self.cache_features and not augmented:
-                folded = fold_batch_normalization(base)
-                extract = CompiledPredictor(
-                    lambda images: frozen_features(images, folded), self.image_shape_, self.batch_size
-                )
-                cached = np.concatenate([extract(b) for b in _chunks(x, self.batch_size)])
-                net, batches, validation = phase(head, cached, lambda f: f, cached.shape[1:])
+        if exact:
+            self.history_["head"] = self._solve_head(
+                head, cached[labeled[train]], codes[train], sample_weight[train], l2
+            )
+        elif head_epochs:
+            if through_network:
+                net, batches, validation = phase(self.model_, x, network.features, self.image_shape_)
             else:
-                net, batches, validation = phase(self.model_, x, features, self.image_shape_)
+                net, batches, validation = phase(head, cached, lambda f: f, cached.shape[1:])
             self.history_["head"] = train_phase(
                 net,
                 batches,
                 validation,
-                steps=[(self.epochs, lambda: None)],
+                steps=[(head_epochs, lambda: None)],
                 learning_rate=self.learning_rate,
+                budget="epochs" if self.epochs == "auto" else None,
                 **training,
             )
-        if self.fine_tune_epochs:
-            count = unfrozen_count(base, self.unfreeze)
-            n_steps = min(self.unfreeze_steps, self.fine_tune_epochs)
-            steps = [
-                (
-                    round(self.fine_tune_epochs * k / n_steps),
-                    lambda k=k: set_unfrozen(base, max(1, round(count * k / n_steps)) if count else 0),
-                )
-                for k in range(1, n_steps + 1)
-            ]
-            net, batches, validation = phase(self.model_, x, features, self.image_shape_)
-            self.history_["fine_tune"] = train_phase(
-                net,
-                batches,
-                validation,
-                steps=steps,
-                learning_rate=self.fine_tune_learning_rate,
-                **training,
+        if fine_tune_epochs:
+            self.history_["fine_tune"] = self._fine_tune(
+                network,
+                x,
+                codes,
+                sample_weight,
+                labeled,
+                train,
+                val,
+                fine_tune_epochs,
+                domain_layer,
+                phase,
+                training,
             )
-        set_unfrozen(base, 0)
         if domain_layer is not None:
             self._warn_if_collapsed(codes[train])
         return self
+
+    def _fine_tune(
+        self, network, x, codes, sample_weight, labeled, train, val, epochs, domain_layer, phase, training
+    ) -> dict:
+        """Phase 2: the top ``unfreeze`` layers and the head, in ``unfreeze_steps`` runs.
+
+        Without a domain loss, the model never ends worse than phase 1 on the monitored
+        objective (the validation loss with early stopping, else the training loss): phase
+        1's weights are kept if it would.
+        """
+        base = network.base
+        count = unfrozen_count(base, self.unfreeze)
+        n_steps = min(self.unfreeze_steps, epochs)
+        steps = [
+            (
+                round(epochs * k / n_steps),
+                lambda k=k: set_unfrozen(base, max(1, round(count * k / n_steps)) if count else 0),
+            )
+            for k in range(1, n_steps + 1)
+        ]
+        rows = train if val is None else val
+        monitored = (x[labeled[rows]], codes[rows], sample_weight[rows])
+        guard = None if domain_layer is not None else (self._loss(*monitored), self.model_.get_weights())
+        net, batches, validation = phase(self.model_, x, network.features, self.image_shape_)
+        history = train_phase(
+            net,
+            batches,
+            validation,
+            steps=steps,
+            learning_rate=self.learning_rate / 10
+            if self.fine_tune_learning_rate == "auto"
+            else self.fine_tune_learning_rate,
+            budget="fine_tune_epochs" if self.fine_tune_epochs == "auto" else None,
+            **training,
+        )
+        set_unfrozen(base, 0)
+        if guard is not None:
+            before, weights = guard
+            history["reverted"] = bool(self._loss(*monitored) > before)
+            if history["reverted"]:
+                self.model_.set_weights(weights)
+        return history
+
+    def _solve_head(self, head, features, codes, sample_weight, l2: float) -> dict:
+        """Phase 1 of a linear head: the exact logistic regression, written into ``head``."""
+        z = np.asarray(head.get_layer("standardize")(features), dtype=np.float64)
+        C, l1_ratio = logistic_penalty(self.l1, l2, len(codes), len(self.classes_))
+        kernel, bias, n_iter = solve_logistic_head(
+            z, codes, sample_weight, len(self.classes_), C=C, l1_ratio=l1_ratio
+        )
+        head.get_layer("probabilities").set_weights([kernel, bias])
+        logits = z @ kernel + bias
+        loss = _cross_entropy(logits, codes, sample_weight)
+        accuracy = float(np.mean(np.argmax(logits, axis=1) == codes))
+        return {
+            "loss": [loss],
+            "accuracy": [accuracy],
+            "steps": [n_iter],
+            "stop_reason": "budget" if n_iter >= LOGISTIC_MAX_ITER else "converged",
+        }
+
+    def _loss(self, x: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray) -> float:
+        """The training objective of ``model_`` (in inference mode) on these images.
+
+        The mean weighted cross-entropy plus the head's penalties, as Keras reports the loss.
+        """
+        keras = require_keras(_NAME)
+        proba = self.model_.predict(x, batch_size=self.batch_size, verbose=0)
+        penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in self.model_.losses)
+        return _cross_entropy(np.log(np.clip(proba, 1e-12, None)), codes, sample_weight) + penalty
 
     def _warn_if_collapsed(self, train_codes: np.ndarray) -> None:
         """Warn when the training accuracy, after rising, fell to that of a constant guess.
@@ -681,7 +861,7 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n, n_classes)
             Columns in the order of ``classes_``.
         """
-        check_is_fitted(self, "model_")
+        check_is_fitted(self, "head_")
         images = self._images(X, reset=False)
         shape = images.shape or self.image_shape_
         if shape != self.image_shape_:
@@ -689,6 +869,10 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
                 f"X holds images of shape {shape}, but the classifier was fitted on images of shape "
                 f"{self.image_shape_}; resize them (or pass image files, which are resized)."
             )
+        cache = self._feature_cache(self._seed) if self._frozen_backbone else None
+        if cache is not None:  # the head on cached features of the frozen backbone
+            features = self._features(self._as_array(images, shape), cache, self._frozen_predictor_features)
+            return self.head_.predict(features, batch_size=max(self.batch_size, 256), verbose=0)
         predictor = self._predictor(self.image_shape_)
         out = np.empty((len(images), len(self.classes_)), dtype=np.float32)
         start = 0
@@ -741,14 +925,19 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         # First in the state, so that unpickling (e.g. in a joblib worker) sets TensorFlow's
         # thread counts before any Keras object in the parameters or model_ starts its runtime.
-        return {"_configure_threads": _ConfigureThreadsFirst(), **super().__getstate__()}
+        state = {"_configure_threads": _ConfigureThreadsFirst(), **super().__getstate__()}
+        blobs = state["_keras_model_bytes"]
+        if "_model" in blobs:  # the head is inside the network: stored once
+            blobs.pop("head_", None)
+        return state
 
     def __setstate__(self, state):
         state = dict(state)
         state.pop("_configure_threads", None)
-        if state.get("_keras_model_bytes"):
-            image_preprocessing_class()  # register the custom layer before loading
         super().__setstate__(state)
+        if self.__dict__.get("_model") is not None:
+            self.head_ = self._model.get_layer("head")
+        self.__dict__.setdefault("_model", None)
 
     def export(self, path, format="keras"):
         """Save the fitted network for serving without scikit-learn.
@@ -762,30 +951,19 @@ class FineTunedCNNClassifier(KerasStateMixin, ClassifierMixin, BaseEstimator):
             A ``.keras`` file, a SavedModel folder or a ``.tflite`` file.
         format : {"keras", "saved_model", "tflite"}, default="keras"
             ``"keras"``: a Keras archive, loaded with ``keras.saving.load_model`` once
-            ``skltransfer.keras.classifier`` has been used (its preprocessing layer is
-            registered as ``skltransfer>ImagePreprocessing``). ``"saved_model"``: a TensorFlow
-            SavedModel with a ``serve`` endpoint. ``"tflite"``: a TensorFlow Lite flat buffer.
+            ``skltransfer.keras`` is imported (its custom layers are registered under
+            ``skltransfer>``). ``"saved_model"``: a TensorFlow SavedModel with a ``serve``
+            endpoint. ``"tflite"``: a TensorFlow Lite flat buffer.
 
         Returns
         -------
         path : str
         """
-        check_is_fitted(self, "model_")
-        if format not in ("keras", "saved_model", "tflite"):
-            raise ValueError(f"format must be 'keras', 'saved_model' or 'tflite'; got {format!r}.")
-        path = os.fspath(path)
-        if format == "keras":
-            self.model_.save(path)
-        elif format == "saved_model":
-            self.model_.export(path, format="tf_saved_model", verbose=False)
-        else:
-            import tensorflow as tf
+        check_is_fitted(self, "head_")
+        return export_model(self.model_, path, format)
 
-            with tempfile.TemporaryDirectory() as folder:
-                self.model_.export(folder, format="tf_saved_model", verbose=False)
-                converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-                pathlib.Path(path).write_bytes(converter.convert())
-        return path
+    def __skltransfer_tags__(self) -> DomainTags:
+        return DomainTags(learns_from_unlabeled=self.domain_loss is not None)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -798,6 +976,29 @@ class _ConfigureThreadsFirst:
 
     def __reduce__(self):
         return (require_keras, (_NAME,))
+
+
+class _Network(NamedTuple):
+    """The layers of ``model_`` before the head (see :meth:`FineTunedCNNClassifier._build_network`)."""
+
+    base: object
+    features: Callable
+    frozen_features: Callable
+    augmented: bool
+
+
+def _standardization(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the training features; constant features get a variance of 1."""
+    features = np.asarray(features, dtype=np.float64)
+    variance = features.var(axis=0)
+    variance[variance < 1e-12] = 1.0
+    return features.mean(axis=0).astype(np.float32), variance.astype(np.float32)
+
+
+def _cross_entropy(logits: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray) -> float:
+    """Keras' sparse categorical cross-entropy of ``logits`` (mean of the weighted row losses)."""
+    log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
+    return float(np.mean(-log_proba[np.arange(len(codes)), codes] * sample_weight))
 
 
 def _chunks(x: np.ndarray, size: int):

@@ -2,165 +2,24 @@
 
 from __future__ import annotations
 
-import difflib
-import os
-from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context, check_is_fitted
-from ._base import (
-    CompiledPredictor,
-    KerasStateMixin,
-    derive_seed,
-    fold_batch_normalization,
-    load_keras_model,
-    model_from_bytes,
-    model_to_bytes,
-    reinitialize_model,
-    require_keras,
-    scoped_seed,
-)
-from .applications import build_application, get_application
-from .images import adapt_batch, as_images, check_channels
+from ..utils._sklearn_compat import _fit_context, check_is_fitted
+from ._backbone import feature_layer, pool_features, resolve_backbone
+from ._base import CompiledPredictor, derive_seed, fold_batch_normalization, require_keras
+from ._estimator import KerasImageEstimator
+from ._feature_cache import image_digests
+from .images import adapt_batch, check_channels
 
-__all__ = ["PretrainedFeatureExtractor", "resolve_backbone"]
+__all__ = ["PretrainedFeatureExtractor"]
 
 _NAME = "PretrainedFeatureExtractor"
 
 
-def _is_saved_model_path(base_model) -> bool:
-    return isinstance(base_model, os.PathLike) or (
-        isinstance(base_model, str)
-        and (base_model.endswith((".keras", ".h5")) or os.sep in base_model or os.path.isfile(base_model))
-    )
-
-
-def _check_weights_file(weights) -> None:
-    if not os.path.isfile(weights):
-        raise ValueError(
-            "weights must be 'imagenet', None or the path of a weights file; "
-            f"no file at {os.fspath(weights)!r}."
-        )
-
-
-def _size_pair(input_size) -> tuple[int, int] | None:
-    if input_size is None:
-        return None
-    if isinstance(input_size, Integral):
-        return (int(input_size), int(input_size))
-    if len(input_size) != 2 or not all(isinstance(d, Integral) and d > 0 for d in input_size):
-        raise ValueError(f"input_size must be an int or a (height, width) pair of ints; got {input_size!r}.")
-    return (int(input_size[0]), int(input_size[1]))
-
-
-def resolve_backbone(base_model, weights, *, input_size, image_size, random_state, purpose=_NAME):
-    """Build or load the backbone and the facts needed to feed it.
-
-    Shared by the Keras-backed estimators.
-
-    Parameters
-    ----------
-    base_model : str, path or keras.Model
-        A ``keras.applications`` name, a saved ``.keras`` model or a model (copied, never
-        modified).
-    weights : "imagenet", None or path
-        For a named application: ImageNet weights, random initialisation or a weights
-        file. For a model or a saved model, ``"imagenet"`` (the default) keeps the model's
-        own weights, None re-initialises them and a path loads that weights file.
-    input_size : int, (height, width) or None
-        Network input size; None means the application's native size or the model's own.
-    image_size : (height, width) or None
-        Size of the training images, used when the model accepts any size and
-        ``input_size`` is None.
-    random_state : None, int or RandomState
-        Seeds random initialisation (``weights=None``).
-    purpose : str
-        Name used in error messages.
-
-    Returns
-    -------
-    model : keras.Model
-    input_shape : (height, width, channels)
-    preprocess_input : callable or None
-        The application's own ``preprocess_input``; None for models.
-    """
-    size = _size_pair(input_size)
-    if weights is not None and weights != "imagenet":
-        _check_weights_file(weights)
-    if isinstance(base_model, (str, os.PathLike)) and not _is_saved_model_path(base_model):
-        app = get_application(base_model)
-        shape = (*(size or (app.native_size, app.native_size)), 3)
-        if weights is None:
-            with scoped_seed(derive_seed(random_state)):
-                return build_application(app, input_shape=shape, weights=None), shape, app.preprocess_input
-        return build_application(app, input_shape=shape, weights=weights), shape, app.preprocess_input
-
-    if isinstance(base_model, (str, os.PathLike)):
-        model = load_keras_model(base_model, purpose)
-    else:
-        model = model_from_bytes(model_to_bytes(base_model), purpose)  # a private copy
-    if weights is None:
-        model = reinitialize_model(model, random_state, purpose)
-    elif weights != "imagenet":
-        try:
-            model.load_weights(weights)
-        except Exception as e:
-            raise ValueError(
-                f"Cannot load the weights file {os.fspath(weights)!r} into the model: {e}"
-            ) from e
-    fixed = tuple(model.input_shape[1:3])
-    channels = model.input_shape[-1]
-    if None not in fixed:
-        if size is not None and size != fixed:
-            raise ValueError(f"input_size={input_size!r} differs from the model's input size {fixed}.")
-        size = fixed
-    elif size is None:
-        size = image_size
-    if size is None:
-        raise ValueError(
-            "The model accepts images of any size and the images are files: set input_size=(height, width)."
-        )
-    return model, (*size, channels), None
-
-
-def _feature_layer(model, layer):
-    """The layer named or indexed by ``layer``; None: the last layer with a 4-D output."""
-    if layer is None:
-        for candidate in reversed(model.layers):
-            if len(candidate.output.shape) == 4:
-                return candidate
-        return model.layers[-1]
-    if isinstance(layer, str):
-        names = [lay.name for lay in model.layers]
-        if layer not in names:
-            close = difflib.get_close_matches(layer, names, n=5, cutoff=0.4)
-            hint = "Did you mean " + ", ".join(map(repr, close)) + "?" if close else f"Layers: {names}."
-            raise ValueError(f"The model has no layer named {layer!r} (layer). {hint}")
-        return model.get_layer(layer)
-    n = len(model.layers)
-    if not -n <= layer < n:
-        raise ValueError(f"layer={layer} is out of range: the model has {n} layers.")
-    return model.layers[layer]
-
-
-def _pool(features, pooling):
-    import tensorflow as tf
-
-    if features.shape.rank <= 2:
-        return features
-    if pooling == "avg":
-        return tf.reduce_mean(features, axis=list(range(1, features.shape.rank - 1)))
-    if pooling == "max":
-        return tf.reduce_max(features, axis=list(range(1, features.shape.rank - 1)))
-    return tf.reshape(features, (features.shape[0], -1))
-
-
-class PretrainedFeatureExtractor(
-    KerasStateMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
-):
+class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, KerasImageEstimator):
     """Features of images computed by a pretrained Keras network.
 
     The classic transfer-learning recipe (a ``keras.applications`` network without its
@@ -207,6 +66,12 @@ class PretrainedFeatureExtractor(
         a model or saved model. Another string names the application whose
         ``preprocess_input`` to use (e.g. for a saved fine-tuned MobileNetV2). A callable
         must accept a TensorFlow tensor. None: no preprocessing.
+    memory : None, str, path or joblib.Memory, default=None
+        A folder (or a ``joblib.Memory``, whose folder is used) where ``transform`` caches
+        the features of each image, keyed by the image's pixels and the backbone's identity
+        (architecture and weights, layer, pooling, preprocessing, input size): images seen
+        before are not run through the network again, in this process or another, e.g. in
+        every fold and candidate of a grid search. None: no cache.
     batch_size : int, default=32
         Images per compiled call; memory use is bounded by it (files are read batch by
         batch).
@@ -294,18 +159,7 @@ class PretrainedFeatureExtractor(
     (5, 4)
     """
 
-    _parameter_constraints: ClassVar[dict] = {
-        "base_model": [str, os.PathLike, HasMethods(["get_layer", "save"])],
-        "weights": [str, os.PathLike, None],
-        "layer": [str, Integral, None],
-        "pooling": [StrOptions({"avg", "max"}), None],
-        "input_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
-        "image_shape": [tuple, None],
-        "preprocessing": [str, callable, None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
-    }
+    _own_parameter_constraints: ClassVar[dict] = {}
     _unpicklable = ("_predictors", "_inference_model")
     # scikit-learn checks this estimator cannot pass, with the reason (see tests/keras).
     _expected_failed_checks: ClassVar[dict] = {}
@@ -320,6 +174,7 @@ class PretrainedFeatureExtractor(
         input_size=None,
         image_shape=None,
         preprocessing="auto",
+        memory=None,
         batch_size=32,
         verbose=0,
         random_state=None,
@@ -331,16 +186,10 @@ class PretrainedFeatureExtractor(
         self.input_size = input_size
         self.image_shape = image_shape
         self.preprocessing = preprocessing
+        self.memory = memory
         self.batch_size = batch_size
         self.verbose = verbose
         self.random_state = random_state
-
-    def _preprocess_function(self, own):
-        if self.preprocessing == "auto":
-            return own
-        if isinstance(self.preprocessing, str):
-            return get_application(self.preprocessing).preprocess_input
-        return self.preprocessing
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -362,19 +211,18 @@ class PretrainedFeatureExtractor(
 
         if is_dask_collection(X):
             X = first_image(X)
-        images = as_images(X, image_shape=self.image_shape, estimator=self, reset=True)
-        if not images.from_rows:  # n_features_in_ describes 2-D input only
-            for name in ("n_features_in_", "feature_names_in_"):
-                self.__dict__.pop(name, None)
+        images = self._images(X, reset=True)
+        self._seed = derive_seed(self.random_state)
         model, self.input_shape_, own_preprocess = resolve_backbone(
             self.base_model,
             self.weights,
             input_size=self.input_size,
             image_size=None if images.shape is None else images.shape[:2],
-            random_state=self.random_state,
+            random_state=self._seed,
+            purpose=_NAME,
         )
         keras = require_keras(_NAME)
-        layer = _feature_layer(model, self.layer)
+        layer = feature_layer(model, self.layer)
         self.layer_name_ = layer.name
         self.model_ = model if layer is model.layers[-1] else keras.Model(model.inputs, layer.output)
         self._preprocess = self._preprocess_function(own_preprocess)
@@ -399,7 +247,7 @@ class PretrainedFeatureExtractor(
                 x = adapt_batch(x, size=size, channels=channels)
                 if preprocess is not None:
                     x = preprocess(x)
-                return _pool(model(x, training=False), pooling)
+                return pool_features(model(x, training=False), pooling)
 
             predictors[key] = CompiledPredictor(features, shape, self.batch_size, dtype=key[1])
         return predictors[key]
@@ -423,8 +271,9 @@ class PretrainedFeatureExtractor(
 
         if is_dask_collection(X):
             return transform_dask(self, X)
-        images = as_images(X, image_shape=self.image_shape, estimator=self, reset=False)
+        images = self._images(X, reset=False)
         predictor = self._predictor(images)
+        cache = self._feature_cache(self.__dict__.get("_seed", 0))
         out = np.empty((len(images), self._n_features_out), dtype=np.float32)
         progress = None
         if self.verbose:
@@ -433,11 +282,26 @@ class PretrainedFeatureExtractor(
         for batch in images.batches(
             self.batch_size, size=self.input_shape_[:2], channels=predictor.input_shape[-1]
         ):
-            out[start : start + len(batch)] = predictor(batch)
+            out[start : start + len(batch)] = self._batch_features(batch, predictor, cache)
             start += len(batch)
             if progress is not None:
                 progress.update(start)
         return out
+
+    @staticmethod
+    def _batch_features(batch: np.ndarray, predictor: CompiledPredictor, cache) -> np.ndarray:
+        """The features of one batch: from the cache where present, the others computed and stored."""
+        if cache is None:
+            return predictor(batch)
+        keys = image_digests(batch)
+        found = cache.get(keys)
+        missing = [i for i, row in enumerate(found) if row is None]
+        if missing:
+            computed = predictor(batch[missing])
+            cache.put([keys[i] for i in missing], computed)
+            for i, row in zip(missing, computed, strict=True):
+                found[i] = row
+        return np.stack(found)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

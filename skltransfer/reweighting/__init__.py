@@ -3,6 +3,7 @@
 from ._discriminative import DomainClassifierWeighting
 from ._kmm import KernelMeanMatching, kmm_qp
 from ._tradaboost import TrAdaBoostClassifier
+from ._tradaboost_r2 import TrAdaBoostRegressor
 from ._ulsif import LeastSquaresImportanceFitting, ulsif_loo_score
 
 __all__: list[str] = [
@@ -10,6 +11,7 @@ __all__: list[str] = [
     "KernelMeanMatching",
     "LeastSquaresImportanceFitting",
     "TrAdaBoostClassifier",
+    "TrAdaBoostRegressor",
     "kmm_qp",
     "ulsif_loo_score",
 ]

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.metaestimators import available_if
 
-from .._domains import Domains, resolve_domains
+from .._domains import Domains, estimator_regression, resolve_domains
 from ..pipeline import FittedEstimatorDelegationMixin, _estimator_has
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
 
@@ -50,7 +50,11 @@ class BaseImportanceWeighting(FittedEstimatorDelegationMixin, MetaEstimatorMixin
 
     def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
         return resolve_domains(
-            y, sample_domain, n_samples=n_samples, require_labels=is_classifier(self.estimator)
+            y,
+            sample_domain,
+            n_samples=n_samples,
+            require_labels=is_classifier(self.estimator),
+            regression=estimator_regression(self.estimator),
         )
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -62,7 +66,8 @@ class BaseImportanceWeighting(FittedEstimatorDelegationMixin, MetaEstimatorMixin
         X : array-like of shape (n_samples, n_features)
             Source and target rows together.
         y : array-like of shape (n_samples,)
-            Labels, ``-1`` for unlabeled target rows (NaN also marks them for regressors).
+            Labels, ``-1`` for unlabeled target rows; NaN for a regressor's float targets,
+            whose ``-1.0`` is a value like any other.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: ``>= 0`` source, ``< 0`` target. Overrides the ``-1`` rule.
 

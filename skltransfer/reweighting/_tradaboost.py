@@ -53,7 +53,42 @@ def _decision_to_proba(decision) -> np.ndarray:
     return proba / proba.sum(axis=1, keepdims=True)
 
 
-class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class LabeledTargetMixin:
+    """What the estimators that learn from a few labeled target rows share.
+
+    The labeled rows of a fit (the labeled target rows are the rows of ``sample_domain < 0``
+    whose label is known) and, for the boosting ones, the estimator of every round.
+    Subclasses define ``_resolve_domains`` and, to use ``_make_estimator``,
+    ``_default_estimator()``.
+    """
+
+    _min_labeled_target = 1
+
+    def _make_estimator(self, rng):
+        """A clone of ``estimator`` (or of the default), its ``random_state`` drawn from ``rng``."""
+        estimator = self._default_estimator() if self.estimator is None else clone(self.estimator)
+        if "random_state" in estimator.get_params(deep=False):
+            estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+        return estimator
+
+    def _labeled_rows(self, X, y, sample_domain):
+        """Validated ``X`` and ``y``, the labeled rows, and which of them are target rows."""
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        y = require_y(self, y)
+        check_consistent_length(X, y)
+        domains = self._resolve_domains(y, sample_domain, X.shape[0])
+        rows = np.flatnonzero(domains.labeled)
+        target = domains.target[rows]
+        if target.sum() < self._min_labeled_target:
+            raise ValueError(
+                f"{type(self).__name__} needs labeled target rows (at least "
+                f"{self._min_labeled_target}, got {int(target.sum())}): pass sample_domain < 0 "
+                "for the target rows and their labels in y (unlabeled rows are ignored)."
+            )
+        return X, y, rows, target
+
+
+class TrAdaBoostClassifier(LabeledTargetMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """TrAdaBoost: boosting that learns from many source rows and a few labeled target rows.
 
     Each round fits a clone of ``estimator`` on the weighted labeled source and target rows
@@ -183,11 +218,8 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
         return resolve_domains(y, sample_domain, n_samples=n_samples, require_labels=True)
 
-    def _make_estimator(self, rng):
-        estimator = LogisticRegression() if self.estimator is None else clone(self.estimator)
-        if "random_state" in estimator.get_params(deep=False):
-            estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-        return estimator
+    def _default_estimator(self):
+        return LogisticRegression()
 
     def _round_proba(self, estimator, X) -> np.ndarray:
         """Probabilities of one round's estimator, one column per class of ``classes_``."""
@@ -235,17 +267,7 @@ class TrAdaBoostClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ValueError
             When no target row is labeled.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        y = require_y(self, y)
-        check_consistent_length(X, y)
-        domains = self._resolve_domains(y, sample_domain, X.shape[0])
-        rows = np.flatnonzero(domains.labeled)
-        target = domains.target[rows]
-        if not target.any():
-            raise ValueError(
-                "TrAdaBoostClassifier needs labeled target rows: pass sample_domain < 0 for "
-                "the target rows and their labels in y (y == -1 rows are ignored)."
-            )
+        X, y, rows, target = self._labeled_rows(X, y, sample_domain)
         X_fit, y_fit = X[rows], y[rows]
         check_classification_targets(y_fit)
         self.classes_ = np.unique(y_fit)

@@ -116,3 +116,37 @@ def test_offline_imagenet_through_the_extractor():
 def test_other_construction_errors_are_not_rewritten():
     with pytest.raises(ValueError, match="input"):
         build_application(get_application("resnet50"), input_shape=(8, 8, 3), weights=None)
+
+
+@pytest.mark.imagenet
+def test_imagenet_weights_give_the_published_top1_class_of_a_sample_photo():
+    """The real download path: Keras fetches and caches MobileNetV2's ImageNet weights."""
+    from sklearn.datasets import load_sample_image
+
+    model = keras.applications.MobileNetV2(weights="imagenet")
+    photo = keras.ops.image.resize(load_sample_image("china.jpg")[None].astype("float32"), (224, 224))
+    scores = model.predict(keras.applications.mobilenet_v2.preprocess_input(photo), verbose=0)
+    (_, name, _), *_ = keras.applications.mobilenet_v2.decode_predictions(scores, top=1)[0]
+    assert name in {"palace", "monastery", "pagoda", "church", "dome", "bell_cote"}
+
+
+@pytest.mark.gpu
+def test_classifier_trains_on_the_gpu_and_predicts_as_on_the_cpu():
+    import numpy as np
+    import tensorflow as tf
+
+    from skltransfer import FineTunedCNNClassifier
+
+    assert tf.config.list_physical_devices("GPU"), "no GPU visible to TensorFlow"
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(8, 3, kernel_initializer=keras.initializers.GlorotUniform(0))
+    base = keras.Model(inputs, conv(inputs))
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(60, 64), np.repeat([0, 1], 30)
+    X[y == 1, :32] += 1.0
+    clf = FineTunedCNNClassifier(base, image_shape=(8, 8), fine_tune_epochs=2, random_state=0).fit(X, y)
+    on_gpu = clf.predict_proba(X)
+    with tf.device("/CPU:0"):
+        on_cpu = clf.model_.predict(X.reshape(-1, 8, 8, 1), verbose=0)
+    np.testing.assert_allclose(on_gpu, on_cpu, atol=1e-4)
+    assert clf.score(X, y) > 0.9

@@ -43,10 +43,7 @@ CHECKED = FineTunedCNNClassifier(
     _check_base(),
     image_shape=(1, -1),
     pooling=None,
-    epochs=20,
     fine_tune_epochs=0,
-    learning_rate=0.05,
-    dropout=0.0,
     batch_size=64,
     random_state=0,
 )
@@ -91,7 +88,8 @@ def test_cached_features_train_the_same_head_and_fits_are_reproducible():
     assert random.getstate() == python_state
     assert_array_equal(np.random.get_state()[1], numpy_state)  # noqa: NPY002
     other = _clf(dropout=0.3, batch_size=8, random_state=1).fit(X, y)
-    assert not np.allclose(other.predict_proba(X), cached.predict_proba(X))
+    pairs = zip(other.model_.get_weights(), cached.model_.get_weights(), strict=True)
+    assert not all(np.allclose(a, b) for a, b in pairs)
 
 
 def test_learns_string_and_integer_labels():
@@ -116,7 +114,7 @@ def test_fine_tuning_trains_only_the_unfrozen_top_layers_and_keeps_batch_norm_fr
     base = _base(batch_norm=True)
     X, y = _digits()
     clf = _clf(base, epochs=0, fine_tune_epochs=2, fine_tune_learning_rate=0.05, unfreeze=1).fit(X, y)
-    tuned = clf.model_.get_layer("tiny_base")
+    tuned = clf.model_.get_layer("backbone").model
     for name, changed in (("conv1", False), ("bn", False), ("conv2", True)):
         before, after = base.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()
         same = all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
@@ -125,14 +123,16 @@ def test_fine_tuning_trains_only_the_unfrozen_top_layers_and_keeps_batch_norm_fr
 
 
 def test_unfreeze_count_fraction_name_and_steps():
-    base = _base(batch_norm=True)  # layers: conv1, bn, conv2
-    assert unfrozen_count(base, 2) == 2 and unfrozen_count(base, 10) == 3
-    assert unfrozen_count(base, 0.5) == 2 and unfrozen_count(base, 1.0) == 3
-    assert unfrozen_count(base, "bn") == 2
+    base = _base(batch_norm=True)  # layers: conv1, bn, conv2; only the convolutions count
+    assert unfrozen_count(base, 1) == 1 and unfrozen_count(base, 10) == 2
+    assert unfrozen_count(base, 0.5) == 1 and unfrozen_count(base, 1.0) == 2
+    assert unfrozen_count(base, "bn") == 1 and unfrozen_count(base, "conv1") == 2
     with pytest.raises(ValueError, match="no layer named 'nope' \\(unfreeze\\)"):
         unfrozen_count(base, "nope")
-    set_unfrozen(base, 3)
+    set_unfrozen(base, 2)
     assert [layer.trainable for layer in base.layers[1:]] == [True, False, True]
+    set_unfrozen(base, 1)
+    assert [layer.trainable for layer in base.layers[1:]] == [False, False, True]
     set_unfrozen(base, 0)
     assert not base.trainable_weights
 
@@ -201,7 +201,7 @@ def test_class_weight():
     clf.set_params(class_weight={"rare": 5.0})
     assert_allclose(clf._class_weights(codes), np.where(y == "rare", 5.0, 1.0))
     # A class of weight 0 is absent from the loss: the network learns to predict the others only.
-    ignored = _clf(class_weight={"bright": 0.0}).fit(X[4:], y[4:])
+    ignored = _clf(epochs="auto", class_weight={"bright": 0.0}).fit(X[4:], y[4:])
     assert set(ignored.predict(X)) == {"dark"}
     with pytest.raises(ValueError, match=r"class_weight names classes not in y: \['missing'\]"):
         _clf(class_weight={"missing": 2.0}).fit(X, y)
@@ -335,3 +335,75 @@ def test_predict_proba_folds_batch_normalization_and_matches_the_keras_model(mon
     proba = clf.predict_proba(X)
     assert folded == [True, True]  # the compiled prediction function
     assert_allclose(proba, clf.model_.predict(X.reshape(-1, 8, 8, 1), verbose=0), rtol=1e-4, atol=1e-6)
+
+
+def test_exported_keras_file_loads_in_a_fresh_process(tmp_path):
+    """keras.saving.load_model reads the export after `import skltransfer.keras`, no estimator used."""
+    import subprocess
+    import sys
+
+    X, y = _digits()
+    clf = _clf(fine_tune_epochs=1).fit(X, y)
+    path = clf.export(tmp_path / "model.keras")
+    np.save(tmp_path / "X.npy", X.reshape(-1, 8, 8, 1).astype(np.float32))
+    code = (
+        "import sys, numpy as np, keras, skltransfer.keras\n"
+        "model = keras.saving.load_model(sys.argv[1])\n"
+        "np.save(sys.argv[2], model.predict(np.load(sys.argv[3]), verbose=0))\n"
+    )
+    out = tmp_path / "proba.npy"
+    subprocess.run([sys.executable, "-c", code, path, out, tmp_path / "X.npy"], check=True)
+    assert_allclose(np.load(out), clf.predict_proba(X), atol=1e-5)
+
+
+def test_defaults_train_on_a_few_hundred_images():
+    """Only the data given: well above chance on held-out digits, training loss below ln(10)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X, y = digits.data[:400], digits.target[:400]
+    base = _base(channels=1, size=8, seed=3)
+    clf = FineTunedCNNClassifier(base, image_shape=(8, 8), random_state=0).fit(X[:300], y[:300])
+    assert clf.score(X[300:], y[300:]) > 0.4  # chance: 0.1; six random pooled channels
+    head, tuned = clf.history_["head"], clf.history_["fine_tune"]
+    assert head["stop_reason"] == "converged" and head["loss"][-1] < np.log(10)
+    assert tuned["steps"][-1] > 0 and tuned["stop_reason"] in {"plateau", "budget"}
+    assert clf._loss(
+        X[:300].reshape(-1, 8, 8, 1), np.searchsorted(clf.classes_, y[:300]), np.ones(300)
+    ) < np.log(10)
+
+
+def test_memory_caches_frozen_features_and_skips_the_backbone(tmp_path, monkeypatch):
+    """A second fit and its prediction on cached images neither build nor run the backbone."""
+    from skltransfer.keras import _backbone, classifier
+
+    builds = []
+    original = _backbone.resolve_backbone
+
+    def counting(*args, **kwargs):
+        builds.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(classifier, "resolve_backbone", counting)
+    X, y = _digits(n_per_class=20)
+    params = dict(fine_tune_epochs=0, epochs="auto", l2=0.01)
+    plain = _clf(**params).fit(X, y)
+    assert len(builds) == 1
+    cached = _clf(memory=str(tmp_path), **params).fit(X, y)  # fills the cache: builds once
+    assert len(builds) == 2
+    again = clone(cached).set_params(l2=0.02).fit(X[::2], y[::2])  # every row cached
+    proba = again.predict_proba(X)
+    assert len(builds) == 2 and "_model" not in {k for k, v in vars(again).items() if v is not None}
+    assert_allclose(cached.predict_proba(X), plain.predict_proba(X), atol=1e-5)
+    reference = _clf(**{**params, "l2": 0.02}).fit(X[::2], y[::2]).predict_proba(X)
+    assert_allclose(proba, reference, atol=1e-5)
+    # model_ is assembled on first access, with the same predictions, and pickles
+    assert_allclose(again.model_.predict(X.reshape(-1, 8, 8, 1), verbose=0), reference, atol=1e-5)
+    assert_allclose(pickle.loads(pickle.dumps(again)).predict_proba(X), reference, atol=1e-5)
+    # a joblib.Memory works as Pipeline's does; new images are computed and added
+    memory = joblib.Memory(str(tmp_path), verbose=0)
+    fresh = _clf(memory=memory, **params).fit(X + 0.5, y)
+    assert len(builds) == 5  # the reference fit, model_ assembled above, this fit
+    assert_allclose(
+        fresh.predict_proba(X + 0.5), _clf(**params).fit(X + 0.5, y).predict_proba(X + 0.5), atol=1e-5
+    )

@@ -1,0 +1,119 @@
+"""FineTunedCNNClassifier with its defaults on a few hundred images, against the obvious baseline.
+
+Per seed, a small CNN (``skltransfer.keras._demo.train_source_cnn``) is pretrained on a source
+task and saved as ``.keras``; then, given only the data:
+
+- ``FineTunedCNNClassifier(path, image_shape=(8, 8), random_state=seed)``: every other
+  parameter at its default;
+- the same on a randomly initialised copy of the body (``weights=None``);
+- ``make_pipeline(PretrainedFeatureExtractor(path, image_shape=(8, 8)), StandardScaler(),
+  LogisticRegression())``: the project's extractor and scikit-learn's defaults.
+
+Two data sets (flat 64-pixel rows):
+
+1. **digits shift**: ``make_digits_shift``; the CNN is pretrained on the labeled source digits,
+   the classifiers see 10 labeled target digits per class (100 images) and are scored on the
+   other target digits.
+2. **new classes**: scikit-learn's digits; the CNN is pretrained on the digits 0-4, the
+   classifiers see 40 images per class of the digits 5-9 (200 images) and are scored on the
+   other images of 5-9.
+
+Usage::
+
+    python benchmarks/finetune_defaults.py --seeds 0 1 2 3 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+def digits_shift(seed):
+    from skltransfer._demo import few_labeled_rows
+    from skltransfer.datasets import make_digits_shift
+
+    Xs, ys, Xt, yt = make_digits_shift(random_state=seed)
+    few = few_labeled_rows(yt, 10, seed)
+    test = np.setdiff1d(np.arange(len(yt)), few)
+    return (Xs, ys), (Xt[few], yt[few]), (Xt[test], yt[test])
+
+
+def new_classes(seed):
+    from skltransfer._demo import few_labeled_rows
+
+    X, y = load_digits(return_X_y=True)
+    source = y < 5
+    Xt, yt = X[~source], y[~source]
+    few = few_labeled_rows(yt, 40, seed)
+    test = np.setdiff1d(np.arange(len(yt)), few)
+    return (X[source], y[source]), (Xt[few], yt[few]), (Xt[test], yt[test])
+
+
+def rows(source, train, test, seed):
+    from skltransfer import FineTunedCNNClassifier, PretrainedFeatureExtractor
+    from skltransfer.keras._demo import train_source_cnn
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = train_source_cnn(*source, (8, 8), folder, random_state=seed)
+        models = {
+            "defaults": FineTunedCNNClassifier(path, image_shape=(8, 8), random_state=seed),
+            "random body": FineTunedCNNClassifier(path, weights=None, image_shape=(8, 8), random_state=seed),
+            "extractor + scaler + LR": make_pipeline(
+                PretrainedFeatureExtractor(path, image_shape=(8, 8)), StandardScaler(), LogisticRegression()
+            ),
+        }
+        out = {}
+        for name, model in models.items():
+            start = time.perf_counter()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                model.fit(*train)
+            seconds = time.perf_counter() - start
+            stop = ""
+            if hasattr(model, "history_"):
+                tuned = model.history_["fine_tune"]
+                stop = f"{tuned['stop_reason']}, {tuned['steps'][-1]} steps" + (
+                    ", phase 1 kept" if tuned.get("reverted") else ""
+                )
+            warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+            out[name] = (model.score(*test), seconds, stop + (" (warned)" if warned else ""))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    for title, dataset in (
+        ("digits shift, 10 labels/class", digits_shift),
+        ("new classes 5-9, 40/class", new_classes),
+    ):
+        print(f"\n## {title}\n")
+        print("| seed | defaults | random body | extractor + scaler + LR | fit time (s) | fine-tuning |")
+        print("|-----:|---------:|------------:|------------------------:|-------------:|-------------|")
+        scores = []
+        for seed in args.seeds:
+            result = rows(*dataset(seed), seed)
+            acc = [result[k][0] for k in ("defaults", "random body", "extractor + scaler + LR")]
+            scores.append(acc)
+            print(
+                f"| {seed} | {acc[0]:.3f} | {acc[1]:.3f} | {acc[2]:.3f} | {result['defaults'][1]:.1f} "
+                f"| {result['defaults'][2]} |",
+                flush=True,
+            )
+        mean = np.mean(scores, axis=0)
+        print(f"| mean | {mean[0]:.3f} | {mean[1]:.3f} | {mean[2]:.3f} | | |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The base of the Keras-backed estimators: backbone parameters, image input, feature cache, pickling.
+
+:class:`PretrainedFeatureExtractor` and :class:`FineTunedCNNClassifier` share the parameters
+that say which network computes the features (``base_model``, ``weights``, ``layer``,
+``pooling``, ``input_size``, ``preprocessing``), how images come in (``image_shape``), how
+they are batched and cached (``batch_size``, ``memory``), and ``verbose`` / ``random_state``.
+This base declares them once, with their constraints, and holds what both do with them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from numbers import Integral
+from typing import ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
+from ._backbone import is_saved_model_path
+from ._base import KerasStateMixin
+from ._feature_cache import FeatureCache, feature_cache, file_digest
+from .applications import get_application, normalize_name
+from .images import as_images
+
+__all__ = ["KerasImageEstimator"]
+
+
+def _model_digest(model) -> str:
+    """SHA-256 of a model's architecture (its config) and weights: stable across saves."""
+    digest = hashlib.sha256(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
+
+
+class KerasImageEstimator(KerasStateMixin, BaseEstimator):
+    """Shared machinery of the estimators built on a Keras backbone (not public).
+
+    Subclasses list their own parameters in ``_own_parameter_constraints``; the backbone
+    parameters below are added to them.
+    """
+
+    _backbone_parameter_constraints: ClassVar[dict] = {
+        "base_model": [str, os.PathLike, HasMethods(["get_layer", "save"])],
+        "weights": [str, os.PathLike, None],
+        "layer": [str, Integral, None],
+        "pooling": [StrOptions({"avg", "max"}), None],
+        "input_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
+        "image_shape": [tuple, None],
+        "preprocessing": [str, callable, None],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("_own_parameter_constraints")
+        if own is not None:
+            cls._parameter_constraints = {**KerasImageEstimator._backbone_parameter_constraints, **own}
+
+    # ------------------------------------------------------------ images
+
+    def _images(self, X, *, reset: bool):
+        """``X`` as :class:`~skltransfer.keras.images.Images`, checked against the fitted form."""
+        images = as_images(X, image_shape=self.image_shape, estimator=self, reset=reset)
+        if reset and not images.from_rows:  # n_features_in_ describes 2-D input only
+            for name in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)
+        return images
+
+    def _preprocess_function(self, own):
+        """The pixel preprocessing: the application's own ("auto"), another's, a callable or None."""
+        if self.preprocessing == "auto":
+            return own
+        if isinstance(self.preprocessing, str):
+            return get_application(self.preprocessing).preprocess_input
+        return self.preprocessing
+
+    # ------------------------------------------------------- feature cache
+
+    def _backbone_identity(self, seed: int) -> dict:
+        """What the frozen backbone's features depend on, as a JSON-able dict (the cache key).
+
+        ``seed`` is the seed of a random initialisation (``weights=None``).
+        """
+        base = self.base_model
+        if isinstance(base, (str, os.PathLike)) and not is_saved_model_path(base):
+            network = ["application", normalize_name(os.fspath(base))]
+        elif isinstance(base, (str, os.PathLike)):
+            network = ["file", file_digest(base)]
+        else:
+            network = ["model", _model_digest(base)]
+        weights = self.weights
+        if weights is None:
+            weights = ["random", seed]
+        elif weights != "imagenet":
+            weights = ["file", file_digest(weights)]
+        preprocessing = self.preprocessing
+        if callable(preprocessing):
+            preprocessing = f"{preprocessing.__module__}.{preprocessing.__qualname__}"
+        return {
+            "network": network,
+            "weights": weights,
+            "layer": self.layer,
+            "pooling": self.pooling,
+            "input_size": self.input_size,
+            "preprocessing": preprocessing,
+        }
+
+    def _feature_cache(self, seed: int) -> FeatureCache | None:
+        """The per-image cache of the frozen backbone's features in ``memory``, or None."""
+        if self.memory is None:
+            return None
+        return feature_cache(self.memory, self._backbone_identity(seed))

@@ -1,0 +1,343 @@
+"""Two-stage TrAdaBoost.R2 (Pardoe and Stone 2010): boosting for regression transfer."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import ClassVar
+
+import numpy as np
+from scipy.optimize import brentq
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin
+from sklearn.ensemble import AdaBoostRegressor
+from sklearn.model_selection import check_cv, cross_validate
+from sklearn.tree import DecisionTreeRegressor
+from sklearn.utils import check_random_state
+
+from .._domains import Domains, resolve_domains
+from ..utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    check_is_fitted,
+    validate_data,
+)
+from ..utils._tags import LearnsFromTargetMixin
+from ._tradaboost import LabeledTargetMixin
+
+__all__ = ["TrAdaBoostRegressor"]
+
+
+class _SourceFrozenAdaBoostR2(AdaBoostRegressor):
+    """AdaBoost.R2' (Pardoe and Stone 2010): AdaBoost.R2 that never changes the source weights.
+
+    The first ``n_source`` rows of ``fit`` are the source rows: every round keeps their
+    weights, and the target rows share the rest of the total weight as AdaBoost.R2 would
+    reweight them. Everything else is scikit-learn's :class:`AdaBoostRegressor` (Drucker's
+    weighted resampling, the loss, the weighted median of the rounds), through its per-round
+    hook ``_boost(iboost, X, y, sample_weight, random_state)``; a test compares one round
+    with the unmodified ``AdaBoostRegressor``'s, so a change of that hook fails loudly.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **AdaBoostRegressor._parameter_constraints,
+        "n_source": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        n_source=0,
+        n_estimators=50,
+        learning_rate=1.0,
+        loss="linear",
+        random_state=None,
+    ):
+        super().__init__(
+            estimator,
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            loss=loss,
+            random_state=random_state,
+        )
+        self.n_source = n_source
+
+    def _boost(self, iboost, X, y, sample_weight, random_state):
+        total = sample_weight.sum()
+        source = sample_weight[: self.n_source].copy()
+        sample_weight, estimator_weight, estimator_error = super()._boost(
+            iboost, X, y, sample_weight, random_state
+        )
+        if sample_weight is not None:
+            target = sample_weight[self.n_source :]
+            target *= (total - source.sum()) / target.sum()
+            sample_weight[: self.n_source] = source
+        return sample_weight, estimator_weight, estimator_error
+
+
+def _adjusted_errors(y_true, y_pred, loss: str) -> np.ndarray:
+    """AdaBoost.R2's per-row loss in [0, 1]: the absolute error over its maximum, then ``loss``."""
+    error = np.abs(y_pred - y_true)
+    error = error / error.max() if error.max() > 0 else error
+    if loss == "square":
+        return error**2
+    if loss == "exponential":
+        return 1.0 - np.exp(-error)
+    return error
+
+
+def _source_factor(weights_source, errors_source, goal: float) -> float:
+    """The ``beta`` in [0, 1] with ``sum(w_i * beta ** e_i) == goal`` (0 when no beta reaches it).
+
+    Solved for ``log(beta)``: the root can be far below any absolute tolerance on ``beta``.
+    """
+
+    def excess(log_beta):
+        return float(weights_source @ np.exp(log_beta * errors_source)) - goal
+
+    if weights_source[errors_source == 0].sum() >= goal:  # rows fitted exactly keep their weight
+        return 0.0
+    low = -1.0
+    while excess(low) > 0.0:
+        low *= 2.0
+    return float(np.exp(brentq(excess, low, 0.0, xtol=1e-12)))
+
+
+class TrAdaBoostRegressor(
+    LearnsFromTargetMixin, LabeledTargetMixin, RegressorMixin, MetaEstimatorMixin, BaseEstimator
+):
+    """Two-stage TrAdaBoost.R2: regression with many source rows and a few labeled target rows.
+
+    Pardoe and Stone's algorithm (2010, Algorithm 3) moves the weight from the source rows
+    to the labeled target rows in ``n_steps`` steps and keeps the step whose model
+    cross-validates best on the labeled target rows:
+
+    1. Every labeled row starts with the same weight.
+    2. At step ``t`` (``t = 1 .. n_steps``), with the current weights:
+
+       - the step's model is AdaBoost.R2' (Drucker's AdaBoost.R2 in which the source weights
+         never change: only the target rows are boosted) with ``n_estimators`` rounds; its
+         error is the mean squared error on the labeled target rows of a ``cv``-fold
+         cross-validation over them, each fold training on every source row and the other
+         target folds;
+       - one ``estimator`` is fitted on all labeled rows; its absolute error on each row,
+         over the largest one, passed through ``loss``, is the row's adjusted error
+         ``e_i`` in [0, 1];
+       - every source weight is multiplied by ``beta ** e_i``, ``beta`` chosen (by a
+         root search) so that the target rows then hold a share
+         ``m / (n + m) + t / (n_steps - 1) * (1 - m / (n + m))`` of the total weight, ``n``
+         source and ``m`` labeled target rows: the source rows the learner fits worst fade
+         first, and the last step fits the target rows alone.
+
+    3. The model of the step of smallest cross-validated error, refitted on all labeled
+       rows with that step's weights, is the prediction (a weighted median of its rounds).
+
+    The number of steps, i.e. how much the source is trusted, is thus chosen by the inner
+    cross-validation on the labeled target rows, as the paper does, never on other target
+    labels. The labeled target rows are given by ``sample_domain`` (``< 0``); rows whose
+    label is unknown (NaN for float targets) are ignored.
+
+    The defaults (10 steps, 10 rounds, 5 folds) are those of ADAPT's
+    ``TwoStageTrAdaBoostR2``. Unlike it, each step's error is that of the step's
+    AdaBoost.R2' model, as in the paper (ADAPT cross-validates the base estimator alone),
+    which costs ``n_steps * (cv * n_estimators + 1) + n_estimators`` fits.
+
+    Parameters
+    ----------
+    estimator : regressor, default=None
+        Base regressor whose ``fit`` accepts ``sample_weight``; ``None`` means
+        ``DecisionTreeRegressor(max_depth=3)``, the default of scikit-learn's
+        :class:`~sklearn.ensemble.AdaBoostRegressor`.
+    n_steps : int, default=10
+        Number of steps ``S`` of the outer (transfer) stage; at least 2.
+    n_estimators : int, default=10
+        Number of AdaBoost.R2' rounds ``N`` of every step's model.
+    cv : int, cross-validation generator or iterable, default=5
+        How the labeled target rows are split for each step's error: an int (``KFold``,
+        clipped to the number of labeled target rows) or any scikit-learn splitter, which
+        sees only the labeled target rows.
+    loss : {"linear", "square", "exponential"}, default="linear"
+        AdaBoost.R2's loss of the adjusted errors, in both stages.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the estimators and AdaBoost.R2's weighted resampling.
+
+    Attributes
+    ----------
+    estimator_ : AdaBoostRegressor
+        The chosen step's AdaBoost.R2' model, fitted on all labeled rows.
+    best_step_ : int
+        Index (from 0) of the chosen step.
+    step_errors_ : ndarray of shape (n_steps,)
+        Cross-validated mean squared error of every step's model on the labeled target rows.
+    step_target_shares_ : ndarray of shape (n_steps,)
+        Share of the total weight held by the labeled target rows at every step.
+    weights_ : ndarray of shape (n_samples,)
+        The chosen step's weight of every training row (summing to 1; ``0`` for unlabeled
+        rows).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``, when they are all strings.
+
+    See Also
+    --------
+    TrAdaBoostClassifier : TrAdaBoost for classification.
+    TransferRidge : A ridge regression pulled towards the source model.
+
+    References
+    ----------
+    .. [1] D. Pardoe and P. Stone, "Boosting for Regression Transfer", ICML 2010.
+    .. [2] H. Drucker, "Improving Regressors using Boosting Techniques", ICML 1997.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Ridge
+    >>> from skltransfer import TrAdaBoostRegressor, stack_domains
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = rng.normal(size=(60, 2)); ys = Xs[:, 0] + 0.1 * rng.normal(size=60)
+    >>> Xt = rng.normal(size=(10, 2)); yt = Xt[:, 0] + 1.0
+    >>> X, y, domain = stack_domains(Xs, ys, Xt, yt, return_sample_domain=True)
+    >>> reg = TrAdaBoostRegressor(Ridge(), n_steps=4, n_estimators=3, random_state=0)
+    >>> reg.fit(X, y, sample_domain=domain).step_errors_.shape
+    (4,)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "n_steps": [Interval(Integral, 2, None, closed="left")],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "cv": ["cv_object"],
+        "loss": [StrOptions({"linear", "square", "exponential"})],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self, estimator=None, *, n_steps=10, n_estimators=10, cv=5, loss="linear", random_state=None
+    ):
+        self.estimator = estimator
+        self.n_steps = n_steps
+        self.n_estimators = n_estimators
+        self.cv = cv
+        self.loss = loss
+        self.random_state = random_state
+
+    # the inner cross-validation needs two labeled target rows
+    _min_labeled_target = 2
+
+    def _default_estimator(self):
+        return DecisionTreeRegressor(max_depth=3)
+
+    def _resolve_domains(self, y, sample_domain, n_samples: int) -> Domains:
+        return resolve_domains(y, sample_domain, n_samples=n_samples, regression=True)
+
+    def _step_model(self, n_source: int, rng) -> _SourceFrozenAdaBoostR2:
+        return _SourceFrozenAdaBoostR2(
+            self._default_estimator() if self.estimator is None else self.estimator,
+            n_source=n_source,
+            n_estimators=self.n_estimators,
+            loss=self.loss,
+            random_state=rng.randint(np.iinfo(np.int32).max),
+        )
+
+    def _target_folds(self, n_source: int, n_target: int):
+        """``(train, test)`` pairs: every source row and some target folds, the other target fold."""
+        cv = self.cv
+        if isinstance(cv, Integral):
+            cv = min(cv, n_target)
+        cv = check_cv(cv)
+        source = np.arange(n_source)
+        folds = []
+        for train, test in cv.split(np.zeros((n_target, 1))):
+            folds.append((np.concatenate([source, n_source + train]), n_source + test))
+        return folds
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, sample_domain=None):
+        """Run the two stages over the labeled source and target rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Source and target rows together.
+        y : array-like of shape (n_samples,)
+            Float targets, NaN for unlabeled rows (ignored).
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: ``>= 0`` source, ``< 0`` target. Needed to mark the labeled
+            target rows, which ``y`` alone cannot tell from source rows.
+
+        Returns
+        -------
+        self : TrAdaBoostRegressor
+
+        Raises
+        ------
+        ValueError
+            When fewer than 2 target rows are labeled (the inner cross-validation needs 2).
+        """
+        X, y, rows, target = self._labeled_rows(X, y, sample_domain)
+        y = y.astype(np.float64)
+        n_target = int(target.sum())
+        # Source rows first: AdaBoost.R2' freezes the weights of the first n_source rows.
+        order = np.concatenate([rows[~target], rows[target]])
+        X_fit, y_fit = X[order], y[order]
+        n_source = order.shape[0] - n_target
+        folds = self._target_folds(n_source, n_target)
+        rng = check_random_state(self.random_state)
+        start_share = n_target / order.shape[0]
+        weights = np.full(order.shape[0], 1.0 / order.shape[0])
+        history, errors, shares, seeds = [], [], [], []
+        for step in range(self.n_steps):
+            history.append(weights)
+            shares.append(weights[n_source:].sum())
+            model = self._step_model(n_source, rng)
+            seeds.append(model.random_state)
+            scores = cross_validate(
+                model,
+                X_fit,
+                y_fit,
+                cv=folds,
+                scoring="neg_mean_squared_error",
+                params={"sample_weight": weights},
+                error_score="raise",
+            )
+            errors.append(-float(np.mean(scores["test_score"])))
+            if step == self.n_steps - 1:
+                break
+            share = start_share + (step + 1) / (self.n_steps - 1) * (1.0 - start_share)
+            weights = weights.copy()
+            if share >= 1.0:
+                weights[:n_source] = 0.0
+            else:
+                learner = self._make_estimator(rng).fit(
+                    X_fit, y_fit, sample_weight=weights * weights.shape[0]
+                )
+                errors_source = _adjusted_errors(y_fit, learner.predict(X_fit), self.loss)[:n_source]
+                goal = weights[n_source:].sum() * (1.0 - share) / share
+                beta = _source_factor(weights[:n_source], errors_source, goal)
+                weights[:n_source] *= np.power(beta, errors_source)
+            weights /= weights.sum()
+        self.step_errors_ = np.asarray(errors)
+        self.step_target_shares_ = np.asarray(shares)
+        self.best_step_ = int(np.argmin(self.step_errors_))
+        best = self._step_model(n_source, rng).set_params(random_state=seeds[self.best_step_])
+        self.estimator_ = best.fit(X_fit, y_fit, sample_weight=history[self.best_step_])
+        self.weights_ = np.zeros(X.shape[0])
+        self.weights_[order] = history[self.best_step_]
+        return self
+
+    def predict(self, X):
+        """Prediction of the chosen step's model (the weighted median of its rounds).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self.estimator_.predict(X)
