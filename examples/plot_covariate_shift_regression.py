@@ -14,8 +14,8 @@ single target label. This is the textbook example of Shimodaira (2000): source i
 # %%
 # The data
 # --------
-# Regression targets stay float; the unlabeled target rows carry ``NaN`` (``-1.0`` is a
-# target value like any other).
+# Regression targets stay float; :func:`~skltransfer.stack_domains` gives the unlabeled
+# target rows ``NaN`` (``-1.0`` is a target value like any other).
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import norm
@@ -35,8 +35,7 @@ xs = rng.normal(0.5, 0.5, size=200)
 xt = rng.normal(0.0, 0.3, size=200)
 ys = f(xs) + rng.normal(0.0, 0.3, size=200)
 yt = f(xt) + rng.normal(0.0, 0.3, size=200)  # kept aside, to score only
-X = np.concatenate([xs, xt])[:, None]
-y = np.concatenate([ys, np.full(len(xt), np.nan)])
+X, y = skt.stack_domains(xs[:, None], ys, xt[:, None])
 print(f"{np.isnan(y).sum()} unlabeled target rows (y is NaN)")
 
 # %%

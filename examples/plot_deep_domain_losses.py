@@ -17,7 +17,6 @@ used. The network is the small digit CNN of the benchmarks, trained from scratch
 # ------------------------------------------------
 # ``deep_adaptation_estimators`` builds the estimators of the benchmark: identical
 # networks, seeds and batches; the first one has ``domain_loss_weight=0``.
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import accuracy_score
@@ -54,9 +53,9 @@ plt.show()
 # %%
 # The learned features of both domains
 # ------------------------------------
-# The fitted network is a ``keras.Model`` (``model_``) that wraps the trained backbone, a
-# ``keras.Model`` itself, between the input preprocessing and the new head. The backbone
-# ends at the embedding layer that the domain loss adapts, and
+# The fitted network is a ``keras.Model`` (``model_``): input preprocessing, the trained
+# backbone (its layer ``"backbone"`` holds it as a ``keras.Model``, ``.model``) and the new
+# head. The backbone ends at the embedding layer that the domain loss adapts, and
 # :class:`~skltransfer.PretrainedFeatureExtractor` reads it for every row. Without a domain
 # loss, the target digits (triangles) form their own clusters; with the MMD loss they fall
 # onto the source clusters of their class.
@@ -64,7 +63,7 @@ sample_domain = np.where(y == -1, -1, 0)
 shown = np.concatenate([ys, yt])
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
 for ax, name, clf in zip(axes, names, fitted.values(), strict=False):
-    backbone = next(layer for layer in clf.model_.layers if isinstance(layer, keras.Model))
+    backbone = clf.model_.get_layer("backbone").model
     extractor = PretrainedFeatureExtractor(backbone, layer=EMBEDDING_LAYER, image_shape=(8, 8))
     features = extractor.fit(X[:1]).transform(X)
     plot_domain_embedding(features, shown, sample_domain, ax=ax, title=f"embedding, {name}")

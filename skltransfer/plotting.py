@@ -88,7 +88,8 @@ def plot_history(estimator, *, metrics=("loss", "accuracy"), axes=None):
     for ax, metric in zip(axes, drawn, strict=True):
         start = 0
         for phase, values in history.items():
-            n = max((len(v) for v in values.values()), default=0)
+            # per-epoch series only: a phase also records e.g. its "stop_reason" (a string)
+            n = max((len(v) for v in values.values() if isinstance(v, (list, tuple, np.ndarray))), default=0)
             if n == 0:
                 continue
             label = _PHASES.get(phase, phase)

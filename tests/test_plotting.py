@@ -34,6 +34,19 @@ def test_curves_run_over_both_phases():
     plt.close("all")
 
 
+def test_entries_that_are_not_series_are_ignored():
+    import matplotlib.pyplot as plt
+
+    history = {
+        "head": {"loss": [0.9], "accuracy": [0.6], "steps": [40], "stop_reason": "converged"},
+        "fine_tune": {"loss": [0.5, 0.4], "accuracy": [0.7, 0.8], "stop_reason": "epochs"},
+    }
+    loss, _ = plot_history(SimpleNamespace(history_=history))
+    lines = {line.get_label(): list(line.get_xdata()) for line in loss.get_lines()}
+    assert lines["head (frozen base)"] == [1] and lines["fine-tuning"] == [2, 3]
+    plt.close("all")
+
+
 def test_given_axes_and_skipped_phases():
     import matplotlib.pyplot as plt
 
