@@ -69,13 +69,9 @@ axes[0].figure.suptitle("FineTunedCNNClassifier on 100 target digits")
 plt.show()
 
 # %%
-# The dotted line separates the phases. A linear head on frozen features is a logistic
-# regression, so the first phase solves it exactly, in one step: a single point on the
-# curves. The fine-tuning phase starts from that head and adapts the convolutions to the
-# target's lighting and contrast, at a learning rate ten times smaller so that the
+# The dotted line separates the phases. The head learns quickly on the frozen features;
+# the fine-tuning phase starts from the head of its best epoch and adapts the convolutions
+# to the target's lighting and contrast, at a learning rate ten times smaller so that the
 # pretrained weights are not destroyed in the first steps. Each phase stops when the
-# validation loss has not improved for ``patience`` epochs, and keeps its best epoch.
-#
-# The training curves lie below the validation curves because they are measured while
-# training: with dropout active and with the pretrained network's own augmentation layers
-# (random rotation and noise) active too, since every image then goes through the network.
+# validation loss has not improved for ``patience`` epochs, and keeps its best epoch: the
+# printed number of epochs per phase says where each stopped.
