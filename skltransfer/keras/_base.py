@@ -344,6 +344,8 @@ class CompiledPredictor:
 
     Attributes
     ----------
+    fn : callable
+        The function given (e.g. to convert it for another engine).
     output_shape : tuple of int
         Output shape for one batch (traced at construction).
     """
@@ -351,6 +353,7 @@ class CompiledPredictor:
     def __init__(self, fn: Callable, input_shape: tuple[int, ...], batch_size: int, dtype: str = "float32"):
         import tensorflow as tf
 
+        self.fn = fn
         self.input_shape = tuple(int(d) for d in input_shape)
         self.batch_size = int(batch_size)
         self.dtype = np.dtype(dtype)

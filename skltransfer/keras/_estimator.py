@@ -43,6 +43,7 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
     parameters below are added to them.
     """
 
+    _unpicklable: ClassVar[tuple] = ("_predictors",)
     _backbone_parameter_constraints: ClassVar[dict] = {
         "base_model": [str, os.PathLike, HasMethods(["get_layer", "save"])],
         "weights": [str, os.PathLike, None],
@@ -52,6 +53,7 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         "image_shape": [tuple, None],
         "preprocessing": [str, callable, None],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "engine": [StrOptions({"auto", "keras", "litert"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -80,6 +82,33 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         if isinstance(self.preprocessing, str):
             return get_application(self.preprocessing).preprocess_input
         return self.preprocessing
+
+    # ------------------------------------------------------------ engines
+
+    def _run(self, predictor, batches, n_images: int):
+        """Outputs of ``predictor``'s function for each batch, on the engine ``engine`` picks.
+
+        ``"litert"`` (or ``"auto"`` from ``AUTO_MIN_IMAGES`` images on, where a LiteRT
+        interpreter is installed) converts the function once per input shape and dtype and
+        runs it with XNNPACK; the conversion is kept, pickled with the estimator and dropped
+        by ``clone``. A network LiteRT cannot run falls back to Keras under ``"auto"``, with
+        one ``LiteRTFallbackWarning``.
+        """
+        from ._litert import LiteRTRunner, convert_to_litert, litert_runner, resolve_engine
+
+        states = self.__dict__.setdefault("_litert", {})
+        key = (predictor.input_shape, predictor.dtype.name)
+        run = predictor
+        if resolve_engine(self.engine, n_images, state=states.get(key)) == "litert":
+            if key not in states:
+                states[key] = litert_runner(
+                    self.engine,
+                    lambda: convert_to_litert(predictor.fn, input_shape=predictor.input_shape, dtype=key[1]),
+                )
+            if isinstance(states[key], LiteRTRunner):
+                run = states[key]
+        for batch in batches:
+            yield run(np.asarray(batch, dtype=predictor.dtype))
 
     # ------------------------------------------------------- feature cache
 

@@ -116,6 +116,11 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         ``preprocess_input``, nothing for a model. Another string names the application
         whose ``preprocess_input`` to use. A callable of a float32 tensor is applied as is
         (a module-level function, so that the network can be saved and pickled). None: none.
+    engine : {"auto", "keras", "litert"}, default="auto"
+        What runs ``predict_proba``: the compiled TensorFlow function, or the network
+        converted once to LiteRT and run by its XNNPACK CPU kernels; "auto" takes LiteRT
+        for calls of at least 2048 images where it is installed (see
+        :class:`PretrainedFeatureExtractor`).
     memory : None, str, path or joblib.Memory, default=None
         A folder (or a ``joblib.Memory``, whose folder is used) where the frozen backbone's
         features are cached per image, keyed by the image's pixels and the backbone's
@@ -325,6 +330,7 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         image_shape=None,
         preprocessing="auto",
         memory=None,
+        engine="auto",
         hidden_units=0,
         dropout=0.2,
         l1=0.0,
@@ -360,6 +366,7 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         self.image_shape = image_shape
         self.preprocessing = preprocessing
         self.memory = memory
+        self.engine = engine
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.l1 = l1
@@ -598,7 +605,7 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         seed = self._network_seed = derive_seed(rng)
         train, val = self._split(codes, rng)
         sample_weight = self._class_weights(codes)
-        self.__dict__.update(_model=None, _predictors={}, _frozen_predictor=None, _identity=None)
+        self.__dict__.update(_model=None, _predictors={}, _frozen_predictor=None, _identity=None, _litert={})
 
         # How each phase trains decides whether the backbone must be built at all.
         exact = self._solves_head_exactly(self.augmentation)
@@ -874,12 +881,8 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
             features = self._features(self._as_array(images, shape), cache, self._frozen_predictor_features)
             return self.head_.predict(features, batch_size=max(self.batch_size, 256), verbose=0)
         predictor = self._predictor(self.image_shape_)
-        out = np.empty((len(images), len(self.classes_)), dtype=np.float32)
-        start = 0
-        for batch in images.batches(self.batch_size, size=shape[:2], channels=shape[-1]):
-            out[start : start + len(batch)] = predictor(batch)
-            start += len(batch)
-        return out
+        batches = images.batches(self.batch_size, size=shape[:2], channels=shape[-1])
+        return np.concatenate(list(self._run(predictor, batches, len(images))))
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of images.

@@ -72,6 +72,15 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         (architecture and weights, layer, pooling, preprocessing, input size): images seen
         before are not run through the network again, in this process or another, e.g. in
         every fold and candidate of a grid search. None: no cache.
+    engine : {"auto", "keras", "litert"}, default="auto"
+        What runs ``transform``: ``"keras"``, the compiled TensorFlow function;
+        ``"litert"``, the same function converted once to LiteRT (float32, no
+        quantization) and run by its XNNPACK CPU kernels (``pip install
+        "skltransfer[litert]"``, or TensorFlow's own interpreter where it still ships);
+        ``"auto"``, LiteRT for calls of at least 2048 images where it is installed (enough
+        to repay the conversion, measured in ``benchmarks/RESULTS.md``), Keras otherwise and
+        for networks LiteRT cannot run (with one ``LiteRTFallbackWarning``). Features agree
+        within 1e-4 of their scale.
     batch_size : int, default=32
         Images per compiled call; memory use is bounded by it (files are read batch by
         batch).
@@ -175,6 +184,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         image_shape=None,
         preprocessing="auto",
         memory=None,
+        engine="auto",
         batch_size=32,
         verbose=0,
         random_state=None,
@@ -187,6 +197,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self.image_shape = image_shape
         self.preprocessing = preprocessing
         self.memory = memory
+        self.engine = engine
         self.batch_size = batch_size
         self.verbose = verbose
         self.random_state = random_state
@@ -226,7 +237,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self.layer_name_ = layer.name
         self.model_ = model if layer is model.layers[-1] else keras.Model(model.inputs, layer.output)
         self._preprocess = self._preprocess_function(own_preprocess)
-        self._predictors, self._inference_model = {}, None
+        self._predictors, self._inference_model, self._litert = {}, None, {}
         self._n_features_out = int(self._predictor(images).output_shape[-1])
         return self
 
@@ -279,25 +290,25 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         if self.verbose:
             progress = require_keras(_NAME).utils.Progbar(len(images), unit_name="image")
         start = 0
-        for batch in images.batches(
+        batches = images.batches(
             self.batch_size, size=self.input_shape_[:2], channels=predictor.input_shape[-1]
-        ):
-            out[start : start + len(batch)] = self._batch_features(batch, predictor, cache)
+        )
+        for batch in batches:
+            out[start : start + len(batch)] = self._batch_features(batch, predictor, cache, len(images))
             start += len(batch)
             if progress is not None:
                 progress.update(start)
         return out
 
-    @staticmethod
-    def _batch_features(batch: np.ndarray, predictor: CompiledPredictor, cache) -> np.ndarray:
+    def _batch_features(self, batch: np.ndarray, predictor: CompiledPredictor, cache, n_images: int):
         """The features of one batch: from the cache where present, the others computed and stored."""
         if cache is None:
-            return predictor(batch)
+            return next(self._run(predictor, [batch], n_images))
         keys = image_digests(batch)
         found = cache.get(keys)
         missing = [i for i, row in enumerate(found) if row is None]
         if missing:
-            computed = predictor(batch[missing])
+            computed = next(self._run(predictor, [batch[missing]], n_images))
             cache.put([keys[i] for i in missing], computed)
             for i, row in zip(missing, computed, strict=True):
                 found[i] = row

@@ -326,3 +326,38 @@ def test_batch_rule(row_shape, batch):
     """The largest power of 2 up to 8 whose rows hold at most 8 * 96 * 96 * 3 values."""
     assert _litert._rule_batch(row_shape) == batch
     assert batch * max(np.prod(row_shape), 1) <= 8 * 96 * 96 * 3 or batch == 1
+
+
+def test_estimators_run_on_litert_with_the_same_answers(monkeypatch):
+    """engine="litert": same features and probabilities; the conversion pickles, clone drops it."""
+    if not _litert.litert_available():
+        pytest.skip("no LiteRT interpreter")
+    import keras
+    from sklearn.base import clone
+
+    from skltransfer import FineTunedCNNClassifier, PretrainedFeatureExtractor
+
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(
+        6, 3, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(0)
+    )
+    base = keras.Model(inputs, conv(inputs))
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(40, 64).astype(np.float32), np.repeat([0, 1], 20)
+    X[y == 1, :32] += 1.0
+    keras_features = PretrainedFeatureExtractor(base, image_shape=(8, 8), engine="keras").fit(X).transform(X)
+    extractor = PretrainedFeatureExtractor(base, image_shape=(8, 8), engine="litert").fit(X)
+    np.testing.assert_allclose(
+        extractor.transform(X), keras_features, atol=1e-4 * np.abs(keras_features).max()
+    )
+    conversions = []
+    monkeypatch.setattr(_litert, "convert_to_litert", lambda *a, **k: conversions.append(1))
+    restored = pickle.loads(pickle.dumps(extractor))
+    np.testing.assert_allclose(
+        restored.transform(X), keras_features, atol=1e-4 * np.abs(keras_features).max()
+    )
+    assert not conversions and not clone(extractor).__dict__.get("_litert")
+    monkeypatch.undo()
+    clf = FineTunedCNNClassifier(base, image_shape=(8, 8), fine_tune_epochs=0, random_state=0).fit(X, y)
+    on_keras = clf.set_params(engine="keras").predict_proba(X)
+    np.testing.assert_allclose(clf.set_params(engine="litert").predict_proba(X), on_keras, atol=1e-4)
