@@ -1078,11 +1078,6 @@ case(
     lambda: _sequential_finetuned().fit(IMAGE_ARRAY, IMAGE_LABELS).predict(IMAGE_ARRAY),
     Result(lambda pred: assert_array_equal(np.unique(np.r_[pred, IMAGE_LABELS]), ["cat", "dog"])),
     needs_tf,
-    pytest.mark.xfail(
-        strict=True,
-        reason="FineTunedCNNClassifier fails on a keras.Sequential backbone ('The layer sequential has "
-        "never been called'): the Keras wing's backbone resolution, issue 10",
-    ),
 )
 
 

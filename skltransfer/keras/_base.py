@@ -36,7 +36,7 @@ __all__ = [
     "scoped_seed",
 ]
 
-_INSTALL = "pip install 'tensorflow>=2.16'"
+_INSTALL = 'pip install "skltransfer[keras]"'
 
 
 def _dask_worker_threads() -> int | None:

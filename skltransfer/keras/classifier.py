@@ -463,7 +463,7 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         base = backbone if layer is backbone.layers[-1] else keras.Model(backbone.inputs, layer.output)
         base.trainable = False
         preprocessing = self._preprocessing_layer(own_preprocess)
-        pool = pooling_layer(len(base.output.shape), self.pooling)
+        pool = pooling_layer(len(base.outputs[0].shape), self.pooling)
         augment = augmentation_layers(self.augmentation, seed)
 
         def frozen_features(x, backbone):
