@@ -98,7 +98,10 @@ def test_extraction_of_dask_arrays_is_lazy_and_matches_in_memory(photo_files):
 
     gray = images.mean(axis=-1)
     np.testing.assert_allclose(
-        extractor.transform(da.from_array(gray, chunks=3)).compute(), extractor.transform(gray), rtol=1e-6
+        extractor.transform(da.from_array(gray, chunks=3)).compute(),
+        extractor.transform(gray),
+        rtol=1e-6,
+        atol=1e-6,  # float32 rounding of batches of 3 against batches of 32
     )
 
     from_files = extractor.transform(photo_files)

@@ -5,7 +5,7 @@ import inspect
 import numpy as np
 import pytest
 import sklearn
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone, is_regressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import (
@@ -301,7 +301,7 @@ def _library_models():
             for p, spec in inspect.signature(cls).parameters.items()
             if spec.default is inspect.Parameter.empty and spec.kind is not spec.VAR_KEYWORD
         }
-        estimator = cls(**params)
+        estimator = cls(**({} if issubclass(cls, RegressorMixin) else params))
         if "n_components" in estimator.get_params():
             estimator.set_params(n_components=2)
         if "cv" in estimator.get_params():  # inner folds of the 3-4 labeled rows per class
@@ -323,19 +323,28 @@ _NEEDS_LABELED_TARGET = {"TrAdaBoostClassifier"}
 @pytest.mark.parametrize(("name", "model"), MODELS, ids=[n for n, _ in MODELS])
 def test_loocv_and_bootstrap_with_every_estimator(name, model):
     X, y = _data(8, 8)
-    params = None
-    if name in _NEEDS_LABELED_TARGET:  # 4 of the 8 target rows keep their label
+    params, scoring = None, None
+    if is_regressor(model):  # float targets (NaN unlabeled), 4 labeled target rows
+        y = X[:, 0] + 0.1 * X[:, 1]
+        y_target = np.r_[y[8:12], np.full(4, np.nan)]
+        X, y, sd = stack_domains(X[:8], y[:8], X[8:], y_target, return_sample_domain=True)
+        params, scoring = {"sample_domain": sd}, "neg_mean_squared_error"
+    elif name in _NEEDS_LABELED_TARGET:  # 4 of the 8 target rows keep their label
         y_target = np.r_[np.tile([0, 1], 2), np.full(4, -1)]
         X, y, sd = stack_domains(X[:8], y[:8], X[8:], y_target, return_sample_domain=True)
         params = {"sample_domain": sd}
-    n_labeled = int(np.sum(y != -1))
-    loo = cross_val_score(model, X, y, cv=DomainAwareSplit(LeaveOneOut()), params=params, error_score="raise")
+    n_labeled = int(np.sum(~np.isnan(y))) if is_regressor(model) else int(np.sum(y != -1))
+    loo = cross_val_score(
+        model, X, y, cv=DomainAwareSplit(LeaveOneOut()), params=params, scoring=scoring, error_score="raise"
+    )
     assert loo.shape == (n_labeled,) and np.all(np.isfinite(loo))
     boot = cross_val_score(
-        model, X, y, cv=BootstrapSplit(3, random_state=0), params=params, error_score="raise"
+        model, X, y, cv=BootstrapSplit(3, random_state=0), params=params, scoring=scoring, error_score="raise"
     )
     assert np.all(np.isfinite(boot))
-    assert np.isfinite(bootstrap_632_score(model, X, y, n_splits=2, random_state=0, params=params))
+    assert np.isfinite(
+        bootstrap_632_score(model, X, y, n_splits=2, random_state=0, params=params, scoring=scoring)
+    )
 
 
 def test_every_estimator_is_covered():

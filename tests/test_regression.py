@@ -398,3 +398,12 @@ def test_transfer_ridge_in_a_routed_pipeline_and_grid_search():
         scaled.transform(X), y, sample_domain=domain
     )
     np.testing.assert_allclose(grid.predict(Xt), want.predict(scaled.transform(Xt)))
+
+
+def test_source_factor_is_one_when_the_source_already_weighs_less_than_the_goal():
+    from skltransfer.reweighting._tradaboost_r2 import _source_factor
+
+    weights, errors = np.array([0.1, 0.1]), np.array([0.5, 1.0])
+    assert _source_factor(weights, errors, goal=0.5) == 1.0
+    beta = _source_factor(weights, errors, goal=0.15)  # brute force: sum(w * beta ** e) == goal
+    assert abs(weights @ beta**errors - 0.15) < 1e-9

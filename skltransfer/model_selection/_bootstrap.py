@@ -12,6 +12,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import cross_validate
 from sklearn.utils import check_consistent_length, check_random_state
 
+from .._domains import estimator_regression, unlabeled_mask
 from ..utils._sklearn_compat import HasMethods, Interval, _safe_indexing, validate_params
 from ._splitters import BootstrapSplit
 
@@ -108,7 +109,10 @@ def bootstrap_632_score(
     out_of_bag = cross_validate(
         estimator, X, y, cv=cv, scoring=scorer, n_jobs=n_jobs, params=params, error_score="raise"
     )
-    apparent = scorer(clone(estimator).fit(X, y, **(params or {})), X, y)
+    fitted = clone(estimator).fit(X, y, **(params or {}))
+    # the apparent score, as the out-of-bag ones, counts the labeled rows only
+    labeled = np.flatnonzero(~unlabeled_mask(y, regression=estimator_regression(estimator)))
+    apparent = scorer(fitted, _safe_indexing(X, labeled), _safe_indexing(y, labeled))
     return float(0.368 * apparent + 0.632 * np.mean(out_of_bag["test_score"]))
 
 

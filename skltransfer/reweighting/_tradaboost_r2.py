@@ -87,7 +87,8 @@ def _adjusted_errors(y_true, y_pred, loss: str) -> np.ndarray:
 
 
 def _source_factor(weights_source, errors_source, goal: float) -> float:
-    """The ``beta`` in [0, 1] with ``sum(w_i * beta ** e_i) == goal`` (0 when no beta reaches it).
+    """The ``beta`` in [0, 1] with ``sum(w_i * beta ** e_i) == goal`` (0 when no beta reaches it,
+    1 when the source weights already sum to at most ``goal``).
 
     Solved for ``log(beta)``: the root can be far below any absolute tolerance on ``beta``.
     """
@@ -97,6 +98,8 @@ def _source_factor(weights_source, errors_source, goal: float) -> float:
 
     if weights_source[errors_source == 0].sum() >= goal:  # rows fitted exactly keep their weight
         return 0.0
+    if excess(0.0) <= 0.0:  # the source already weighs no more than the goal: nothing to take
+        return 1.0
     low = -1.0
     while excess(low) > 0.0:
         low *= 2.0
