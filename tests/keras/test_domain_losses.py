@@ -153,7 +153,10 @@ def test_batches_with_target_pair_full_batches_and_cover_the_target():
 # the plain classifier's check configuration plus a hidden layer and a domain loss.
 CHECKED = with_alternate_domains(FineTunedCNNClassifier)(
     # a hidden head trains by stochastic steps: 20 epochs of one batch instead of the 500-step budget
-    **{**PLAIN_CHECKED.get_params(deep=False), "hidden_units": 8, "domain_loss": "coral", "epochs": 20}
+    **{
+        **PLAIN_CHECKED.get_params(deep=False),
+        **{"hidden_units": 8, "domain_loss": "coral", "epochs": 20, "learning_rate": 0.05},
+    }
 )
 
 
