@@ -361,3 +361,19 @@ def test_estimators_run_on_litert_with_the_same_answers(monkeypatch):
     clf = FineTunedCNNClassifier(base, image_shape=(8, 8), fine_tune_epochs=0, random_state=0).fit(X, y)
     on_keras = clf.set_params(engine="keras").predict_proba(X)
     np.testing.assert_allclose(clf.set_params(engine="litert").predict_proba(X), on_keras, atol=1e-4)
+
+
+def test_auto_engine_leaves_small_calls_on_the_keras_path(monkeypatch):
+    """engine="auto" on 16 images converts nothing: the conversion is paid only where it repays."""
+    import keras
+
+    from skltransfer import PretrainedFeatureExtractor
+
+    conversions = []
+    monkeypatch.setattr(_litert, "convert_to_litert", lambda *a, **k: conversions.append(1))
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(4, 3, kernel_initializer=keras.initializers.GlorotUniform(0))
+    X = np.random.RandomState(0).rand(16, 64).astype(np.float32)
+    extractor = PretrainedFeatureExtractor(keras.Model(inputs, conv(inputs)), image_shape=(8, 8)).fit(X)
+    assert extractor.engine == "auto" and extractor.transform(X).shape == (16, 4)
+    assert not conversions and not extractor.__dict__.get("_litert")
