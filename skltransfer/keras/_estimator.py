@@ -85,8 +85,8 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
 
     # ------------------------------------------------------------ engines
 
-    def _run(self, predictor, batches, n_images: int):
-        """Outputs of ``predictor``'s function for each batch, on the engine ``engine`` picks.
+    def _runner(self, predictor, n_images: int):
+        """What computes ``predictor``'s function on a batch, on the engine ``engine`` picks.
 
         ``"litert"`` (or ``"auto"`` from ``AUTO_MIN_IMAGES`` images on, where a LiteRT
         interpreter is installed) converts the function once per input shape and dtype and
@@ -98,17 +98,16 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
 
         states = self.__dict__.setdefault("_litert", {})
         key = (predictor.input_shape, predictor.dtype.name)
-        run = predictor
         if resolve_engine(self.engine, n_images, state=states.get(key)) == "litert":
             if key not in states:
                 states[key] = litert_runner(
                     self.engine,
                     lambda: convert_to_litert(predictor.fn, input_shape=predictor.input_shape, dtype=key[1]),
                 )
-            if isinstance(states[key], LiteRTRunner):
-                run = states[key]
-        for batch in batches:
-            yield run(np.asarray(batch, dtype=predictor.dtype))
+            runner = states[key]
+            if isinstance(runner, LiteRTRunner):
+                return lambda batch: runner(np.asarray(batch, dtype=predictor.dtype))
+        return predictor
 
     # ------------------------------------------------------- feature cache
 
@@ -141,8 +140,13 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
             "preprocessing": preprocessing,
         }
 
-    def _feature_cache(self, seed: int) -> FeatureCache | None:
-        """The per-image cache of the frozen backbone's features in ``memory``, or None."""
-        if self.memory is None:
+    def _record_backbone_identity(self, seed: int) -> None:
+        """At fit: the backbone's identity (hashed once), the key of ``memory``'s cache."""
+        self._cache_identity = None if self.memory is None else self._backbone_identity(seed)
+
+    def _feature_cache(self) -> FeatureCache | None:
+        """The per-image cache of the fitted backbone's frozen features in ``memory``, or None."""
+        identity = self.__dict__.get("_cache_identity")
+        if self.memory is None or identity is None:
             return None
-        return feature_cache(self.memory, self._backbone_identity(seed))
+        return feature_cache(self.memory, identity)

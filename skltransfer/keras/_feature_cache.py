@@ -75,6 +75,18 @@ class FeatureCache:
         self.misses += len(keys) - found
         return out
 
+    def lookup(self, images: np.ndarray, compute) -> np.ndarray:
+        """Features of ``images``: stored ones read, the others ``compute(rows)`` and stored."""
+        keys = image_digests(images)
+        found = self.get(keys)
+        missing = [i for i, row in enumerate(found) if row is None]
+        if missing:
+            computed = compute(images[missing])
+            self.put([keys[i] for i in missing], computed)
+            for i, row in zip(missing, computed, strict=True):
+                found[i] = row
+        return np.stack(found).astype(np.float32)
+
     def put(self, keys: list[str], features: np.ndarray) -> None:
         """Store the features of each key (atomically: readers see whole files only)."""
         for key, row in zip(keys, features, strict=True):

@@ -30,7 +30,6 @@ from ._backbone import feature_layer, known_input_shape, resolve_backbone
 from ._base import CompiledPredictor, derive_seed, fold_batch_normalization, require_keras, scoped_seed
 from ._estimator import KerasImageEstimator
 from ._export import export_model
-from ._feature_cache import image_digests
 from ._finetune import OPTIMIZERS, auto_epochs, auto_patience, shuffled_batches, train_phase
 from ._heads import (
     adaptation_model,
@@ -477,7 +476,7 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
                 x = aug(x)
             return frozen_features(x, in_inference_mode)
 
-        return _Network(base, features, frozen_features, bool(augment))
+        return _Network(base, features, frozen_features)
 
     def _assemble(self, features, head, seed: int):
         """``model_``: raw images -> ``features`` -> ``head`` (the sub-model named ``"head"``)."""
@@ -491,7 +490,7 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         model = self.__dict__.get("_model")
         if model is None:
             check_is_fitted(self, "head_")
-            if self.__dict__.get("_identity") not in (None, self._backbone_identity(self._seed)):
+            if self._cache_identity != self._backbone_identity(self._seed):
                 raise ValueError(
                     f"{_NAME}: base_model or weights changed since fit (the backbone's identity "
                     "differs from the one its cached features were computed with); fit again."
@@ -507,20 +506,6 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
             lambda images: frozen_features(images, folded), self.image_shape_, self.batch_size
         )
         return np.concatenate([extract(b) for b in _chunks(x, self.batch_size)])
-
-    def _features(self, x: np.ndarray, cache, compute) -> np.ndarray:
-        """Frozen-backbone features of ``x``: from the cache where present, else ``compute(rows)``."""
-        if cache is None:
-            return compute(x)
-        keys = image_digests(x)
-        found = cache.get(keys)
-        missing = [i for i, row in enumerate(found) if row is None]
-        if missing:
-            computed = compute(x[missing])
-            cache.put([keys[i] for i in missing], computed)
-            for i, row in zip(missing, computed, strict=True):
-                found[i] = row
-        return np.stack(found).astype(np.float32)
 
     def _frozen_predictor_features(self, x: np.ndarray) -> np.ndarray:
         """Frozen-backbone features through ``model_`` (up to the head's input), compiled once."""
@@ -605,7 +590,7 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         seed = self._network_seed = derive_seed(rng)
         train, val = self._split(codes, rng)
         sample_weight = self._class_weights(codes)
-        self.__dict__.update(_model=None, _predictors={}, _frozen_predictor=None, _identity=None, _litert={})
+        self.__dict__.update(_model=None, _predictors={}, _frozen_predictor=None, _litert={})
 
         # How each phase trains decides whether the backbone must be built at all.
         exact = self._solves_head_exactly(self.augmentation)
@@ -616,7 +601,8 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         through_network = head_epochs > 0 and (bool(self.augmentation) or not self.cache_features)
         self._frozen_backbone = fine_tune_epochs == 0
         image_size = None if images.shape is None else images.shape[:2]
-        cache = self._feature_cache(self._seed)
+        self._record_backbone_identity(self._seed)
+        cache = self._feature_cache()
         network = None
         self.input_shape_ = known_input_shape(
             self.base_model, input_size=self.input_size, image_size=image_size
@@ -633,9 +619,7 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
                 network = self._build_network(image_size, seed)
             return self._frozen_features(network.base, network.frozen_features, rows)
 
-        cached = self._features(x, cache, compute)
-        if cache is not None and network is None:
-            self._identity = self._backbone_identity(self._seed)
+        cached = compute(x) if cache is None else cache.lookup(x, compute)
         mean, variance = _standardization(cached[labeled[train]])
         l2 = self._l2(len(train))
         head = self.head_ = build_head(
@@ -876,13 +860,14 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
                 f"X holds images of shape {shape}, but the classifier was fitted on images of shape "
                 f"{self.image_shape_}; resize them (or pass image files, which are resized)."
             )
-        cache = self._feature_cache(self._seed) if self._frozen_backbone else None
+        cache = self._feature_cache() if self._frozen_backbone else None
         if cache is not None:  # the head on cached features of the frozen backbone
-            features = self._features(self._as_array(images, shape), cache, self._frozen_predictor_features)
+            features = cache.lookup(self._as_array(images, shape), self._frozen_predictor_features)
             return self.head_.predict(features, batch_size=max(self.batch_size, 256), verbose=0)
         predictor = self._predictor(self.image_shape_)
         batches = images.batches(self.batch_size, size=shape[:2], channels=shape[-1])
-        return np.concatenate(list(self._run(predictor, batches, len(images))))
+        run = self._runner(predictor, len(images))
+        return np.concatenate([run(batch) for batch in batches])
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of images.
@@ -987,7 +972,6 @@ class _Network(NamedTuple):
     base: object
     features: Callable
     frozen_features: Callable
-    augmented: bool
 
 
 def _standardization(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

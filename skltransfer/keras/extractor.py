@@ -11,7 +11,6 @@ from ..utils._sklearn_compat import _fit_context, check_is_fitted
 from ._backbone import feature_layer, pool_features, resolve_backbone
 from ._base import CompiledPredictor, derive_seed, fold_batch_normalization, require_keras
 from ._estimator import KerasImageEstimator
-from ._feature_cache import image_digests
 from .images import adapt_batch, check_channels
 
 __all__ = ["PretrainedFeatureExtractor"]
@@ -224,6 +223,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
             X = first_image(X)
         images = self._images(X, reset=True)
         self._seed = derive_seed(self.random_state)
+        self._record_backbone_identity(self._seed)
         model, self.input_shape_, own_preprocess = resolve_backbone(
             self.base_model,
             self.weights,
@@ -284,7 +284,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
             return transform_dask(self, X)
         images = self._images(X, reset=False)
         predictor = self._predictor(images)
-        cache = self._feature_cache(self.__dict__.get("_seed", 0))
+        cache, run = self._feature_cache(), self._runner(predictor, len(images))
         out = np.empty((len(images), self._n_features_out), dtype=np.float32)
         progress = None
         if self.verbose:
@@ -294,25 +294,11 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
             self.batch_size, size=self.input_shape_[:2], channels=predictor.input_shape[-1]
         )
         for batch in batches:
-            out[start : start + len(batch)] = self._batch_features(batch, predictor, cache, len(images))
+            out[start : start + len(batch)] = run(batch) if cache is None else cache.lookup(batch, run)
             start += len(batch)
             if progress is not None:
                 progress.update(start)
         return out
-
-    def _batch_features(self, batch: np.ndarray, predictor: CompiledPredictor, cache, n_images: int):
-        """The features of one batch: from the cache where present, the others computed and stored."""
-        if cache is None:
-            return next(self._run(predictor, [batch], n_images))
-        keys = image_digests(batch)
-        found = cache.get(keys)
-        missing = [i for i, row in enumerate(found) if row is None]
-        if missing:
-            computed = next(self._run(predictor, [batch[missing]], n_images))
-            cache.put([keys[i] for i in missing], computed)
-            for i, row in zip(missing, computed, strict=True):
-                found[i] = row
-        return np.stack(found)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
