@@ -97,18 +97,13 @@ def _phase_stopping_class():
     class PhaseEarlyStopping(keras.callbacks.EarlyStopping):
         """Keras' early stopping kept across the ``fit`` calls of one phase.
 
-        State is reset only at the first ``fit`` of the phase; with ``restore_best_weights``
-        the best weights are restored by :meth:`restore` when the whole phase ends (stopped
-        early or not).
+        It monitors the validation loss. State is reset only at the first ``fit`` of the
+        phase, and the best weights are restored by :meth:`restore` when the whole phase ends
+        (stopped early or not).
         """
 
-        def __init__(self, monitor, patience, min_delta, restore_best_weights):
-            super().__init__(
-                monitor=monitor,
-                patience=patience,
-                min_delta=min_delta,
-                restore_best_weights=restore_best_weights,
-            )
+        def __init__(self, patience):
+            super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
             self._begun = False
 
         def on_train_begin(self, logs=None):
@@ -120,7 +115,7 @@ def _phase_stopping_class():
             pass
 
         def restore(self):
-            if self.restore_best_weights and self.best_weights is not None:
+            if self.best_weights is not None:
                 self.model.set_weights(self.best_weights)
 
     return PhaseEarlyStopping
@@ -268,7 +263,7 @@ def train_phase(
     monitor = "val_loss" if validation is not None else "loss"
     stopper = None
     if early_stopping and validation is not None:
-        stopper = _phase_stopping_class()("val_loss", patience, 0.0, restore_best_weights=True)
+        stopper = _phase_stopping_class()(patience)
     elif budget is not None:
         stopper = _plateau_stopping_class()(monitor, patience, PLATEAU_TOLERANCE)
     history: dict = {}
