@@ -30,6 +30,7 @@ Usage::
     python benchmarks/extraction.py                      # full run (see results/extraction.md)
     python benchmarks/extraction.py --quick              # smoke run
     python benchmarks/extraction.py --engines            # Keras vs LiteRT
+    python benchmarks/extraction.py --defaults 2048      # engine="auto" vs bare LiteRT and Keras
 """
 
 from __future__ import annotations
@@ -168,22 +169,25 @@ def _calibrated_backbone(app, size: int, images: np.ndarray):
     return model
 
 
-def _bare_interpreter(flatbuffer: bytes, image_shape: tuple, threads: int):
-    """A function running a LiteRT interpreter on images, one per call (no runner)."""
+def _bare_interpreter(flatbuffer: bytes, image_shape: tuple, threads: int, batch: int = 1):
+    """A function running a LiteRT interpreter on images, ``batch`` per call (no runner).
+
+    The number of images must be a multiple of ``batch`` (no resizing between calls).
+    """
     from skltransfer.keras._litert import _new_interpreter
 
     interpreter = _new_interpreter(flatbuffer, threads)
     detail_in, detail_out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    interpreter.resize_tensor_input(detail_in["index"], (1, *image_shape))
+    interpreter.resize_tensor_input(detail_in["index"], (batch, *image_shape))
     interpreter.allocate_tensors()
 
     def run(images):
         out = []
-        for image in images:
-            interpreter.set_tensor(detail_in["index"], image[None])
+        for start in range(0, len(images), batch):
+            interpreter.set_tensor(detail_in["index"], images[start : start + batch])
             interpreter.invoke()
-            out.append(interpreter.get_tensor(detail_out["index"])[0])
-        return np.stack(out)
+            out.append(interpreter.get_tensor(detail_out["index"]))
+        return np.concatenate(out)
 
     return run
 
@@ -287,6 +291,114 @@ def _print_engines(cases, repeats: int, batches=()) -> None:
             print("    " + ", ".join(f"{key}: {r[key]:.1f}" for key in r if key.startswith("runner batch")))
 
 
+def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 16) -> dict:
+    """The extractor with its defaults against a bare interpreter and the Keras engine.
+
+    Large part: a fitted extractor with the defaults (``engine="auto"``) converts its
+    network on its first call of ``n_images`` images (timed: conversion and run); then its
+    ``transform``, a bare interpreter running the extractor's own flatbuffer (batches of 1
+    and of 8 images per ``invoke``; the faster is the reference) and ``engine="keras"`` are
+    timed interleaved. Small part: ``n_small`` images through the defaults and through
+    ``engine="keras"``, fresh extractors, interleaved ``5 * repeats`` times.
+    """
+    import os
+
+    from skltransfer import PretrainedFeatureExtractor
+    from skltransfer.keras._litert import LiteRTRunner, default_num_threads
+
+    app = _application(name)
+    images = np.random.RandomState(0).randint(0, 256, size=(n_images, size, size, 3)).astype(np.uint8)
+    backbone = _calibrated_backbone(app, size, images[:8])
+
+    def fitted(**params):
+        return PretrainedFeatureExtractor(backbone, preprocessing=app.preprocess_input, **params).fit(
+            images[:1]
+        )
+
+    small, small_defaults, small_keras = images[:n_small], fitted(), fitted(engine="keras")
+    small_times = {"defaults": [], "keras": []}
+    for _ in range(5 * repeats):
+        for key, extractor in (("defaults", small_defaults), ("keras", small_keras)):
+            start = time.perf_counter()
+            extractor.transform(small)
+            small_times[key].append(time.perf_counter() - start)
+    converted_small = bool(small_defaults.__dict__.get("_litert"))
+
+    defaults, keras_engine = fitted(), fitted(engine="keras")
+    start = time.perf_counter()
+    from_defaults = defaults.transform(images)
+    first_s = time.perf_counter() - start
+    (runner,) = defaults._litert.values()
+    assert isinstance(runner, LiteRTRunner), runner
+    threads = default_num_threads()
+    bare = {b: _bare_interpreter(runner.flatbuffer, images.shape[1:], threads, b) for b in (1, 8)}
+    from_bare = bare[1](images)
+    expected = keras_engine.transform(images)
+    runs = {
+        "defaults": lambda: defaults.transform(images),
+        "bare 1": lambda: bare[1](images),
+        "bare 8": lambda: bare[8](images),
+        "keras": lambda: keras_engine.transform(images),
+    }
+    times = {key: [] for key in runs}
+    for _ in range(repeats):
+        for key, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    rate = {key: n_images / statistics.median(values) for key, values in times.items()}
+    fastest = "bare 1" if rate["bare 1"] >= rate["bare 8"] else "bare 8"
+    paired = {
+        other: statistics.median(o / d for o, d in zip(times[other], times["defaults"], strict=True))
+        for other in (fastest, "keras")
+    }
+    conversion = first_s - statistics.median(times["defaults"])  # conversion and interpreter setup
+    seconds_saved = 1 / rate["keras"] - 1 / rate["defaults"]
+    return {
+        "network": f"{app.name} {size}px",
+        "threads": threads,
+        "load": os.getloadavg()[0],
+        **rate,
+        "fastest_bare": fastest,
+        "defaults_vs_bare": paired[fastest],
+        "defaults_vs_keras": paired["keras"],
+        "first_s": first_s,
+        "conversion_s": conversion,
+        "break_even": conversion / seconds_saved if seconds_saved > 0 else float("inf"),
+        "rel_diff_keras": np.abs(from_defaults - expected).max() / np.abs(expected).max(),
+        "diff_bare": np.abs(from_defaults - from_bare).max(),
+        "small_defaults_s": statistics.median(small_times["defaults"]),
+        "small_keras_s": statistics.median(small_times["keras"]),
+        "small_ratio": statistics.median(
+            k / d for k, d in zip(small_times["keras"], small_times["defaults"], strict=True)
+        ),
+        "converted_small": converted_small,
+    }
+
+
+def _print_defaults(cases, repeats: int) -> None:
+    print(f"defaults: repeats={repeats}, weights=None with batch statistics, median images/s")
+    print(
+        "| network | images | threads | load | defaults (auto) | bare b1 | bare b8 | keras engine "
+        "| defaults / fastest bare | defaults / keras | first call (s) | conversion + setup (s) "
+        "| break-even (images) | rel diff vs keras | diff vs bare | 16 images: defaults / keras (ms) "
+        "| keras / defaults time | converted at 16 |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, size, n_images in cases:
+        r = _defaults(name, size, n_images, repeats)
+        print(
+            f"| {r['network']} | {n_images} | {r['threads']} | {r['load']:.1f} | {r['defaults']:.1f} "
+            f"| {r['bare 1']:.1f} | {r['bare 8']:.1f} | {r['keras']:.1f} "
+            f"| **{r['defaults_vs_bare']:.2f}x** ({r['fastest_bare']}) | {r['defaults_vs_keras']:.2f}x "
+            f"| {r['first_s']:.1f} | {r['conversion_s']:.1f} | {r['break_even']:.0f} "
+            f"| {r['rel_diff_keras']:.1e} | {r['diff_bare']:.1e} "
+            f"| {1e3 * r['small_defaults_s']:.0f} / {1e3 * r['small_keras_s']:.0f} "
+            f"| {r['small_ratio']:.2f} | {r['converted_small']} |",
+            flush=True,
+        )
+
+
 _MEMORY_CODE = """
 import resource, sys, time, numpy as np
 from skltransfer import PretrainedFeatureExtractor
@@ -345,7 +457,15 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-memory", action="store_true", help="time throughput only")
     parser.add_argument("--engines", action="store_true", help="compare Keras and LiteRT instead")
     parser.add_argument("--runner-batches", type=int, nargs="*", default=[], help="also time these batches")
+    parser.add_argument(
+        "--defaults", type=int, metavar="N", help="the defaults on N images vs a bare interpreter and Keras"
+    )
     args = parser.parse_args(argv)
+    if args.defaults:
+        sizes = {"mobilenet_v2": 224, "resnet50": 224, "efficientnet_b0": 224, "small_cnn": 32}
+        networks = ["mobilenet_v2"] if args.networks == networks else args.networks
+        _print_defaults([(name, sizes[name], args.defaults) for name in networks], args.repeats)
+        return
     if args.engines:
         if args.quick:
             cases = [

@@ -183,18 +183,19 @@ def _tensorflow_threads():
     return os.environ["OMP_NUM_THREADS"], intra, inter
 
 
-@pytest.mark.slow
-def test_extraction_on_a_cluster_unpickles_the_extractor_once_per_worker(two_workers, photo_files):
-    import dask.array as da
-    from dask.core import flatten, get_dependencies
+def _call_counters(targets):
+    """Functions for ``client.run``: wrap methods to count their calls in a process, read the counts.
 
-    from skltransfer import PretrainedFeatureExtractor
-    from skltransfer.keras._base import _dask_worker_threads
+    ``targets``: ``(module of skltransfer.keras, class, method, key)``; a ``None`` class
+    wraps a function of the module.
+    """
 
-    def count_calls():  # in each worker: wrap the methods to count
-        from skltransfer.keras import _base, _distributed, extractor
+    def count_calls(patch=setattr):  # in the test process: monkeypatch.setattr, undone after the test
+        import importlib
 
-        counts = {"unpickled": 0, "compiled": 0, "blocks": 0}
+        from skltransfer.keras import _distributed
+
+        counts = {key: 0 for *_, key in targets}
 
         def counting(method, key):
             def counted(*args, **kwargs):
@@ -203,12 +204,10 @@ def test_extraction_on_a_cluster_unpickles_the_extractor_once_per_worker(two_wor
 
             return counted
 
-        for cls, name, key in [
-            (extractor.PretrainedFeatureExtractor, "__setstate__", "unpickled"),
-            (_base.CompiledPredictor, "__init__", "compiled"),
-            (_distributed._Shipped, "transform", "blocks"),
-        ]:
-            setattr(cls, name, counting(getattr(cls, name), key))
+        for module, cls, name, key in targets:
+            owner = importlib.import_module(f"skltransfer.keras.{module}")
+            owner = owner if cls is None else getattr(owner, cls)
+            patch(owner, name, counting(getattr(owner, name), key))
         _distributed.counts = counts
 
     def read_counts():
@@ -216,6 +215,24 @@ def test_extraction_on_a_cluster_unpickles_the_extractor_once_per_worker(two_wor
 
         return _distributed.counts
 
+    return count_calls, read_counts
+
+
+@pytest.mark.slow
+def test_extraction_on_a_cluster_unpickles_the_extractor_once_per_worker(two_workers, photo_files):
+    import dask.array as da
+    from dask.core import flatten, get_dependencies
+
+    from skltransfer import PretrainedFeatureExtractor
+    from skltransfer.keras._base import _dask_worker_threads
+
+    count_calls, read_counts = _call_counters(
+        [
+            ("extractor", "PretrainedFeatureExtractor", "__setstate__", "unpickled"),
+            ("_base", "CompiledPredictor", "__init__", "compiled"),
+            ("_distributed", "_Shipped", "transform", "blocks"),
+        ]
+    )
     client = two_workers
     extractor = PretrainedFeatureExtractor(_tiny_network(), batch_size=3).fit(photo_files)
     features = extractor.transform(da.from_array(np.asarray(photo_files * 4, dtype=object), chunks=4))
@@ -238,6 +255,97 @@ def test_extraction_on_a_cluster_unpickles_the_extractor_once_per_worker(two_wor
     assert client.submit(_dask_worker_threads).result() == 1
     assert set(client.run(_dask_worker_threads).values()) == {1}
     assert _dask_worker_threads() is None
+
+
+_ENGINE_CALLS = [
+    ("_litert", None, "convert_to_litert", "converted"),
+    ("_litert", "LiteRTRunner", "__call__", "litert"),
+    ("_base", "CompiledPredictor", "__call__", "keras"),
+    ("_distributed", "_Shipped", "transform", "blocks"),
+]
+
+
+def _needs_litert():
+    from skltransfer.keras._litert import litert_available
+
+    if not litert_available():
+        pytest.skip("no LiteRT interpreter installed")
+
+
+def _assert_close_to_scale(actual, expected):
+    scale = np.abs(expected).max()
+    assert scale > 1e-3 and actual.shape == expected.shape
+    assert np.abs(actual - expected).max() <= 1e-4 * scale
+
+
+def test_dask_extraction_picks_the_engine_for_the_whole_job(photo_files, monkeypatch):
+    """ "auto" weighs the job, not its blocks: converted once on the caller's side, run by every block."""
+    _needs_litert()
+    da = pytest.importorskip("dask.array")
+    db = pytest.importorskip("dask.bag")
+    from skltransfer import PretrainedFeatureExtractor
+    from skltransfer.keras import _litert
+
+    images = _photos(11)
+    on_keras = PretrainedFeatureExtractor(_tiny_network(), engine="keras").fit(images)
+    expected, from_files = on_keras.transform(images), on_keras.transform(photo_files)
+    count_calls, read_counts = _call_counters(_ENGINE_CALLS)
+    count_calls(monkeypatch.setattr)
+    monkeypatch.setattr(_litert, "AUTO_MIN_IMAGES", 8)  # 11 images in blocks of 4: the job is large
+    extractor = PretrainedFeatureExtractor(_tiny_network()).fit(images)
+    features = extractor.transform(da.from_array(images, chunks=(4, 12, 12, 3)))
+    assert read_counts()["converted"] == 1  # on this side, before anything is computed
+    before = dict(read_counts())
+    _assert_close_to_scale(features.compute(scheduler="synchronous"), expected)
+    counts = {key: read_counts()[key] - before[key] for key in before}
+    assert counts == {"converted": 0, "litert": 3, "keras": 0, "blocks": 3}
+    # The conversion stays with the extractor: its next jobs and calls do not convert again.
+    extractor.transform(da.from_array(images, chunks=4)).compute(scheduler="synchronous")
+    bag = db.from_sequence(photo_files, npartitions=3)  # paths decode to the same uint8 form
+    _assert_close_to_scale(extractor.transform(bag).compute(scheduler="synchronous"), from_files)
+    assert read_counts()["converted"] == 1 and read_counts()["keras"] == 0
+
+    # A bag's paths are counted: 11 < 16 stays on Keras, nothing converted.
+    monkeypatch.setattr(_litert, "AUTO_MIN_IMAGES", 16)
+    fresh = PretrainedFeatureExtractor(_tiny_network()).fit(images)
+    np.testing.assert_array_equal(
+        fresh.transform(db.from_sequence(photo_files, npartitions=3)).compute(scheduler="synchronous"),
+        from_files,
+    )
+    assert read_counts()["converted"] == 1 and read_counts()["keras"] == 3
+    assert not fresh.__dict__["_litert"]
+    # engine="litert" converts on this side whatever the size; "keras" never does.
+    for engine, conversions in (("keras", 1), ("litert", 2)):
+        small = PretrainedFeatureExtractor(_tiny_network(), engine=engine).fit(images)
+        small.transform(da.from_array(images[:2], chunks=1))
+        assert read_counts()["converted"] == conversions
+
+
+@pytest.mark.slow
+def test_extraction_on_a_cluster_runs_litert_in_every_worker(two_workers):
+    """A job of AUTO_MIN_IMAGES images in smaller blocks: every worker runs LiteRT, none converts."""
+    _needs_litert()
+    import dask.array as da
+
+    from skltransfer import PretrainedFeatureExtractor
+    from skltransfer.keras._litert import AUTO_MIN_IMAGES
+
+    client = two_workers
+    images = np.concatenate([_photos(AUTO_MIN_IMAGES // 4, seed=seed) for seed in range(4)])
+    X = da.from_array(images, chunks=(AUTO_MIN_IMAGES // 8, 12, 12, 3))  # blocks below the rule
+    count_calls, read_counts = _call_counters(_ENGINE_CALLS)
+    client.run(count_calls)
+    features = PretrainedFeatureExtractor(_tiny_network()).fit(images[:1]).transform(X)
+    with distributed.get_task_stream() as tasks:
+        result = features.compute()
+    counts = client.run(read_counts)
+    workers = {task["worker"] for task in tasks.data if "transform_block" in str(task["key"])}
+    assert len(workers) == 2
+    for c in counts.values():  # LiteRT for every block, not one conversion, not one Keras batch
+        assert c["converted"] == 0 and c["keras"] == 0 and c["litert"] == c["blocks"]
+    assert sum(c["blocks"] for c in counts.values()) == 8
+    keras_features = PretrainedFeatureExtractor(_tiny_network(), engine="keras").fit(images[:1])
+    _assert_close_to_scale(result, keras_features.transform(images))
 
 
 @pytest.mark.slow

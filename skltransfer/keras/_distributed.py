@@ -134,6 +134,39 @@ def _check_array(extractor, X) -> None:
         raise ValueError(f"Images must be a 2-D, 3-D or 4-D Dask array or paths; got {X.ndim}-D input.")
 
 
+def _block_form(extractor, X):
+    """One image in the form of ``X``'s blocks, as ``transform`` sees it: its engine's key."""
+    from .images import Images
+
+    if (
+        getattr(X, "ndim", 1) == 1
+    ):  # file paths (a bag or a 1-D array), decoded to uint8 at the network's size
+        return Images(paths=[])
+    return extractor._images(np.zeros((1, *X.shape[1:]), dtype=X.dtype), reset=False)
+
+
+def _job_size(X) -> float:
+    """Images in the whole job: the array's length (nan when unknown), a bag's paths counted."""
+    return X.count().compute() if not hasattr(X, "shape") else X.shape[0]
+
+
+def _decide_engine(extractor, X) -> None:
+    """Pick the engine for the whole job on the caller's side, converting there if LiteRT runs it.
+
+    ``engine="auto"`` weighs the job's size, not a block's: a job of ``AUTO_MIN_IMAGES``
+    images or more (or of unknown length: an array with unknown chunk sizes) is converted
+    here, once, and the conversion travels to the workers inside the pickled extractor, so
+    that they neither convert again nor fall back to Keras for their smaller blocks. The
+    conversion is kept by ``extractor`` for its later calls, as ``transform`` keeps it.
+    """
+    from ._litert import AUTO_MIN_IMAGES, resolve_engine
+
+    n_images = _job_size(X) if extractor.engine == "auto" else 0
+    n_images = AUTO_MIN_IMAGES if np.isnan(n_images) else int(n_images)
+    if resolve_engine(extractor.engine, n_images) == "litert":  # else: Keras, or a conversion kept
+        extractor._runner(extractor._predictor(_block_form(extractor, X)), n_images)
+
+
 def transform_dask(extractor, X):
     """Features of a Dask collection of images, as a lazy Dask array.
 
@@ -167,6 +200,16 @@ def transform_dask(extractor, X):
     """
     dask, da = _require_dask()
     n_features = int(extractor._n_features_out)
+    import dask.bag as db
+
+    if isinstance(X, da.Array):
+        _check_array(extractor, X)
+    elif not isinstance(X, db.Bag):
+        raise TypeError(
+            f"X is a {type(X).__name__}; pass a Dask array of images or of file paths, or a Dask bag "
+            "of file paths (for a Dask DataFrame, its column of paths: df['path'].to_dask_array())."
+        )
+    _decide_engine(extractor, X)
     quiet = copy.copy(extractor)
     quiet.verbose = 0  # progress of a Dask computation: Dask's diagnostics
     blob = pickle.dumps(quiet, protocol=pickle.HIGHEST_PROTOCOL)
@@ -174,7 +217,6 @@ def transform_dask(extractor, X):
     shipped = dask.delayed(_Shipped(blob), name=name, pure=True)
     meta = np.empty((0, 0), dtype=np.float32)
     if isinstance(X, da.Array):
-        _check_array(extractor, X)
         X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
         return da.map_blocks(
             _transform_block,
@@ -185,13 +227,6 @@ def transform_dask(extractor, X):
             chunks=(X.chunks[0], (n_features,)),
             meta=meta,
             **({"new_axis": 1} if X.ndim == 1 else {"drop_axis": list(range(2, X.ndim))}),
-        )
-    import dask.bag as db
-
-    if not isinstance(X, db.Bag):
-        raise TypeError(
-            f"X is a {type(X).__name__}; pass a Dask array of images or of file paths, or a Dask bag "
-            "of file paths (for a Dask DataFrame, its column of paths: df['path'].to_dask_array())."
         )
     blocks = X.map_partitions(_transform_partition, shipped, n_features).to_delayed()
     return da.concatenate(

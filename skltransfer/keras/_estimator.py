@@ -100,9 +100,15 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         key = (predictor.input_shape, predictor.dtype.name)
         if resolve_engine(self.engine, n_images, state=states.get(key)) == "litert":
             if key not in states:
+
+                def fn(x):  # the function takes float32 pixels, as the compiled graph casts them
+                    import tensorflow as tf
+
+                    return predictor.fn(tf.cast(x, tf.float32))
+
                 states[key] = litert_runner(
                     self.engine,
-                    lambda: convert_to_litert(predictor.fn, input_shape=predictor.input_shape, dtype=key[1]),
+                    lambda: convert_to_litert(fn, input_shape=predictor.input_shape, dtype=key[1]),
                 )
             runner = states[key]
             if isinstance(runner, LiteRTRunner):
