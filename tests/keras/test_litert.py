@@ -377,3 +377,21 @@ def test_auto_engine_leaves_small_calls_on_the_keras_path(monkeypatch):
     extractor = PretrainedFeatureExtractor(keras.Model(inputs, conv(inputs)), image_shape=(8, 8)).fit(X)
     assert extractor.engine == "auto" and extractor.transform(X).shape == (16, 4)
     assert not conversions and not extractor.__dict__.get("_litert")
+
+
+@needs_litert
+def test_uint8_images_with_a_preprocessing_that_needs_float_pixels():
+    """The converted function gets float32 pixels, as the compiled one does (``x / 127.5`` fails on uint8)."""
+    from skltransfer import PretrainedFeatureExtractor
+
+    model = make_tiny_model(3, 16)
+    X = np.random.RandomState(0).randint(0, 256, (6, 16, 16, 3)).astype(np.uint8)
+
+    def scale(x):
+        return x / 127.5 - 1
+
+    on_keras = PretrainedFeatureExtractor(model, preprocessing=scale, engine="keras").fit(X).transform(X)
+    on_litert = PretrainedFeatureExtractor(model, preprocessing=scale, engine="litert").fit(X)
+    assert_close_to_scale(on_litert.transform(X), on_keras)
+    ((key, runner),) = on_litert._litert.items()
+    assert key == ((16, 16, 3), "uint8") and isinstance(runner, LiteRTRunner)
