@@ -332,10 +332,11 @@ def test_extraction_on_a_cluster_runs_litert_in_every_worker(two_workers):
 
     client = two_workers
     images = np.concatenate([_photos(AUTO_MIN_IMAGES // 4, seed=seed) for seed in range(4)])
-    X = da.from_array(images, chunks=(AUTO_MIN_IMAGES // 8, 12, 12, 3))  # blocks below the rule
     count_calls, read_counts = _call_counters(_ENGINE_CALLS)
     client.run(count_calls)
-    features = PretrainedFeatureExtractor(_tiny_network()).fit(images[:1]).transform(X)
+    block = AUTO_MIN_IMAGES // 8  # blocks below the rule, one call of the network each
+    X = da.from_array(images, chunks=(block, 12, 12, 3))
+    features = PretrainedFeatureExtractor(_tiny_network(), batch_size=block).fit(images[:1]).transform(X)
     with distributed.get_task_stream() as tasks:
         result = features.compute()
     counts = client.run(read_counts)

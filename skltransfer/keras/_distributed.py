@@ -10,7 +10,10 @@ The fitted extractor is pickled once, on the caller's side, into a single key of
 network). Every block task depends on that key, so Dask moves the bytes to each worker once
 and hands every task of a worker the same object, which unpickles the extractor on its first
 use, inside a task, and keeps it, with its compiled inference function, for the later
-blocks. Dask is imported only here, and only for Dask input.
+blocks. The engine is chosen on the caller's side for the whole job (:func:`_decide_engine`):
+where LiteRT runs it, the network is converted there, once, and the conversion travels in
+the pickle, so the workers neither convert again nor fall back to Keras for their blocks,
+each smaller than the job. Dask is imported only here, and only for Dask input.
 """
 
 from __future__ import annotations

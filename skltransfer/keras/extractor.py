@@ -127,7 +127,11 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     partition for a bag, of unknown size until computed) and all ``n_features_out`` columns.
     The fitted extractor is pickled once into a single key of the graph; each worker
     receives it once, builds the network on its first block and keeps it, with its compiled
-    function, for its later blocks. The same holds for a fitted pipeline whose first step is
+    function, for its later blocks. The engine is chosen for the whole job: under
+    ``"auto"``, a job of 2048 images or more (a bag's paths are counted; an array of
+    unknown length counts as large) is converted for LiteRT once, before the extractor is
+    pickled, and every worker runs that conversion on its blocks, however small; the
+    extractor keeps it for its later calls. The same holds for a fitted pipeline whose first step is
     the extractor: its ``transform`` stays lazy as far as the next steps accept Dask arrays.
     ``fit`` of a Dask collection computes its first image only (it builds the network and
     records the input form). Needs ``pip install "skltransfer[dask]"``.
