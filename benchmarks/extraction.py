@@ -294,26 +294,29 @@ def _print_engines(cases, repeats: int, batches=()) -> None:
 def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 16) -> dict:
     """The extractor with its defaults against a bare interpreter and the Keras engine.
 
-    Large part: a fitted extractor with the defaults (``engine="auto"``) converts its
-    network on its first call of ``n_images`` images (timed: conversion and run); then its
-    ``transform``, a bare interpreter running the extractor's own flatbuffer (batches of 1
-    and of 8 images per ``invoke``; the faster is the reference) and ``engine="keras"`` are
-    timed interleaved. Small part: ``n_small`` images through the defaults and through
-    ``engine="keras"``, fresh extractors, interleaved ``5 * repeats`` times.
+    Small part: ``n_small`` images through the defaults and through ``engine="keras"``
+    (fresh fitted extractors), interleaved ``5 * repeats`` times. Large part: a fitted
+    extractor with the defaults (``engine="auto"``) converts its network on its first call
+    of ``n_images`` images (timed: conversion and run); the conversion alone (and the
+    interpreter's setup) is timed on another fitted extractor. A bare interpreter runs the
+    extractor's own flatbuffer with the same threads; its fastest batch (1, 2, 4 or 8 images
+    per ``invoke``, on 64 images, two alternations) is the reference. Then the defaults'
+    ``transform`` of the ``n_images``, the bare interpreter on them and ``engine="keras"``
+    on ``n_keras`` of them (its cost per image, for the break-even) are timed interleaved.
     """
     import os
 
     from skltransfer import PretrainedFeatureExtractor
-    from skltransfer.keras._litert import LiteRTRunner, default_num_threads
+    from skltransfer.keras._litert import AUTO_MIN_IMAGES, LiteRTRunner, default_num_threads
 
     app = _application(name)
     images = np.random.RandomState(0).randint(0, 256, size=(n_images, size, size, 3)).astype(np.uint8)
     backbone = _calibrated_backbone(app, size, images[:8])
+    load = [os.getloadavg()[0]]
 
     def fitted(**params):
-        return PretrainedFeatureExtractor(backbone, preprocessing=app.preprocess_input, **params).fit(
-            images[:1]
-        )
+        extractor = PretrainedFeatureExtractor(backbone, preprocessing=app.preprocess_input, **params)
+        return extractor.fit(images[:1])
 
     small, small_defaults, small_keras = images[:n_small], fitted(), fitted(engine="keras")
     small_times = {"defaults": [], "keras": []}
@@ -324,6 +327,11 @@ def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 
             small_times[key].append(time.perf_counter() - start)
     converted_small = bool(small_defaults.__dict__.get("_litert"))
 
+    other = fitted()
+    form = other._images(images[:1], reset=False)
+    start = time.perf_counter()
+    other._runner(other._predictor(form), AUTO_MIN_IMAGES)  # converts and loads the interpreter
+    conversion = time.perf_counter() - start
     defaults, keras_engine = fitted(), fitted(engine="keras")
     start = time.perf_counter()
     from_defaults = defaults.transform(images)
@@ -331,14 +339,21 @@ def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 
     (runner,) = defaults._litert.values()
     assert isinstance(runner, LiteRTRunner), runner
     threads = default_num_threads()
-    bare = {b: _bare_interpreter(runner.flatbuffer, images.shape[1:], threads, b) for b in (1, 8)}
-    from_bare = bare[1](images)
-    expected = keras_engine.transform(images)
+    bare = {b: _bare_interpreter(runner.flatbuffer, images.shape[1:], threads, b) for b in (1, 2, 4, 8)}
+    probe = {b: [] for b in bare}
+    for _ in range(2):
+        for b, fn in bare.items():
+            start = time.perf_counter()
+            fn(images[:64])
+            probe[b].append(time.perf_counter() - start)
+    batch = min(probe, key=lambda b: statistics.median(probe[b]))
+    from_bare = bare[batch](images)
+    n_keras = min(n_images, 256)
+    expected = keras_engine.transform(images[:n_keras])
     runs = {
         "defaults": lambda: defaults.transform(images),
-        "bare 1": lambda: bare[1](images),
-        "bare 8": lambda: bare[8](images),
-        "keras": lambda: keras_engine.transform(images),
+        "bare": lambda: bare[batch](images),
+        "keras": lambda: keras_engine.transform(images[:n_keras]),
     }
     times = {key: [] for key in runs}
     for _ in range(repeats):
@@ -346,26 +361,27 @@ def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 
             start = time.perf_counter()
             fn()
             times[key].append(time.perf_counter() - start)
-    rate = {key: n_images / statistics.median(values) for key, values in times.items()}
-    fastest = "bare 1" if rate["bare 1"] >= rate["bare 8"] else "bare 8"
-    paired = {
-        other: statistics.median(o / d for o, d in zip(times[other], times["defaults"], strict=True))
-        for other in (fastest, "keras")
-    }
-    conversion = first_s - statistics.median(times["defaults"])  # conversion and interpreter setup
+        load.append(os.getloadavg()[0])
+    counts = {"defaults": n_images, "bare": n_images, "keras": n_keras}
+    rate = {key: counts[key] / statistics.median(values) for key, values in times.items()}
+    paired = statistics.median(b / d for b, d in zip(times["bare"], times["defaults"], strict=True))
+    paired_keras = statistics.median(
+        k / n_keras * n_images / d for k, d in zip(times["keras"], times["defaults"], strict=True)
+    )
     seconds_saved = 1 / rate["keras"] - 1 / rate["defaults"]
     return {
         "network": f"{app.name} {size}px",
         "threads": threads,
-        "load": os.getloadavg()[0],
+        "load": f"{min(load):.1f}-{max(load):.1f}",
         **rate,
-        "fastest_bare": fastest,
-        "defaults_vs_bare": paired[fastest],
-        "defaults_vs_keras": paired["keras"],
+        "bare_batch": batch,
+        "probe": {b: 64 / statistics.median(t) for b, t in probe.items()},
+        "defaults_vs_bare": paired,
+        "defaults_vs_keras": paired_keras,
         "first_s": first_s,
         "conversion_s": conversion,
         "break_even": conversion / seconds_saved if seconds_saved > 0 else float("inf"),
-        "rel_diff_keras": np.abs(from_defaults - expected).max() / np.abs(expected).max(),
+        "rel_diff_keras": np.abs(from_defaults[:n_keras] - expected).max() / np.abs(expected).max(),
         "diff_bare": np.abs(from_defaults - from_bare).max(),
         "small_defaults_s": statistics.median(small_times["defaults"]),
         "small_keras_s": statistics.median(small_times["keras"]),
@@ -379,22 +395,27 @@ def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 
 def _print_defaults(cases, repeats: int) -> None:
     print(f"defaults: repeats={repeats}, weights=None with batch statistics, median images/s")
     print(
-        "| network | images | threads | load | defaults (auto) | bare b1 | bare b8 | keras engine "
-        "| defaults / fastest bare | defaults / keras | first call (s) | conversion + setup (s) "
-        "| break-even (images) | rel diff vs keras | diff vs bare | 16 images: defaults / keras (ms) "
-        "| keras / defaults time | converted at 16 |"
+        "| network | images | threads | load | defaults (auto) | bare interpreter (batch) "
+        "| Keras engine | defaults / bare | defaults / Keras | first call (s) | conversion + setup (s) "
+        "| break-even (images) | rel diff vs Keras | diff vs bare | 16 images: defaults / Keras (ms) "
+        "| Keras / defaults time, 16 images | converted at 16 |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, size, n_images in cases:
         r = _defaults(name, size, n_images, repeats)
         print(
-            f"| {r['network']} | {n_images} | {r['threads']} | {r['load']:.1f} | {r['defaults']:.1f} "
-            f"| {r['bare 1']:.1f} | {r['bare 8']:.1f} | {r['keras']:.1f} "
-            f"| **{r['defaults_vs_bare']:.2f}x** ({r['fastest_bare']}) | {r['defaults_vs_keras']:.2f}x "
+            f"| {r['network']} | {n_images} | {r['threads']} | {r['load']} | {r['defaults']:.1f} "
+            f"| {r['bare']:.1f} ({r['bare_batch']}) | {r['keras']:.1f} "
+            f"| **{r['defaults_vs_bare']:.2f}x** | {r['defaults_vs_keras']:.2f}x "
             f"| {r['first_s']:.1f} | {r['conversion_s']:.1f} | {r['break_even']:.0f} "
             f"| {r['rel_diff_keras']:.1e} | {r['diff_bare']:.1e} "
             f"| {1e3 * r['small_defaults_s']:.0f} / {1e3 * r['small_keras_s']:.0f} "
             f"| {r['small_ratio']:.2f} | {r['converted_small']} |",
+            flush=True,
+        )
+        print(
+            "    bare interpreter, batch probe (img/s): "
+            + ", ".join(f"{b}: {v:.1f}" for b, v in r["probe"].items()),
             flush=True,
         )
 
