@@ -307,7 +307,7 @@ def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 
     import os
 
     from skltransfer import PretrainedFeatureExtractor
-    from skltransfer.keras._litert import AUTO_MIN_IMAGES, LiteRTRunner, default_num_threads
+    from skltransfer.keras._litert import LiteRTRunner, default_num_threads
 
     app = _application(name)
     images = np.random.RandomState(0).randint(0, 256, size=(n_images, size, size, 3)).astype(np.uint8)
@@ -330,7 +330,7 @@ def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 
     other = fitted()
     form = other._images(images[:1], reset=False)
     start = time.perf_counter()
-    other._runner(other._predictor(form), AUTO_MIN_IMAGES)  # converts and loads the interpreter
+    other._runner(other._predictor(form), n_images)  # converts and loads the interpreter
     conversion = time.perf_counter() - start
     defaults, keras_engine = fitted(), fitted(engine="keras")
     start = time.perf_counter()

@@ -291,7 +291,8 @@ def test_dask_extraction_picks_the_engine_for_the_whole_job(photo_files, monkeyp
     expected, from_files = on_keras.transform(images), on_keras.transform(photo_files)
     count_calls, read_counts = _call_counters(_ENGINE_CALLS)
     count_calls(monkeypatch.setattr)
-    monkeypatch.setattr(_litert, "AUTO_MIN_IMAGES", 8)  # 11 images in blocks of 4: the job is large
+    values = 12 * 12 * 3  # input values of one image
+    monkeypatch.setattr(_litert, "AUTO_MIN_VALUES", 8 * values)  # 11 images in blocks of 4: large
     extractor = PretrainedFeatureExtractor(_tiny_network()).fit(images)
     features = extractor.transform(da.from_array(images, chunks=(4, 12, 12, 3)))
     assert read_counts()["converted"] == 1  # on this side, before anything is computed
@@ -306,7 +307,7 @@ def test_dask_extraction_picks_the_engine_for_the_whole_job(photo_files, monkeyp
     assert read_counts()["converted"] == 1 and read_counts()["keras"] == 0
 
     # A bag's paths are counted: 11 < 16 stays on Keras, nothing converted.
-    monkeypatch.setattr(_litert, "AUTO_MIN_IMAGES", 16)
+    monkeypatch.setattr(_litert, "AUTO_MIN_VALUES", 16 * values)
     fresh = PretrainedFeatureExtractor(_tiny_network()).fit(images)
     np.testing.assert_array_equal(
         fresh.transform(db.from_sequence(photo_files, npartitions=3)).compute(scheduler="synchronous"),
@@ -322,19 +323,21 @@ def test_dask_extraction_picks_the_engine_for_the_whole_job(photo_files, monkeyp
 
 
 @pytest.mark.slow
-def test_extraction_on_a_cluster_runs_litert_in_every_worker(two_workers):
-    """A job of AUTO_MIN_IMAGES images in smaller blocks: every worker runs LiteRT, none converts."""
+def test_extraction_on_a_cluster_runs_litert_in_every_worker(two_workers, monkeypatch):
+    """A job at the auto rule in smaller blocks: every worker runs LiteRT, none converts."""
     _needs_litert()
     import dask.array as da
 
     from skltransfer import PretrainedFeatureExtractor
-    from skltransfer.keras._litert import AUTO_MIN_IMAGES
+    from skltransfer.keras import _litert
 
+    n_images = 2048
+    monkeypatch.setattr(_litert, "AUTO_MIN_VALUES", n_images * 12 * 12 * 3)  # decided on this side
     client = two_workers
-    images = np.concatenate([_photos(AUTO_MIN_IMAGES // 4, seed=seed) for seed in range(4)])
+    images = np.concatenate([_photos(n_images // 4, seed=seed) for seed in range(4)])
     count_calls, read_counts = _call_counters(_ENGINE_CALLS)
     client.run(count_calls)
-    block = AUTO_MIN_IMAGES // 8  # blocks below the rule, one call of the network each
+    block = n_images // 8  # blocks below the rule, one call of the network each
     X = da.from_array(images, chunks=(block, 12, 12, 3))
     features = PretrainedFeatureExtractor(_tiny_network(), batch_size=block).fit(images[:1]).transform(X)
     with distributed.get_task_stream() as tasks:

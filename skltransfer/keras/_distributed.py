@@ -156,17 +156,20 @@ def _job_size(X) -> float:
 def _decide_engine(extractor, X) -> None:
     """Pick the engine for the whole job on the caller's side, converting there if LiteRT runs it.
 
-    ``engine="auto"`` weighs the job's size, not a block's: a job of ``AUTO_MIN_IMAGES``
-    images or more (or of unknown length: an array with unknown chunk sizes) is converted
+    ``engine="auto"`` weighs the job's size, not a block's: a job whose images hold
+    ``AUTO_MIN_VALUES`` input values or more (or of unknown length: an array with unknown
+    chunk sizes) is converted
     here, once, and the conversion travels to the workers inside the pickled extractor, so
     that they neither convert again nor fall back to Keras for their smaller blocks. The
     conversion is kept by ``extractor`` for its later calls, as ``transform`` keeps it.
     """
-    from ._litert import AUTO_MIN_IMAGES, resolve_engine
+    from ._litert import AUTO_MIN_VALUES, resolve_engine
 
     n_images = _job_size(X) if extractor.engine == "auto" else 0
-    n_images = AUTO_MIN_IMAGES if np.isnan(n_images) else int(n_images)
-    if resolve_engine(extractor.engine, n_images) == "litert":  # else: Keras, or a conversion kept
+    if np.isnan(n_images):  # unknown length: as many images as the rule asks
+        n_images = -(-AUTO_MIN_VALUES // extractor._input_values(1))
+    n_images = int(n_images)
+    if resolve_engine(extractor.engine, extractor._input_values(n_images)) == "litert":  # else: Keras
         extractor._runner(extractor._predictor(_block_form(extractor, X)), n_images)
 
 

@@ -85,10 +85,14 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
 
     # ------------------------------------------------------------ engines
 
+    def _input_values(self, n_images: int) -> int:
+        """Input values ``n_images`` images give the network (at its input size): the auto rule's measure."""
+        return int(n_images) * int(np.prod(self.input_shape_))
+
     def _runner(self, predictor, n_images: int):
         """What computes ``predictor``'s function on a batch, on the engine ``engine`` picks.
 
-        ``"litert"`` (or ``"auto"`` from ``AUTO_MIN_IMAGES`` images on, where a LiteRT
+        ``"litert"`` (or ``"auto"`` from ``AUTO_MIN_VALUES`` input values on, where a LiteRT
         interpreter is installed) converts the function once per input shape and dtype and
         runs it with XNNPACK; the conversion is kept, pickled with the estimator and dropped
         by ``clone``. A network LiteRT cannot run falls back to Keras under ``"auto"``, with
@@ -98,7 +102,7 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
 
         states = self.__dict__.setdefault("_litert", {})
         key = (predictor.input_shape, predictor.dtype.name)
-        if resolve_engine(self.engine, n_images, state=states.get(key)) == "litert":
+        if resolve_engine(self.engine, self._input_values(n_images), state=states.get(key)) == "litert":
             if key not in states:
 
                 def fn(x):  # the function takes float32 pixels, as the compiled graph casts them

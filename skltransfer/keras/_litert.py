@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
-    "AUTO_MIN_IMAGES",
+    "AUTO_MIN_VALUES",
     "LiteRTConversionError",
     "LiteRTFallbackWarning",
     "LiteRTRunner",
@@ -38,14 +38,18 @@ __all__ = [
     "resolve_engine",
 ]
 
-#: ``engine="auto"`` converts a network for LiteRT from this many images in one call on (a
-#: network already converted is always used). Break-even = conversion time / (Keras seconds
-#: per image - LiteRT seconds per image), measured by ``benchmarks/extraction.py --engines``
-#: on 2 shared cores: MobileNetV2 224 px 81-173 images (conversion 10 s), EfficientNetB0
-#: 166-227 (20-30 s), ResNet50 634-689 (43-68 s), a small CNN at 32 px 1294 (0.7 s). The
-#: largest, rounded up to a power of 2; on a quiet machine the Keras path gains more than
-#: LiteRT (see ``benchmarks/results/extraction.md``), so the break-even is higher there.
-AUTO_MIN_IMAGES = 2048
+#: ``engine="auto"`` converts a network for LiteRT from calls whose images hold this many
+#: input values on: images x height x width x channels at the network's input (891 images
+#: at 224 x 224 x 3, 43691 at 32 x 32 x 3); a network already converted is always used.
+#: Break-even = conversion time / (Keras seconds per image - LiteRT seconds per image),
+#: measured by ``benchmarks/extraction.py --engines`` and ``--defaults`` on 2 shared cores
+#: (load average 5-13): MobileNetV2 224 px 81-173 images (12-26 M values; conversion 7-10 s),
+#: EfficientNetB0 224 px 157-227 (24-34 M; 15-30 s), ResNet50 224 px 591-689 (89-104 M;
+#: 43-68 s), a small CNN at 32 px 1217-7829 (4-24 M; 0.3-1.1 s). In images the break-evens
+#: span 81-7829, as the gain per image grows with the input size and the conversion does
+#: not: one count of images would convert small images at a loss or large ones too late.
+#: In input values they span 4-104 M; the rule is the largest, rounded up to a power of 2.
+AUTO_MIN_VALUES = 2**27
 
 #: Input values per interpreter call: the runner's batch is the largest power of 2, at most 8,
 #: whose rows hold at most this many values (8 images at 96 x 96 x 3). Measured with
@@ -352,23 +356,23 @@ class LiteRTRunner:
             return np.concatenate(outputs)
 
 
-def resolve_engine(engine: str, n_images: int, *, state=None) -> str:
+def resolve_engine(engine: str, n_values: int, *, state=None) -> str:
     """The engine of one inference call: ``"keras"`` or ``"litert"``.
 
     - ``"keras"``: always the Keras path;
     - ``"litert"``: LiteRT; an ``ImportError`` when no LiteRT interpreter is installed, and
       the earlier conversion error when ``state`` holds one;
     - ``"auto"``: LiteRT when an interpreter is installed and either the network is already
-      converted (``state`` is a :class:`LiteRTRunner`) or the call has at least
-      ``AUTO_MIN_IMAGES`` images, enough to repay the conversion; the Keras path otherwise,
+      converted (``state`` is a :class:`LiteRTRunner`) or the call's images hold at least
+      ``AUTO_MIN_VALUES`` input values, enough to repay the conversion; the Keras path otherwise,
       and for good once the conversion failed (``state`` is a
       :class:`LiteRTConversionError`).
 
     Parameters
     ----------
     engine : {"auto", "keras", "litert"}
-    n_images : int
-        Images in this call.
+    n_values : int
+        Input values of this call: images x height x width x channels at the network's input.
     state : LiteRTRunner, LiteRTConversionError or None, default=None
         What :func:`litert_runner` returned for this network before, if anything.
 
@@ -379,7 +383,7 @@ def resolve_engine(engine: str, n_images: int, *, state=None) -> str:
     Examples
     --------
     >>> from skltransfer.keras._litert import resolve_engine
-    >>> resolve_engine("auto", 16)
+    >>> resolve_engine("auto", 16 * 224 * 224 * 3)
     'keras'
     """
     if engine not in _ENGINES:
@@ -394,7 +398,7 @@ def resolve_engine(engine: str, n_images: int, *, state=None) -> str:
         return "litert"
     if isinstance(state, LiteRTRunner):
         return "litert"
-    if isinstance(state, LiteRTConversionError) or n_images < AUTO_MIN_IMAGES:
+    if isinstance(state, LiteRTConversionError) or n_values < AUTO_MIN_VALUES:
         return "keras"  # decided without importing LiteRT: small calls pay nothing
     return "litert" if litert_available() else "keras"
 

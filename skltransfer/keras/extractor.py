@@ -76,8 +76,10 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         ``"litert"``, the same function converted once to LiteRT (float32, no
         quantization) and run by its XNNPACK CPU kernels (``pip install
         "skltransfer[litert]"``, or TensorFlow's own interpreter where it still ships);
-        ``"auto"``, LiteRT for calls of at least 2048 images where it is installed (enough
-        to repay the conversion, measured in ``benchmarks/RESULTS.md``), Keras otherwise and
+        ``"auto"``, LiteRT where it is installed for calls whose images hold at least
+        2**27 values at the network's input size (891 images at 224 x 224 x 3, 43691 at
+        32 x 32 x 3: enough to repay the conversion, measured in
+        ``benchmarks/RESULTS.md``) and once the network is converted, Keras otherwise and
         for networks LiteRT cannot run (with one ``LiteRTFallbackWarning``). Features agree
         within 1e-4 of their scale.
     batch_size : int, default=32
@@ -128,7 +130,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     The fitted extractor is pickled once into a single key of the graph; each worker
     receives it once, builds the network on its first block and keeps it, with its compiled
     function, for its later blocks. The engine is chosen for the whole job: under
-    ``"auto"``, a job of 2048 images or more (a bag's paths are counted; an array of
+    ``"auto"``, a job large enough for LiteRT (a bag's paths are counted; an array of
     unknown length counts as large) is converted for LiteRT once, before the extractor is
     pickled, and every worker runs that conversion on its blocks, however small; the
     extractor keeps it for its later calls. The same holds for a fitted pipeline whose first step is

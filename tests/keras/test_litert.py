@@ -11,7 +11,7 @@ import pytest
 
 from skltransfer.keras import _litert
 from skltransfer.keras._litert import (
-    AUTO_MIN_IMAGES,
+    AUTO_MIN_VALUES,
     LiteRTConversionError,
     LiteRTFallbackWarning,
     LiteRTRunner,
@@ -226,7 +226,7 @@ def test_tensorflow_interpreter_without_ai_edge_litert(monkeypatch):
 def test_no_interpreter(monkeypatch):
     monkeypatch.setattr(_litert, "_interpreter_class", lambda: None)
     assert not litert_available()
-    assert resolve_engine("auto", 10**6) == "keras"
+    assert resolve_engine("auto", 10**12) == "keras"
     with pytest.raises(ImportError, match=r"engine='litert' needs a LiteRT interpreter.*ai-edge-litert"):
         resolve_engine("litert", 1)
     with pytest.raises(ImportError, match=r"needs a LiteRT interpreter.*pip install ai-edge-litert"):
@@ -239,8 +239,8 @@ def test_auto_rule():
     assert resolve_engine("keras", 10**6) == "keras"
     assert resolve_engine("litert", 1) == "litert"
     assert resolve_engine("auto", 16) == "keras"
-    assert resolve_engine("auto", AUTO_MIN_IMAGES - 1) == "keras"
-    assert resolve_engine("auto", AUTO_MIN_IMAGES) == "litert"
+    assert resolve_engine("auto", AUTO_MIN_VALUES - 1) == "keras"
+    assert resolve_engine("auto", AUTO_MIN_VALUES) == "litert"
     runner = litert_runner("auto", lambda: convert_to_litert(model))
     assert resolve_engine("auto", 1, state=runner) == "litert"  # converted already: no cost left
     with pytest.raises(ValueError, match="engine must be one of"):
@@ -274,7 +274,7 @@ def test_unconvertible_model_falls_back_with_one_warning():
     assert str(pickle.loads(pickle.dumps(state))) == str(state)  # travels with a pickled estimator
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no second warning, no second attempt
-        assert resolve_engine("auto", 10**6, state=state) == "keras"
+        assert resolve_engine("auto", 10**12, state=state) == "keras"
     with pytest.raises(LiteRTConversionError, match="PyFunc"):
         resolve_engine("litert", 1, state=state)
     with pytest.raises(LiteRTConversionError, match="PyFunc"):
@@ -395,3 +395,23 @@ def test_uint8_images_with_a_preprocessing_that_needs_float_pixels():
     assert_close_to_scale(on_litert.transform(X), on_keras)
     ((key, runner),) = on_litert._litert.items()
     assert key == ((16, 16, 3), "uint8") and isinstance(runner, LiteRTRunner)
+
+
+@needs_litert
+def test_auto_rule_counts_input_values_at_the_network_size(monkeypatch):
+    """Images resized to the network's 16 x 16 x 1 count 256 values each, whatever their own size."""
+    from skltransfer import PretrainedFeatureExtractor
+
+    conversions = []
+    convert = _litert.convert_to_litert
+    monkeypatch.setattr(
+        _litert, "convert_to_litert", lambda *a, **k: conversions.append(1) or convert(*a, **k)
+    )
+    monkeypatch.setattr(_litert, "AUTO_MIN_VALUES", 10 * 16 * 16)
+    X = _images(10, 8, channels=1)[..., 0]
+    extractor = PretrainedFeatureExtractor(make_tiny_model(1, None), input_size=16).fit(X)
+    assert extractor.input_shape_ == (16, 16, 1)
+    on_keras = extractor.transform(X[:9])
+    assert not conversions and not extractor._litert  # 9 x 256 values: below the rule
+    assert_close_to_scale(extractor.transform(X)[:9], on_keras)
+    assert conversions == [1] and isinstance(next(iter(extractor._litert.values())), LiteRTRunner)
