@@ -192,6 +192,19 @@ def _bare_interpreter(flatbuffer: bytes, image_shape: tuple, threads: int, batch
     return run
 
 
+def _interleaved(runs: dict, repeats: int, between=None) -> dict:
+    """Time each function of ``runs`` in turn, ``repeats`` rounds: ``{key: [seconds, ...]}``."""
+    times = {key: [] for key in runs}
+    for _ in range(repeats):
+        for key, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+        if between is not None:
+            between()
+    return times
+
+
 def _engines(name: str, size: int, n_images: int, repeats: int, batches=()) -> dict:
     import tensorflow as tf
 
@@ -236,12 +249,7 @@ def _engines(name: str, size: int, n_images: int, repeats: int, batches=()) -> d
         other = LiteRTRunner(flatbuffer, batch_size=batch)
         other(images[:batch])
         runs[f"runner batch {batch}"] = lambda other=other: other(images)
-    times = {key: [] for key in runs}
-    for _ in range(repeats):
-        for key, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - start)
+    times = _interleaved(runs, repeats)
     rate = {key: n_images / statistics.median(values) for key, values in times.items()}
     # paired ratios (same repeat): steadier on a shared machine than ratios of medians
     paired = {
@@ -319,12 +327,10 @@ def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 
         return extractor.fit(images[:1])
 
     small, small_defaults, small_keras = images[:n_small], fitted(), fitted(engine="keras")
-    small_times = {"defaults": [], "keras": []}
-    for _ in range(5 * repeats):
-        for key, extractor in (("defaults", small_defaults), ("keras", small_keras)):
-            start = time.perf_counter()
-            extractor.transform(small)
-            small_times[key].append(time.perf_counter() - start)
+    small_times = _interleaved(
+        {"defaults": lambda: small_defaults.transform(small), "keras": lambda: small_keras.transform(small)},
+        5 * repeats,
+    )
     converted_small = bool(small_defaults.__dict__.get("_litert"))
 
     other = fitted()
@@ -340,12 +346,7 @@ def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 
     assert isinstance(runner, LiteRTRunner), runner
     threads = default_num_threads()
     bare = {b: _bare_interpreter(runner.flatbuffer, images.shape[1:], threads, b) for b in (1, 2, 4, 8)}
-    probe = {b: [] for b in bare}
-    for _ in range(2):
-        for b, fn in bare.items():
-            start = time.perf_counter()
-            fn(images[:64])
-            probe[b].append(time.perf_counter() - start)
+    probe = _interleaved({b: lambda fn=fn: fn(images[:64]) for b, fn in bare.items()}, 2)
     batch = min(probe, key=lambda b: statistics.median(probe[b]))
     from_bare = bare[batch](images)
     n_keras = min(n_images, 256)
@@ -355,13 +356,7 @@ def _defaults(name: str, size: int, n_images: int, repeats: int, n_small: int = 
         "bare": lambda: bare[batch](images),
         "keras": lambda: keras_engine.transform(images[:n_keras]),
     }
-    times = {key: [] for key in runs}
-    for _ in range(repeats):
-        for key, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - start)
-        load.append(os.getloadavg()[0])
+    times = _interleaved(runs, repeats, between=lambda: load.append(os.getloadavg()[0]))
     counts = {"defaults": n_images, "bare": n_images, "keras": n_keras}
     rate = {key: counts[key] / statistics.median(values) for key, values in times.items()}
     paired = statistics.median(b / d for b, d in zip(times["bare"], times["defaults"], strict=True))
