@@ -128,9 +128,12 @@ def symmetric_kernel(X: np.ndarray, kernel: str = "rbf", *, gamma: float | None 
         K[stop:, start:stop] = block[:, stop - start :].T
 
     starts = range(0, n, _SYMMETRIC_BLOCK_ROWS)
-    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-    threads = max(blas, default=1)
-    if threads <= 1 or len(starts) == 1:
+    threads = 1
+    if len(starts) > 1:
+        threads = max(
+            (pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"), default=1
+        )
+    if threads == 1:
         for start in starts:
             fill(start)
         return K
