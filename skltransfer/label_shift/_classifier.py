@@ -242,7 +242,7 @@ class LabelShiftClassifier(
         y = require_y(self, y)
         X = _as_indexable(X)
         if isinstance(X, np.ndarray) and X.dtype.kind == "f":  # numeric rows, not image paths
-            assert_all_finite(X, input_name="X")
+            assert_all_finite(X, allow_nan=True, input_name="X")  # NaN: the estimator's call
             check_magnitude(X)
         check_consistent_length(X, y)
         domains = self._resolve_domains(y, sample_domain, y.shape[0])
