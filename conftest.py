@@ -5,7 +5,20 @@ Without TensorFlow (an install without the extra ``keras``) the doctests of
 """
 
 import importlib.util
+import os
 
 collect_ignore = []
 if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("keras") is None:
     collect_ignore.append("skltransfer/keras")
+
+
+def pytest_configure(config):
+    """Each parallel test worker (pytest-xdist) gets its share of the cores as thread budget.
+
+    Without it, every worker's TensorFlow would start one thread per core. The budget is
+    set before TensorFlow is imported, through ``OMP_NUM_THREADS``, which skltransfer
+    passes on to TensorFlow (``skltransfer.keras._base``); a budget set by the user is kept.
+    """
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(workers)))
