@@ -1,7 +1,6 @@
 """Collection rules shared by the test suite and the doctests of the package, and the
 thread budget of parallel test workers.
 
-
 Without TensorFlow (an install without the extra ``keras``) the doctests of
 ``skltransfer.keras`` cannot run; the tests that need it skip themselves.
 """
