@@ -1,9 +1,9 @@
 """PretrainedFeatureExtractor: conformance, equivalence with the Keras recipe, inputs, errors."""
 
-import atexit
+import getpass
+import os
 import pickle
 import random
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,16 +26,23 @@ keras = pytest.importorskip("keras")
 
 
 def _write_check_model():
-    """A one-convolution model taking grayscale images of any size, saved once per session."""
-    folder = tempfile.mkdtemp()
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    """A one-convolution model taking grayscale images of any size, saved once per session.
+
+    Its path is part of the checks' test names, which must be the same in every parallel
+    test worker: one fixed path per user, each worker writing the same file atomically.
+    """
+    folder = Path(tempfile.gettempdir()) / f"skltransfer-tests-{getpass.getuser()}"
+    folder.mkdir(exist_ok=True)
     inputs = keras.Input((None, None, 1))
     outputs = keras.layers.Conv2D(
         3, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(0), name="conv"
     )(inputs)
-    path = str(Path(folder) / "check.keras")
-    keras.Model(inputs, outputs).save(path)
-    return path
+    handle, written = tempfile.mkstemp(suffix=".keras", dir=folder)
+    os.close(handle)
+    keras.Model(inputs, outputs).save(written)
+    path = folder / "check.keras"
+    os.replace(written, path)
+    return str(path)
 
 
 # Each row of the checks' 2-D data is a 1 x n_features grayscale image.
