@@ -72,21 +72,26 @@ def rows(source, train, test, seed):
                 PretrainedFeatureExtractor(path, image_shape=(8, 8)), StandardScaler(), LogisticRegression()
             ),
         }
-        out = {}
-        for name, model in models.items():
-            start = time.perf_counter()
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
-                model.fit(*train)
-            seconds = time.perf_counter() - start
-            stop = ""
-            if hasattr(model, "history_"):
-                tuned = model.history_["fine_tune"]
-                stop = f"{tuned['stop_reason']}, {tuned['steps'][-1]} steps" + (
-                    ", phase 1 kept" if tuned.get("reverted") else ""
-                )
-            warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
-            out[name] = (model.score(*test), seconds, stop + (" (warned)" if warned else ""))
+        return fit_and_score(models, train, test)
+
+
+def fit_and_score(models: dict, train, test) -> dict:
+    """Per model: its score on ``test`` after a fit on ``train``, its fit time and how fine-tuning stopped."""
+    out = {}
+    for name, model in models.items():
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(*train)
+        seconds = time.perf_counter() - start
+        stop = ""
+        tuned = getattr(model, "history_", {}).get("fine_tune")
+        if tuned:
+            stop = f"{tuned['stop_reason']}, {tuned['steps'][-1]} steps" + (
+                ", phase 1 kept" if tuned.get("reverted") else ""
+            )
+        warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        out[name] = (model.score(*test), seconds, stop + (" (warned)" if warned else ""))
     return out
 
 
