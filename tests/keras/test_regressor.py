@@ -14,6 +14,7 @@ from sklearn.utils.estimator_checks import check_param_validation, parametrize_w
 
 from skltransfer import FineTunedCNNRegressor, PretrainedFeatureExtractor, stack_domains
 from skltransfer.utils._tags import get_domain_tags
+from tests._checks import with_alternate_domains
 
 keras = pytest.importorskip("keras")
 
@@ -157,3 +158,19 @@ def test_errors_name_the_target_rows():
         _reg(domain_loss="mmd").fit(X, y_nan)
     with pytest.raises(ValueError, match="requires y to be passed"):
         _reg().fit(X, None)
+
+
+# scikit-learn's checks with every second pair of rows as target rows (tests/_checks.py), with a
+# hidden layer trained by stochastic steps and a domain loss.
+DA_CHECKED = with_alternate_domains(FineTunedCNNRegressor)(
+    **{
+        **CHECKED.get_params(deep=False),
+        **{"hidden_units": 8, "domain_loss": "coral", "epochs": 20, "learning_rate": 0.05},
+    }
+)
+
+
+@pytest.mark.slow
+@parametrize_with_checks([DA_CHECKED], expected_failed_checks=lambda e: e._expected_failed_checks)
+def test_sklearn_compatible_with_a_domain_loss(estimator, check):
+    check(estimator)
