@@ -92,6 +92,7 @@ def test_default_l2_matches_the_extractor_scaler_ridge_pipeline():
     assert_allclose(_reg().fit(X, y).predict(X), pipe.fit(X, y).predict(X), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_targets_are_standardised_inside_and_rescaled_in_the_network():
     """Any affine change of the targets' units changes the predictions alike, training included."""
     X, y = _images(40)
@@ -106,6 +107,7 @@ def test_targets_are_standardised_inside_and_rescaled_in_the_network():
     )
 
 
+@pytest.mark.slow
 def test_defaults_fit_tiny_images_well():
     """Every training parameter at its default: R^2 on held-out images well above 0."""
     X, y = _images(100)
@@ -117,6 +119,7 @@ def test_defaults_fit_tiny_images_well():
     assert reg._loss(X[:70].reshape(-1, 8, 8, 1), z, np.ones(70)) < 0.7
 
 
+@pytest.mark.slow
 def test_two_targets_pickle_clone_and_export(tmp_path):
     X, y = _images(40)
     Y = np.c_[y, -2.0 * y + 1.0]
