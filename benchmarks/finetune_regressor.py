@@ -29,7 +29,7 @@ import argparse
 import tempfile
 
 import numpy as np
-from finetune_defaults import fit_and_score
+from finetune_defaults import fit_and_score, seed_table
 from scipy.ndimage import rotate
 from sklearn.datasets import load_digits
 from sklearn.linear_model import Ridge
@@ -84,23 +84,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
-    names = ("defaults", "phase 1 only", "extractor + scaler + ridge")
+    columns = ("defaults", "phase 1 only", "extractor + scaler + ridge")
     for title, task in (("rotation angle", rotation), ("contrast factor", contrast)):
-        print(f"\n## {title}, {N_TRAIN} training images of digits 5-9 (R^2 on the others)\n")
-        print("| seed | defaults | phase 1 only | extractor + scaler + ridge | fit time (s) | fine-tuning |")
-        print("|-----:|---------:|-------------:|---------------------------:|-------------:|-------------|")
-        scores = []
-        for seed in args.seeds:
-            result = rows(task, seed)
-            r2 = [result[k][0] for k in names]
-            scores.append(r2)
-            print(
-                f"| {seed} | {r2[0]:.3f} | {r2[1]:.3f} | {r2[2]:.3f} | {result['defaults'][1]:.1f} "
-                f"| {result['defaults'][2]} |",
-                flush=True,
-            )
-        mean = np.mean(scores, axis=0)
-        print(f"| mean | {mean[0]:.3f} | {mean[1]:.3f} | {mean[2]:.3f} | | |")
+        title = f"{title}, {N_TRAIN} training images of digits 5-9 (R^2 on the others)"
+        seed_table(title, columns, args.seeds, lambda seed, task=task: rows(task, seed))
 
 
 if __name__ == "__main__":
