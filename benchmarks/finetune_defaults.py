@@ -72,21 +72,26 @@ def rows(source, train, test, seed):
                 PretrainedFeatureExtractor(path, image_shape=(8, 8)), StandardScaler(), LogisticRegression()
             ),
         }
-        out = {}
-        for name, model in models.items():
-            start = time.perf_counter()
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
-                model.fit(*train)
-            seconds = time.perf_counter() - start
-            stop = ""
-            if hasattr(model, "history_"):
-                tuned = model.history_["fine_tune"]
-                stop = f"{tuned['stop_reason']}, {tuned['steps'][-1]} steps" + (
-                    ", phase 1 kept" if tuned.get("reverted") else ""
-                )
-            warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
-            out[name] = (model.score(*test), seconds, stop + (" (warned)" if warned else ""))
+        return fit_and_score(models, train, test)
+
+
+def fit_and_score(models: dict, train, test) -> dict:
+    """Per model: its score on ``test`` after a fit on ``train``, its fit time and how fine-tuning stopped."""
+    out = {}
+    for name, model in models.items():
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(*train)
+        seconds = time.perf_counter() - start
+        stop = ""
+        tuned = getattr(model, "history_", {}).get("fine_tune")
+        if tuned:
+            stop = f"{tuned['stop_reason']}, {tuned['steps'][-1]} steps" + (
+                ", phase 1 kept" if tuned.get("reverted") else ""
+            )
+        warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        out[name] = (model.score(*test), seconds, stop + (" (warned)" if warned else ""))
     return out
 
 
@@ -98,21 +103,26 @@ def main() -> None:
         ("digits shift, 10 labels/class", digits_shift),
         ("new classes 5-9, 40/class", new_classes),
     ):
-        print(f"\n## {title}\n")
-        print("| seed | defaults | random body | extractor + scaler + LR | fit time (s) | fine-tuning |")
-        print("|-----:|---------:|------------:|------------------------:|-------------:|-------------|")
-        scores = []
-        for seed in args.seeds:
-            result = rows(*dataset(seed), seed)
-            acc = [result[k][0] for k in ("defaults", "random body", "extractor + scaler + LR")]
-            scores.append(acc)
-            print(
-                f"| {seed} | {acc[0]:.3f} | {acc[1]:.3f} | {acc[2]:.3f} | {result['defaults'][1]:.1f} "
-                f"| {result['defaults'][2]} |",
-                flush=True,
-            )
-        mean = np.mean(scores, axis=0)
-        print(f"| mean | {mean[0]:.3f} | {mean[1]:.3f} | {mean[2]:.3f} | | |")
+        columns = ("defaults", "random body", "extractor + scaler + LR")
+        seed_table(title, columns, args.seeds, lambda seed, dataset=dataset: rows(*dataset(seed), seed))
+
+
+def seed_table(title: str, columns, seeds, run) -> None:
+    """Print the scores of ``columns`` per seed and their mean (``run(seed)``: :func:`fit_and_score`'s dict).
+
+    The fit time and how fine-tuning stopped are those of the first column.
+    """
+    print(f"\n## {title}\n")
+    print("| seed | " + " | ".join(columns) + " | fit time (s) | fine-tuning |")
+    print("|-----:|" + "|".join("-" * (len(c) + 1) + ":" for c in columns) + "|-------------:|-------------|")
+    scores = []
+    for seed in seeds:
+        result = run(seed)
+        scores.append([result[c][0] for c in columns])
+        first = result[columns[0]]
+        cells = " | ".join(f"{v:.3f}" for v in scores[-1])
+        print(f"| {seed} | {cells} | {first[1]:.1f} | {first[2]} |", flush=True)
+    print("| mean | " + " | ".join(f"{v:.3f}" for v in np.mean(scores, axis=0)) + " | | |")
 
 
 if __name__ == "__main__":

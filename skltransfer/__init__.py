@@ -1,7 +1,8 @@
 """skltransfer: transfer learning as scikit-learn estimators.
 
 Importing this package never imports TensorFlow: the Keras-backed estimators
-(``PretrainedFeatureExtractor``, ``FineTunedCNNClassifier``) are loaded from
+(``PretrainedFeatureExtractor``, ``FineTunedCNNClassifier``,
+``FineTunedCNNRegressor``) are loaded from
 :mod:`skltransfer.keras` on first access.
 """
 
@@ -19,7 +20,7 @@ from .reweighting import __all__ as _reweighting_all
 
 __version__ = "0.1.0"
 
-_KERAS_NAMES = ("PretrainedFeatureExtractor", "FineTunedCNNClassifier")
+_KERAS_NAMES = ("PretrainedFeatureExtractor", "FineTunedCNNClassifier", "FineTunedCNNRegressor")
 
 __all__ = sorted(
     [

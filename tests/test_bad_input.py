@@ -985,6 +985,7 @@ def _finetuned(**params):
 
 IMAGE_ARRAY = _pixels(IMAGES) if IMAGES else None
 IMAGE_LABELS = np.array([pathlib.Path(p).name[:3] for p in IMAGES])
+IMAGE_TARGETS = np.linspace(-1.0, 2.0, len(IMAGES))
 case(
     "extractor-missing-file",
     lambda: _extractor().fit(IMAGES).transform([str(FILES / "missing.png")]),
@@ -1077,6 +1078,52 @@ case(
     needs_tf,
 )
 
+case(
+    "finetuned-regressor-not-fitted",
+    lambda: _finetuned_regressor().predict(IMAGE_ARRAY),
+    Error(NotFittedError, "not fitted"),
+    needs_tf,
+)
+case(
+    "finetuned-regressor-y-length",
+    lambda: _finetuned_regressor().fit(IMAGE_ARRAY, IMAGE_TARGETS[:-1]),
+    Error(ValueError, "inconsistent numbers of samples"),
+    needs_tf,
+)
+case(
+    "finetuned-regressor-nan-target-without-domain-loss",
+    lambda: _finetuned_regressor().fit(IMAGE_ARRAY, _with(IMAGE_TARGETS, (0,), np.nan)),
+    Error(ValueError, "Input y contains NaN"),
+    needs_tf,
+)
+case(
+    "finetuned-regressor-inf-target",
+    lambda: _finetuned_regressor().fit(IMAGE_ARRAY, _with(IMAGE_TARGETS, (0,), np.inf)),
+    Error(ValueError, "Input y contains infinity"),
+    needs_tf,
+)
+case(
+    "finetuned-regressor-one-target-row",
+    lambda: _finetuned_regressor(domain_loss="coral").fit(IMAGE_ARRAY, _with(IMAGE_TARGETS, (0,), np.nan)),
+    Error(ValueError, r"needs at least 2 target rows \(NaN in y"),
+    needs_tf,
+)
+case(
+    "finetuned-regressor-minus-one-is-a-target",
+    lambda: _finetuned_regressor().fit(IMAGE_ARRAY, -np.ones(len(IMAGES))).predict(IMAGE_ARRAY),
+    Result(lambda pred: assert_allclose(pred, -1.0, atol=1e-5)),
+    needs_tf,
+)
+
+
+def _finetuned_regressor(**params):
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, kernel_initializer=keras.initializers.GlorotUniform(0))(inputs)
+    defaults = dict(weights=None, fine_tune_epochs=0, batch_size=4, random_state=0)
+    return skt.FineTunedCNNRegressor(keras.Model(inputs, x), **{**defaults, **params})
+
 
 def _sequential_finetuned():
     import keras
@@ -1124,7 +1171,12 @@ ESTIMATORS["FineTunedCNNClassifier"] = (
     lambda est, *a, **k: est.fit(IMAGE_ARRAY, IMAGE_LABELS),
     lambda est, X_: est.predict_proba(IMAGE_ARRAY),
 )
-KERAS_NAMES = ("PretrainedFeatureExtractor", "FineTunedCNNClassifier")
+ESTIMATORS["FineTunedCNNRegressor"] = (
+    lambda **k: _finetuned_regressor(),
+    lambda est, *a, **k: est.fit(IMAGE_ARRAY, IMAGE_TARGETS),
+    lambda est, X_: est.predict(IMAGE_ARRAY),
+)
+KERAS_NAMES = ("PretrainedFeatureExtractor", "FineTunedCNNClassifier", "FineTunedCNNRegressor")
 ESTIMATOR_PARAMS = [
     pytest.param(name, id=name, marks=[needs_tf, pytest.mark.slow] if name in KERAS_NAMES else [])
     for name in ESTIMATORS
@@ -1192,7 +1244,7 @@ def test_keras_estimators_without_tensorflow_name_the_extra():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     lines = done.stdout.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == len(skt._KERAS_NAMES)
     for line in lines:
         assert "the optional extra 'keras' of skltransfer" in line
         assert line.endswith('Install it with: pip install "skltransfer[keras]"')

@@ -10,7 +10,8 @@ import importlib.util
 
 if importlib.util.find_spec("keras") is None or importlib.util.find_spec("tensorflow") is None:
     raise ImportError(
-        "skltransfer's Keras estimators (PretrainedFeatureExtractor, FineTunedCNNClassifier) and "
+        "skltransfer's Keras estimators (PretrainedFeatureExtractor, FineTunedCNNClassifier, "
+        "FineTunedCNNRegressor) and "
         "image commands need TensorFlow and Keras 3, the optional extra 'keras' of skltransfer. "
         'Install it with: pip install "skltransfer[keras]"'
     )
@@ -18,5 +19,6 @@ if importlib.util.find_spec("keras") is None or importlib.util.find_spec("tensor
 from . import _layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from .classifier import FineTunedCNNClassifier
 from .extractor import PretrainedFeatureExtractor
+from .regressor import FineTunedCNNRegressor
 
-__all__ = ["FineTunedCNNClassifier", "PretrainedFeatureExtractor"]
+__all__ = ["FineTunedCNNClassifier", "FineTunedCNNRegressor", "PretrainedFeatureExtractor"]

@@ -81,7 +81,7 @@ def pooling_layer(feature_rank: int, pooling):
 
 def build_head(
     n_features: int,
-    n_classes: int,
+    n_outputs: int,
     *,
     mean,
     variance,
@@ -90,14 +90,20 @@ def build_head(
     l1: float,
     l2: float,
     seed,
+    activation: str | None = "softmax",
+    output_name: str = "probabilities",
+    rescale=None,
 ):
-    """The classification head: standardise -> [Dense(hidden_units, relu)] -> [Dropout] -> Dense(softmax).
+    """The head: standardise -> [Dense(hidden_units, relu)] -> [Dropout] -> Dense(activation) [-> rescale].
 
     The first layer, ``"standardize"``, is a ``Normalization`` with the training features'
     ``mean`` and ``variance`` (constant features get a variance of 1, as in scikit-learn's
     ``StandardScaler``), so every head, and the exported network, sees standardised
-    features. L1/L2 penalties apply to the kernels of the dense layers. Initial weights and
-    dropout masks are seeded by ``seed``.
+    features. The output layer, ``output_name``, has ``n_outputs`` units: a softmax over the
+    classes, or linear (``activation=None``) for standardised regression targets, which
+    ``rescale=(scale, offset)`` maps back to the targets' units by a final ``Rescaling``
+    layer named ``"destandardize"``. L1/L2 penalties apply to the kernels of the dense
+    layers. Initial weights and dropout masks are seeded by ``seed``.
     """
     keras = require_keras(_PURPOSE)
     layers = keras.layers
@@ -112,15 +118,18 @@ def build_head(
         if dropout:
             x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
         outputs = layers.Dense(
-            n_classes, activation="softmax", kernel_regularizer=regularizer, name="probabilities"
+            n_outputs, activation=activation, kernel_regularizer=regularizer, name=output_name
         )(x)
+        if rescale is not None:
+            outputs = layers.Rescaling(*rescale, name="destandardize")(outputs)
     return keras.Model(inputs, outputs, name="head")
 
 
 def adaptation_model(head, features, input_shape, domain_layer):
-    """The training graph ``[labeled, target] -> probabilities of labeled``, sharing ``head``'s weights.
+    """The training graph ``[labeled, target] -> head output of labeled``, sharing ``head``'s weights.
 
-    ``head`` is a model of :func:`build_head`; ``features`` maps a batch of inputs (images,
+    ``head`` is a model of :func:`build_head` (or its part up to its output layer, its last
+    layer); ``features`` maps a batch of inputs (images,
     or cached features) to pooled features; ``domain_layer`` (see
     :func:`skltransfer.keras.losses.domain_loss_layer`) adds the domain loss on the adapted
     features of both batches: the output of the head's hidden layer if it has one, else its
@@ -135,7 +144,7 @@ def adaptation_model(head, features, input_shape, domain_layer):
     x = domain_layer(adapted)
     if "dropout" in names:
         x = head.get_layer("dropout")(x)
-    return keras.Model(inputs, head.get_layer("probabilities")(x), name="domain_adaptation")
+    return keras.Model(inputs, head.layers[-1](x), name="domain_adaptation")
 
 
 def _trainable_layers(base) -> list:

@@ -1,63 +1,34 @@
-"""FineTunedCNNClassifier: a pretrained Keras backbone fine-tuned as a scikit-learn classifier."""
+"""FineTunedCNNClassifier: a pretrained Keras backbone fine-tuned as a scikit-learn classifier.
+
+The recipe is :class:`~skltransfer.keras._finetuned._FineTunedCNN`'s; this module holds its
+classification hooks: class labels, class weights, the softmax output, the exact logistic
+regression of a linear head, the cross-entropy and the accuracy.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from numbers import Integral, Real
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin
-from sklearn.model_selection import train_test_split
-from sklearn.utils import _safe_indexing, check_random_state, column_or_1d
+from sklearn.utils import _safe_indexing, column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length
 
-from .._domains import resolve_domains, unlabeled_mask
-from ..utils._sklearn_compat import (
-    HasMethods,
-    Interval,
-    RealNotInt,
-    StrOptions,
-    _fit_context,
-    check_is_fitted,
-)
-from ..utils._tags import DomainTags
-from ..utils._warnings import warn_at_caller
-from ._backbone import feature_layer, known_input_shape, resolve_backbone
-from ._base import CompiledPredictor, derive_seed, fold_batch_normalization, require_keras, scoped_seed
-from ._estimator import KerasImageEstimator
-from ._export import export_model
-from ._finetune import OPTIMIZERS, auto_epochs, auto_patience, shuffled_batches, train_phase
-from ._heads import (
-    adaptation_model,
-    augmentation_layers,
-    build_head,
-    pooling_layer,
-    set_unfrozen,
-    unfrozen_count,
-)
-from ._layers import ImagePreprocessing, InferenceMode
+from .._domains import unlabeled_mask
+from ..utils._sklearn_compat import StrOptions, _fit_context
+from ._finetuned import RECIPE_PARAMETER_CONSTRAINTS, _FineTunedCNN
 from ._logistic_head import MAX_ITER as LOGISTIC_MAX_ITER
 from ._logistic_head import logistic_penalty, solve_logistic_head
-from .applications import get_application
-from .images import check_channels
-from .losses import AUTO_WEIGHTS, DOMAIN_LOSSES, WARMUP_SCHEDULES, domain_loss_layer, warmup_callback
 
 __all__ = ["FineTunedCNNClassifier"]
 
 _NAME = "FineTunedCNNClassifier"
 
-# The "auto" training budgets: optimizer steps per phase, converted to epochs by
-# auto_epochs (at least one epoch, at most the cap), and the plateau stop's patience.
-HEAD_STEPS, MAX_HEAD_EPOCHS = 500, 200
-FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS = 300, 100
-PLATEAU_STEPS = 50
 
-
-class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
+class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
     """A pretrained CNN with a new classification head, trained in two phases.
 
     The transfer-learning recipe as one scikit-learn classifier: the backbone (a
@@ -285,38 +256,13 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
     """
 
     _own_parameter_constraints: ClassVar[dict] = {
-        "hidden_units": [Interval(Integral, 0, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "l1": [Interval(Real, 0, None, closed="left")],
-        "l2": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "fine_tune_epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
-        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "unfreeze": [
-            Interval(Integral, 0, None, closed="left"),
-            Interval(RealNotInt, 0, 1, closed="right"),
-            str,
-        ],
-        "unfreeze_steps": [Interval(Integral, 1, None, closed="left")],
-        "augmentation": [list, tuple, str, None],
-        "optimizer": [StrOptions(set(OPTIMIZERS)), HasMethods(["get_config", "apply_gradients"])],
-        "lr_schedule": [StrOptions({"constant", "cosine", "exponential", "plateau"}), callable],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "patience": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        **RECIPE_PARAMETER_CONSTRAINTS,
         "class_weight": [StrOptions({"balanced"}), dict, None],
-        "callbacks": [list, None],
-        "cache_features": ["boolean"],
-        "domain_loss": [StrOptions(set(DOMAIN_LOSSES)), None],
-        "domain_loss_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "domain_warmup": [StrOptions(set(WARMUP_SCHEDULES))],
-        "discriminator_units": [tuple, list],
     }
-    _keras_models = ("_model", "head_")
-    _unpicklable = ("_predictors", "_frozen_predictor")
-    # scikit-learn checks this estimator cannot pass, with the reason (see tests/keras).
-    _expected_failed_checks: ClassVar[dict] = {}
+    _keras_loss = "sparse_categorical_crossentropy"
+    _metric = "accuracy"
+    _constant_prediction = "always predicting the most frequent class"
+    _unlabeled_marker = "y == -1"
 
     def __init__(
         self,
@@ -393,10 +339,12 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ data
+    # ------------------------------------------------------------ task hooks
 
-    def _labels(self, y, n_images: int) -> np.ndarray:
-        """Record ``classes_`` and return the class codes of ``y``."""
+    def _encode_targets(self, y, labeled, n_images: int) -> np.ndarray:
+        """Record ``classes_`` and return the class codes of the labeled rows."""
+        if labeled is not None:
+            y, n_images = column_or_1d(y, warn=True, dtype=None)[labeled], len(labeled)
         y = column_or_1d(y, warn=True)
         check_consistent_length(np.empty(n_images), y)
         check_classification_targets(y)
@@ -406,6 +354,12 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
                 f"{_NAME} needs samples of at least 2 classes in y; got only one class: {self.classes_[0]!r}."
             )
         return codes.astype(np.int64)
+
+    def _n_outputs(self, targets: np.ndarray) -> int:
+        return len(self.classes_)
+
+    def _sample_weight(self, codes: np.ndarray) -> np.ndarray:
+        return self._class_weights(codes)
 
     def _class_weights(self, codes: np.ndarray) -> np.ndarray:
         """Per-sample weights from ``class_weight``."""
@@ -423,139 +377,43 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
                 per_class[i] = self.class_weight.get(c, 1.0)
         return per_class[codes].astype(np.float32)
 
-    def _as_array(self, images, shape) -> np.ndarray:
-        batches = images.batches(self.batch_size, size=shape[:2], channels=shape[-1])
-        return np.concatenate([np.asarray(b, dtype=np.float32) for b in batches])
+    def _stratify(self, codes: np.ndarray) -> np.ndarray:
+        return codes
 
-    # ---------------------------------------------------------------- network
+    def _auto_l2(self, n_train: int) -> float:
+        """``1 / (2 n)``: the penalty of scikit-learn's ``LogisticRegression(C=1.0)``."""
+        return 1.0 / (2 * n_train)
 
-    def _preprocessing_layer(self, own_preprocess):
-        """The network's first layer: raw pixels to what the backbone takes."""
-        application, function = None, None
-        if self.preprocessing == "auto":
-            application = None if own_preprocess is None else get_application(self.base_model).name
-        elif isinstance(self.preprocessing, str):
-            application = get_application(self.preprocessing).name
-        else:
-            function = self.preprocessing
-        return ImagePreprocessing(
-            self.input_shape_[:2], self.input_shape_[-1], application, function, name="preprocess"
+    def _output_layer(self) -> dict:
+        return {"activation": "softmax", "output_name": "probabilities"}
+
+    def _solve_head(self, head, features, codes, sample_weight, l2: float) -> dict:
+        """Phase 1 of a linear head: the exact logistic regression, written into ``head``."""
+        z = np.asarray(head.get_layer("standardize")(features), dtype=np.float64)
+        C, l1_ratio = logistic_penalty(self.l1, l2, len(codes), len(self.classes_))
+        kernel, bias, n_iter = solve_logistic_head(
+            z, codes, sample_weight, len(self.classes_), C=C, l1_ratio=l1_ratio
         )
+        head.get_layer("probabilities").set_weights([kernel, bias])
+        logits = z @ kernel + bias
+        loss = _cross_entropy(logits, codes, sample_weight)
+        accuracy = float(np.mean(np.argmax(logits, axis=1) == codes))
+        return {
+            "loss": [loss],
+            "accuracy": [accuracy],
+            "steps": [n_iter],
+            "stop_reason": "budget" if n_iter >= LOGISTIC_MAX_ITER else "converged",
+        }
 
-    def _build_network(self, image_size, seed: int) -> _Network:
-        """Build the backbone (sets ``input_shape_``) and the layers of ``model_`` before the head.
+    def _objective(self, proba: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray) -> float:
+        """The mean weighted cross-entropy of the probabilities, as Keras reports the loss."""
+        return _cross_entropy(np.log(np.clip(proba, 1e-12, None)), codes, sample_weight)
 
-        The backbone is cut at ``layer``, frozen, and called in inference mode
-        (:class:`~skltransfer.keras._layers.InferenceMode`); augmentation layers are seeded
-        by ``seed``.
-        """
-        keras = require_keras(_NAME)
-        backbone, self.input_shape_, own_preprocess = resolve_backbone(
-            self.base_model,
-            self.weights,
-            input_size=self.input_size,
-            image_size=image_size,
-            random_state=self._seed,
-            purpose=_NAME,
-        )
-        layer = feature_layer(backbone, self.layer)
-        base = backbone if layer is backbone.layers[-1] else keras.Model(backbone.inputs, layer.output)
-        base.trainable = False
-        preprocessing = self._preprocessing_layer(own_preprocess)
-        pool = pooling_layer(len(base.outputs[0].shape), self.pooling)
-        augment = augmentation_layers(self.augmentation, seed)
-
-        def frozen_features(x, backbone):
-            out = backbone(preprocessing(x), training=False)
-            return out if pool is None else pool(out)
-
-        in_inference_mode = InferenceMode(base, name="backbone")
-
-        def features(x):
-            for aug in augment:
-                x = aug(x)
-            return frozen_features(x, in_inference_mode)
-
-        return _Network(base, features, frozen_features)
-
-    def _assemble(self, features, head, seed: int):
-        """``model_``: raw images -> ``features`` -> ``head`` (the sub-model named ``"head"``)."""
-        keras = require_keras(_NAME)
-        with scoped_seed(seed):
-            inputs = keras.Input(self.image_shape_, name="images")
-            return keras.Model(inputs, head(features(inputs)), name="finetuned_cnn")
-
-    @property
-    def model_(self):
-        model = self.__dict__.get("_model")
-        if model is None:
-            check_is_fitted(self, "head_")
-            if self._cache_identity != self._backbone_identity(self._seed):
-                raise ValueError(
-                    f"{_NAME}: base_model or weights changed since fit (the backbone's identity "
-                    "differs from the one its cached features were computed with); fit again."
-                )
-            network = self._build_network(self.image_shape_[:2], self._network_seed)
-            model = self._model = self._assemble(network.features, self.head_, self._network_seed)
-        return model
-
-    def _frozen_features(self, base, frozen_features, x: np.ndarray) -> np.ndarray:
-        """Pooled features of images through the frozen backbone (its batch normalizations folded)."""
-        folded = fold_batch_normalization(base)
-        extract = CompiledPredictor(
-            lambda images: frozen_features(images, folded), self.image_shape_, self.batch_size
-        )
-        return np.concatenate([extract(b) for b in _chunks(x, self.batch_size)])
-
-    def _frozen_predictor_features(self, x: np.ndarray) -> np.ndarray:
-        """Frozen-backbone features through ``model_`` (up to the head's input), compiled once."""
-        if self.__dict__.get("_frozen_predictor") is None:
-            keras = require_keras(_NAME)
-            model = self.model_
-            names = {layer.name for layer in model.layers}
-            pooled = model.get_layer("pooling" if "pooling" in names else "backbone").output
-            truncated = fold_batch_normalization(keras.Model(model.inputs, pooled))
-            self._frozen_predictor = CompiledPredictor(
-                lambda images: truncated(images, training=False), self.image_shape_, self.batch_size
-            )
-        return np.concatenate([self._frozen_predictor(b) for b in _chunks(x, self.batch_size)])
-
-    # ------------------------------------------------------------ budgets
-
-    def _l2(self, n_train: int) -> float:
-        return 1.0 / (2 * n_train) if self.l2 == "auto" else float(self.l2)
-
-    def _solves_head_exactly(self, augmentation) -> bool:
-        """Whether phase 1 is an exact logistic regression (epochs "auto", linear head, no augmentation)."""
-        return self.epochs == "auto" and self.hidden_units == 0 and not augmentation
-
-    def _epochs(self, value, n_train: int, target_steps: int, max_epochs: int) -> int:
-        return auto_epochs(n_train, self.batch_size, target_steps, max_epochs) if value == "auto" else value
+    def _constant_guess(self, codes: np.ndarray) -> float:
+        """The accuracy of always predicting the most frequent class."""
+        return np.bincount(codes).max() / len(codes)
 
     # ------------------------------------------------------------------- fit
-
-    # ------------------------------------------------------------------- fit
-
-    def _resolve_domains(self, y, sample_domain, n_samples: int):
-        return resolve_domains(y, sample_domain, n_samples=n_samples)
-
-    def _rows(self, y, sample_domain, n_images: int):
-        """Indices of the labeled rows (every row without a domain loss) and of the target rows (or None)."""
-        if self.domain_loss is None:
-            if sample_domain is not None:
-                raise ValueError(
-                    "sample_domain marks target rows for a domain loss, but domain_loss is None; "
-                    "set domain_loss (and domain_loss_weight=0 for training without its term)."
-                )
-            return np.arange(n_images), None
-        domains = self._resolve_domains(y, sample_domain, n_images)
-        labeled, target = np.flatnonzero(domains.labeled), np.flatnonzero(domains.target)
-        if len(target) < 2:
-            raise ValueError(
-                f"domain_loss={self.domain_loss!r} needs at least 2 target rows (y == -1 or "
-                f"sample_domain < 0); got {len(target)}."
-            )
-        return labeled, target
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, *, sample_domain=None):
@@ -577,267 +435,9 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         -------
         self : object
         """
-        require_keras(_NAME)
-        images = self._images(X, reset=True)
-        labeled, target = self._rows(y, sample_domain, len(images))
-        if target is None:
-            codes = self._labels(y, len(images))
-        else:
-            codes = self._labels(column_or_1d(y, warn=True, dtype=None)[labeled], len(labeled))
-        n_classes = len(self.classes_)
-        rng = check_random_state(self.random_state)
-        self._seed = derive_seed(rng)  # the backbone's random initialisation (weights=None)
-        seed = self._network_seed = derive_seed(rng)
-        train, val = self._split(codes, rng)
-        sample_weight = self._class_weights(codes)
-        self.__dict__.update(_model=None, _predictors={}, _frozen_predictor=None, _litert={})
-
-        # How each phase trains decides whether the backbone must be built at all.
-        exact = self._solves_head_exactly(self.augmentation)
-        head_epochs = 0 if exact else self._epochs(self.epochs, len(train), HEAD_STEPS, MAX_HEAD_EPOCHS)
-        fine_tune_epochs = self._epochs(
-            self.fine_tune_epochs, len(train), FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS
-        )
-        through_network = head_epochs > 0 and (bool(self.augmentation) or not self.cache_features)
-        self._frozen_backbone = fine_tune_epochs == 0
-        image_size = None if images.shape is None else images.shape[:2]
-        self._record_backbone_identity(self._seed)
-        cache = self._feature_cache()
-        network = None
-        self.input_shape_ = known_input_shape(
-            self.base_model, input_size=self.input_size, image_size=image_size
-        )
-        if cache is None or self.input_shape_ is None or fine_tune_epochs or through_network:
-            network = self._build_network(image_size, seed)
-        self.image_shape_ = images.shape or self.input_shape_
-        check_channels(self.image_shape_[-1], self.input_shape_[-1])
-        x = self._as_array(images, self.image_shape_)
-
-        def compute(rows):
-            nonlocal network
-            if network is None:
-                network = self._build_network(image_size, seed)
-            return self._frozen_features(network.base, network.frozen_features, rows)
-
-        cached = compute(x) if cache is None else cache.lookup(x, compute)
-        mean, variance = _standardization(cached[labeled[train]])
-        l2 = self._l2(len(train))
-        head = self.head_ = build_head(
-            cached.shape[1],
-            n_classes,
-            mean=mean,
-            variance=variance,
-            hidden_units=self.hidden_units,
-            dropout=self.dropout,
-            l1=self.l1,
-            l2=l2,
-            seed=seed,
-        )
-        if network is not None:
-            self._model = self._assemble(network.features, head, seed)
-        patience = (
-            auto_patience(len(train), self.batch_size, PLATEAU_STEPS)
-            if self.patience == "auto"
-            else self.patience
-        )
-        shuffle_rng = np.random.RandomState(derive_seed(rng))
-        domain_layer, own_callbacks = None, []
-        if target is not None:
-            domain_layer = domain_loss_layer(
-                self.domain_loss,
-                weight=AUTO_WEIGHTS[self.domain_loss]
-                if self.domain_loss_weight == "auto"
-                else self.domain_loss_weight,
-                discriminator_units=self.discriminator_units,
-                seed=derive_seed(rng),
-            )
-            steps = max(1, len(train) // self.batch_size) * (head_epochs + fine_tune_epochs)
-            own_callbacks = [warmup_callback(domain_layer, self.domain_warmup, steps)]
-        training = {
-            "optimizer": self.optimizer,
-            "lr_schedule": self.lr_schedule,
-            "early_stopping": self.early_stopping,
-            "patience": patience,
-            "callbacks": self.callbacks or [],
-            "verbose": self.verbose,
-            "own_callbacks": own_callbacks,
-        }
-
-        def phase(net, inputs, input_features, input_shape):
-            """The network to train and its batches; with a domain loss, the two-input graph."""
-            validation = None if val is None else (inputs[labeled[val]], codes[val])
-            target_inputs = None
-            if domain_layer is not None:
-                net = adaptation_model(head, input_features, input_shape, domain_layer)
-                target_inputs = inputs[target]
-                if validation is not None:
-                    validation = ((validation[0], validation[0]), validation[1])
-            batches = shuffled_batches(
-                inputs[labeled[train]],
-                codes[train],
-                sample_weight[train],
-                self.batch_size,
-                shuffle_rng,
-                target=target_inputs,
-            )
-            return net, batches, validation
-
-        self.history_ = {"head": {}, "fine_tune": {}}
-        if exact:
-            self.history_["head"] = self._solve_head(
-                head, cached[labeled[train]], codes[train], sample_weight[train], l2
-            )
-        elif head_epochs:
-            if through_network:
-                net, batches, validation = phase(self.model_, x, network.features, self.image_shape_)
-            else:
-                net, batches, validation = phase(head, cached, lambda f: f, cached.shape[1:])
-            self.history_["head"] = train_phase(
-                net,
-                batches,
-                validation,
-                steps=[(head_epochs, lambda: None)],
-                learning_rate=self.learning_rate,
-                budget="epochs" if self.epochs == "auto" else None,
-                **training,
-            )
-        if fine_tune_epochs:
-            self.history_["fine_tune"] = self._fine_tune(
-                network,
-                x,
-                codes,
-                sample_weight,
-                labeled,
-                train,
-                val,
-                fine_tune_epochs,
-                domain_layer,
-                phase,
-                training,
-            )
-        if domain_layer is not None:
-            self._warn_if_collapsed(codes[train])
-        return self
-
-    def _fine_tune(
-        self, network, x, codes, sample_weight, labeled, train, val, epochs, domain_layer, phase, training
-    ) -> dict:
-        """Phase 2: the top ``unfreeze`` layers and the head, in ``unfreeze_steps`` runs.
-
-        Without a domain loss, the model never ends worse than phase 1 on the monitored
-        objective (the validation loss with early stopping, else the training loss): phase
-        1's weights are kept if it would.
-        """
-        base = network.base
-        count = unfrozen_count(base, self.unfreeze)
-        n_steps = min(self.unfreeze_steps, epochs)
-        steps = [
-            (
-                round(epochs * k / n_steps),
-                lambda k=k: set_unfrozen(base, max(1, round(count * k / n_steps)) if count else 0),
-            )
-            for k in range(1, n_steps + 1)
-        ]
-        rows = train if val is None else val
-        monitored = (x[labeled[rows]], codes[rows], sample_weight[rows])
-        guard = None if domain_layer is not None else (self._loss(*monitored), self.model_.get_weights())
-        net, batches, validation = phase(self.model_, x, network.features, self.image_shape_)
-        history = train_phase(
-            net,
-            batches,
-            validation,
-            steps=steps,
-            learning_rate=self.learning_rate / 10
-            if self.fine_tune_learning_rate == "auto"
-            else self.fine_tune_learning_rate,
-            budget="fine_tune_epochs" if self.fine_tune_epochs == "auto" else None,
-            **training,
-        )
-        set_unfrozen(base, 0)
-        if guard is not None:
-            before, weights = guard
-            history["reverted"] = bool(self._loss(*monitored) > before)
-            if history["reverted"]:
-                self.model_.set_weights(weights)
-        return history
-
-    def _solve_head(self, head, features, codes, sample_weight, l2: float) -> dict:
-        """Phase 1 of a linear head: the exact logistic regression, written into ``head``."""
-        z = np.asarray(head.get_layer("standardize")(features), dtype=np.float64)
-        C, l1_ratio = logistic_penalty(self.l1, l2, len(codes), len(self.classes_))
-        kernel, bias, n_iter = solve_logistic_head(
-            z, codes, sample_weight, len(self.classes_), C=C, l1_ratio=l1_ratio
-        )
-        head.get_layer("probabilities").set_weights([kernel, bias])
-        logits = z @ kernel + bias
-        loss = _cross_entropy(logits, codes, sample_weight)
-        accuracy = float(np.mean(np.argmax(logits, axis=1) == codes))
-        return {
-            "loss": [loss],
-            "accuracy": [accuracy],
-            "steps": [n_iter],
-            "stop_reason": "budget" if n_iter >= LOGISTIC_MAX_ITER else "converged",
-        }
-
-    def _loss(self, x: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray) -> float:
-        """The training objective of ``model_`` (in inference mode) on these images.
-
-        The mean weighted cross-entropy plus the head's penalties, as Keras reports the loss.
-        """
-        keras = require_keras(_NAME)
-        proba = self.model_.predict(x, batch_size=self.batch_size, verbose=0)
-        penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in self.model_.losses)
-        return _cross_entropy(np.log(np.clip(proba, 1e-12, None)), codes, sample_weight) + penalty
-
-    def _warn_if_collapsed(self, train_codes: np.ndarray) -> None:
-        """Warn when the training accuracy, after rising, fell to that of a constant guess.
-
-        A constant embedding has no domain gap, so a domain loss that grows faster than the
-        classifier learns can collapse the features: the labeled rows' accuracy drops to the
-        share of the most frequent class and the predictions become one class.
-        """
-        accuracy = [value for phase in self.history_.values() for value in phase.get("accuracy", [])]
-        majority = np.bincount(train_codes).max() / len(train_codes)
-        if accuracy and accuracy[-1] <= majority + 0.05 and max(accuracy) >= accuracy[-1] + 0.1:
-            warn_at_caller(
-                f"{_NAME}: the training accuracy on the labeled rows rose to {max(accuracy):.2f} "
-                f"and ended at {accuracy[-1]:.2f}, no better than always predicting the most "
-                f"frequent class ({majority:.2f}), while the domain loss ramped up: the features "
-                "have probably collapsed. Try domain_warmup='linear', a smaller "
-                "domain_loss_weight, or a pretrained backbone with its head trained first "
-                "(epochs > 0)."
-            )
-
-    def _split(self, codes: np.ndarray, rng):
-        """Indices of the training and validation images (validation None without early stopping)."""
-        everything = np.arange(len(codes))
-        if not self.early_stopping:
-            return everything, None
-        n_val = int(np.ceil(self.validation_fraction * len(codes)))
-        if n_val >= len(codes):
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves no training images "
-                f"out of {len(codes)}."
-            )
-        seed = derive_seed(rng)
-        try:
-            return train_test_split(everything, test_size=n_val, stratify=codes, random_state=seed)
-        except ValueError:  # too few images of a class to stratify
-            return train_test_split(everything, test_size=n_val, random_state=seed)
+        return self._fit(X, y, sample_domain)
 
     # --------------------------------------------------------------- predict
-
-    def _predictor(self, image_shape) -> CompiledPredictor:
-        """The compiled ``model_`` for images of this shape, its backbone's batch normalizations folded."""
-        predictors = self.__dict__.setdefault("_predictors", {})
-        if image_shape not in predictors:
-            model = fold_batch_normalization(self.model_)
-
-            def probabilities(x):
-                return model(x, training=False)
-
-            predictors[image_shape] = CompiledPredictor(probabilities, image_shape, self.batch_size)
-        return predictors[image_shape]
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of images.
@@ -852,22 +452,7 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         proba : ndarray of shape (n, n_classes)
             Columns in the order of ``classes_``.
         """
-        check_is_fitted(self, "head_")
-        images = self._images(X, reset=False)
-        shape = images.shape or self.image_shape_
-        if shape != self.image_shape_:
-            raise ValueError(
-                f"X holds images of shape {shape}, but the classifier was fitted on images of shape "
-                f"{self.image_shape_}; resize them (or pass image files, which are resized)."
-            )
-        cache = self._feature_cache() if self._frozen_backbone else None
-        if cache is not None:  # the head on cached features of the frozen backbone
-            features = cache.lookup(self._as_array(images, shape), self._frozen_predictor_features)
-            return self.head_.predict(features, batch_size=max(self.batch_size, 256), verbose=0)
-        predictor = self._predictor(self.image_shape_)
-        batches = images.batches(self.batch_size, size=shape[:2], channels=shape[-1])
-        run = self._runner(predictor, len(images))
-        return np.concatenate([run(batch) for batch in batches])
+        return self._outputs(X)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of images.
@@ -908,86 +493,8 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
             sample_weight = None if sample_weight is None else _safe_indexing(sample_weight, keep)
         return super().score(X, y, sample_weight=sample_weight)
 
-    # ---------------------------------------------------------- persistence
-
-    def __getstate__(self):
-        # First in the state, so that unpickling (e.g. in a joblib worker) sets TensorFlow's
-        # thread counts before any Keras object in the parameters or model_ starts its runtime.
-        state = {"_configure_threads": _ConfigureThreadsFirst(), **super().__getstate__()}
-        blobs = state["_keras_model_bytes"]
-        if "_model" in blobs:  # the head is inside the network: stored once
-            blobs.pop("head_", None)
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        state.pop("_configure_threads", None)
-        super().__setstate__(state)
-        if self.__dict__.get("_model") is not None:
-            self.head_ = self._model.get_layer("head")
-        self.__dict__.setdefault("_model", None)
-
-    def export(self, path, format="keras"):
-        """Save the fitted network for serving without scikit-learn.
-
-        The network takes raw images of shape ``image_shape_`` (float32; 2-D rows reshaped)
-        and returns class probabilities in the order of ``classes_``.
-
-        Parameters
-        ----------
-        path : str or path-like
-            A ``.keras`` file, a SavedModel folder or a ``.tflite`` file.
-        format : {"keras", "saved_model", "tflite"}, default="keras"
-            ``"keras"``: a Keras archive, loaded with ``keras.saving.load_model`` once
-            ``skltransfer.keras`` is imported (its custom layers are registered under
-            ``skltransfer>``). ``"saved_model"``: a TensorFlow SavedModel with a ``serve``
-            endpoint. ``"tflite"``: a TensorFlow Lite flat buffer.
-
-        Returns
-        -------
-        path : str
-        """
-        check_is_fitted(self, "head_")
-        return export_model(self.model_, path, format)
-
-    def __skltransfer_tags__(self) -> DomainTags:
-        return DomainTags(learns_from_unlabeled=self.domain_loss is not None)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        return tags
-
-
-class _ConfigureThreadsFirst:
-    """Unpickles as :func:`require_keras`, which sets TensorFlow's threads from joblib's budget."""
-
-    def __reduce__(self):
-        return (require_keras, (_NAME,))
-
-
-class _Network(NamedTuple):
-    """The layers of ``model_`` before the head (see :meth:`FineTunedCNNClassifier._build_network`)."""
-
-    base: object
-    features: Callable
-    frozen_features: Callable
-
-
-def _standardization(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of the training features; constant features get a variance of 1."""
-    features = np.asarray(features, dtype=np.float64)
-    variance = features.var(axis=0)
-    variance[variance < 1e-12] = 1.0
-    return features.mean(axis=0).astype(np.float32), variance.astype(np.float32)
-
 
 def _cross_entropy(logits: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray) -> float:
     """Keras' sparse categorical cross-entropy of ``logits`` (mean of the weighted row losses)."""
     log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
     return float(np.mean(-log_proba[np.arange(len(codes)), codes] * sample_weight))
-
-
-def _chunks(x: np.ndarray, size: int):
-    for start in range(0, len(x), size):
-        yield x[start : start + size]

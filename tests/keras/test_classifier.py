@@ -310,7 +310,7 @@ def test_verbose_shows_keras_progress(capsys):
 
 def test_predict_proba_folds_batch_normalization_and_matches_the_keras_model(monkeypatch):
     from skltransfer.keras import _base as keras_base
-    from skltransfer.keras import classifier as classifier_module
+    from skltransfer.keras import _finetuned as recipe_module
 
     folded = []
 
@@ -319,7 +319,7 @@ def test_predict_proba_folds_batch_normalization_and_matches_the_keras_model(mon
         folded.append(out is not model)
         return out
 
-    monkeypatch.setattr(classifier_module, "fold_batch_normalization", spy)
+    monkeypatch.setattr(recipe_module, "fold_batch_normalization", spy)
     init = keras.initializers.GlorotUniform(0)
     inputs = keras.Input((8, 8, 1))
     x = keras.layers.BatchNormalization(name="bn")(
@@ -375,7 +375,7 @@ def test_defaults_train_on_a_few_hundred_images():
 
 def test_memory_caches_frozen_features_and_skips_the_backbone(tmp_path, monkeypatch):
     """A second fit and its prediction on cached images neither build nor run the backbone."""
-    from skltransfer.keras import _backbone, classifier
+    from skltransfer.keras import _backbone, _finetuned
 
     builds = []
     original = _backbone.resolve_backbone
@@ -384,7 +384,7 @@ def test_memory_caches_frozen_features_and_skips_the_backbone(tmp_path, monkeypa
         builds.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(classifier, "resolve_backbone", counting)
+    monkeypatch.setattr(_finetuned, "resolve_backbone", counting)
     X, y = _digits(n_per_class=20)
     params = dict(fine_tune_epochs=0, epochs="auto", l2=0.01)
     plain = _clf(**params).fit(X, y)

@@ -1,0 +1,400 @@
+"""FineTunedCNNRegressor: a pretrained Keras backbone fine-tuned as a scikit-learn regressor.
+
+The recipe is :class:`~skltransfer.keras._finetuned._FineTunedCNN`'s; this module holds its
+regression hooks: float targets standardised (and mapped back by the network's last
+layer), a linear output, the exact ridge solution of a linear head, the mean squared error
+and R^2.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils import _safe_indexing, check_array
+from sklearn.utils.validation import check_consistent_length
+
+from .._domains import resolve_domains
+from ..utils._sklearn_compat import _fit_context
+from ._base import require_keras
+from ._finetuned import RECIPE_PARAMETER_CONSTRAINTS, _FineTunedCNN
+from ._ridge_head import MAX_ITER as ELASTIC_NET_MAX_ITER
+from ._ridge_head import ridge_penalty, solve_ridge_head
+
+__all__ = ["FineTunedCNNRegressor"]
+
+_NAME = "FineTunedCNNRegressor"
+
+
+def _float_targets(y) -> np.ndarray:
+    """``y`` as a 1-D or 2-D float array, NaN (unlabeled rows) allowed, infinity not."""
+    if y is None:
+        raise ValueError(f"{_NAME} requires y to be passed, but the target y is None.")
+    return check_array(y, ensure_2d=False, dtype=np.float64, ensure_all_finite="allow-nan", input_name="y")
+
+
+def _unlabeled(y: np.ndarray) -> np.ndarray:
+    """Rows of a float target with a NaN (the regression domain convention)."""
+    missing = np.isnan(y)
+    return missing.any(axis=1) if missing.ndim == 2 else missing
+
+
+class FineTunedCNNRegressor(RegressorMixin, _FineTunedCNN):
+    """A pretrained CNN with a new linear regression head, trained in two phases.
+
+    Image regression by transfer learning, the regression sibling of
+    :class:`FineTunedCNNClassifier` (same recipe and parameters, ``class_weight`` excepted):
+    the backbone, cut at ``layer`` and globally pooled, gets a new head (standardised
+    features, optional hidden layer, dropout, L1/L2 penalties, a linear output per target).
+    Phase 1 trains the head on the frozen backbone: a linear head (``hidden_units=0``) is
+    solved exactly as a ridge regression of the standardised targets on the standardised,
+    cached features (an elastic net with ``l1``). Phase 2 fine-tunes the top layers of the
+    backbone with the mean squared error, never ending worse than phase 1 on the monitored
+    loss.
+
+    Targets are standardised inside (their mean and standard deviation over the training
+    rows), so that the defaults train on any target scale; the network's last layer,
+    ``"destandardize"`` (a ``Rescaling``), maps its outputs back to the targets' units, in
+    ``model_`` and in what :meth:`export` writes.
+
+    With ``domain_loss``, the regressor also learns from unlabeled images of a target domain:
+    rows whose target is NaN (the regression domain convention, see
+    :func:`skltransfer.stack_domains`; ``-1.0`` is a target like any other), or the rows that
+    ``sample_domain`` marks as target, as in :class:`FineTunedCNNClassifier`.
+
+    TensorFlow is imported on the first ``fit``, never when :mod:`skltransfer` is imported.
+
+    Parameters
+    ----------
+    base_model : str, path or keras.Model, default="mobilenet_v2"
+        The backbone, as in :class:`FineTunedCNNClassifier`.
+    weights : "imagenet", None or path, default="imagenet"
+        The backbone's weights, as in :class:`FineTunedCNNClassifier`.
+    layer : str, int or None, default=None
+        Backbone layer whose output feeds the head; None: the last 4-D one.
+    pooling : {"avg", "max"} or None, default="avg"
+        Global pooling of a 4-D feature map; None flattens it.
+    input_size : int, (height, width) or None, default=None
+        Network input size; None: the network's native size.
+    image_shape : tuple of int, default=None
+        Shape of one image when ``X`` holds flattened images.
+    preprocessing : "auto", str, callable or None, default="auto"
+        Pixel preprocessing, as in :class:`FineTunedCNNClassifier`.
+    memory : None, str, path or joblib.Memory, default=None
+        Cache of the frozen backbone's features, as in :class:`FineTunedCNNClassifier`.
+    engine : {"auto", "keras", "litert"}, default="auto"
+        What runs :meth:`predict`, as in :class:`FineTunedCNNClassifier`.
+    hidden_units : int, default=0
+        Units of a ReLU hidden layer in the head; 0 for a linear head (a ridge regression on
+        the standardised features).
+    dropout : float, default=0.2
+        Dropout rate before the output layer, in the phases trained by stochastic steps.
+    l1 : float, default=0.0
+        L1 penalty on the kernels of the head's dense layers (added to the mean loss).
+    l2 : float or "auto", default="auto"
+        L2 penalty on the kernels of the head's dense layers (added to the mean loss).
+        "auto": ``1 / (n k)`` for ``n`` training rows and ``k`` targets, the penalty of
+        scikit-learn's ``Ridge(alpha=1.0)``: the linear head's phase 1 is then exactly that
+        ridge regression on the standardised features, of the standardised targets.
+    epochs : int or "auto", default="auto"
+        Phase 1 epochs; "auto": the exact solve of a linear head on cached features, else
+        the step budget of :class:`FineTunedCNNClassifier`.
+    learning_rate : float, default=1e-3
+        Phase 1 initial learning rate (stochastic steps only).
+    fine_tune_epochs : int or "auto", default="auto"
+        Phase 2 epochs, as in :class:`FineTunedCNNClassifier`.
+    fine_tune_learning_rate : float or "auto", default="auto"
+        Phase 2 initial learning rate; "auto": ``learning_rate / 10``.
+    unfreeze : int, float or str, default=0.2
+        Which top layers of the backbone phase 2 trains.
+    unfreeze_steps : int, default=1
+        Progressive unfreezing in this many steps.
+    augmentation : list of str or keras layers, str or None, default=None
+        Random transformations of training images.
+    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"} or keras optimizer, default="adam"
+        A new optimizer for each phase.
+    lr_schedule : {"constant", "cosine", "exponential", "plateau"} or callable, default="constant"
+        Per-epoch learning rate within each phase.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training images and stop each phase on the
+        validation loss.
+    validation_fraction : float, default=0.1
+        Fraction held out when ``early_stopping`` (not stratified).
+    patience : int or "auto", default="auto"
+        Epochs without improvement before a phase stops.
+    callbacks : list of keras callbacks or None, default=None
+        Extra callbacks for every ``Model.fit`` call (copied at fit).
+    cache_features : bool, default=True
+        Train phase 1 on features computed once, when there is no augmentation.
+    domain_loss : {"mmd", "coral", "adversarial"} or None, default=None
+        The domain loss on the adapted features of labeled and target batches.
+    domain_loss_weight : float or "auto", default="auto"
+        Weight of the domain loss against the mean squared error.
+    domain_warmup : {"sigmoid", "linear", "constant"}, default="sigmoid"
+        How the domain term ramps up over the whole training.
+    discriminator_units : tuple of int, default=(64,)
+        Hidden ReLU layers of the domain classifier ("adversarial" only).
+    batch_size : int, default=32
+    verbose : int, default=0
+        Keras progress bars when positive.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, dropout, augmentation, the validation split and the
+        batch order; global random states are left unchanged.
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        Number of targets (columns of a 2-D ``y``, else 1).
+    model_ : keras.Model
+        The whole network: raw images of ``image_shape_`` in, predictions in the targets'
+        units out. Its sub-model ``"head"`` takes the pooled features; its layer
+        ``"backbone"`` holds the backbone.
+    head_ : keras.Model
+        The head: pooled features in, predictions out (its output layer ``"predictions"``
+        predicts the standardised targets, ``"destandardize"`` maps them back).
+    history_ : dict
+        ``{"head": {...}, "fine_tune": {...}}``: per phase, metric name -> per-epoch values
+        (``loss``, the mean squared error of the standardised targets plus penalties, and
+        ``r2_score``), ``steps`` and ``stop_reason``.
+    image_shape_ : tuple of int
+        ``(height, width, channels)`` of the images ``model_`` takes.
+    input_shape_ : tuple of int
+        ``(height, width, channels)`` fed to the backbone.
+    n_features_in_ : int
+        Number of values per row, when fitted on a 2-D array.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when fitted on a DataFrame with string column names.
+
+    See Also
+    --------
+    FineTunedCNNClassifier : The same recipe for class labels.
+    PretrainedFeatureExtractor : The frozen backbone's features as a transformer.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> from skltransfer import FineTunedCNNRegressor
+    >>> inputs = keras.Input((8, 8, 1))
+    >>> init = keras.initializers.GlorotUniform(seed=0)
+    >>> conv = keras.layers.Conv2D(4, 3, kernel_initializer=init)
+    >>> base = keras.Model(inputs, conv(inputs))
+    >>> rng = np.random.RandomState(0)
+    >>> brightness = rng.uniform(0.5, 2.0, size=40)
+    >>> X = rng.rand(40, 64) * brightness[:, None]
+    >>> reg = FineTunedCNNRegressor(base, image_shape=(8, 8), fine_tune_epochs=0).fit(X[:30], brightness[:30])
+    >>> round(reg.score(X[30:], brightness[30:]), 2), reg.predict(X[:3]).shape
+    (0.96, (3,))
+    """
+
+    _own_parameter_constraints: ClassVar[dict] = dict(RECIPE_PARAMETER_CONSTRAINTS)
+    _keras_loss = "mean_squared_error"
+    _metric = "r2_score"
+    _constant_prediction = "always predicting the mean"
+    _unlabeled_marker = "NaN in y"
+
+    def __init__(
+        self,
+        base_model="mobilenet_v2",
+        *,
+        weights="imagenet",
+        layer=None,
+        pooling="avg",
+        input_size=None,
+        image_shape=None,
+        preprocessing="auto",
+        memory=None,
+        engine="auto",
+        hidden_units=0,
+        dropout=0.2,
+        l1=0.0,
+        l2="auto",
+        epochs="auto",
+        learning_rate=1e-3,
+        fine_tune_epochs="auto",
+        fine_tune_learning_rate="auto",
+        unfreeze=0.2,
+        unfreeze_steps=1,
+        augmentation=None,
+        optimizer="adam",
+        lr_schedule="constant",
+        early_stopping=False,
+        validation_fraction=0.1,
+        patience="auto",
+        callbacks=None,
+        cache_features=True,
+        domain_loss=None,
+        domain_loss_weight="auto",
+        domain_warmup="sigmoid",
+        discriminator_units=(64,),
+        batch_size=32,
+        verbose=0,
+        random_state=None,
+    ):
+        self.base_model = base_model
+        self.weights = weights
+        self.layer = layer
+        self.pooling = pooling
+        self.input_size = input_size
+        self.image_shape = image_shape
+        self.preprocessing = preprocessing
+        self.memory = memory
+        self.engine = engine
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.l1 = l1
+        self.l2 = l2
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.fine_tune_epochs = fine_tune_epochs
+        self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.unfreeze = unfreeze
+        self.unfreeze_steps = unfreeze_steps
+        self.augmentation = augmentation
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.callbacks = callbacks
+        self.cache_features = cache_features
+        self.domain_loss = domain_loss
+        self.domain_loss_weight = domain_loss_weight
+        self.domain_warmup = domain_warmup
+        self.discriminator_units = discriminator_units
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ task hooks
+
+    def _resolve_domains(self, y, sample_domain, n_samples: int):
+        """Domains from NaN targets (a row of a 2-D ``y`` with any NaN is unlabeled)."""
+        marker = np.where(_unlabeled(_float_targets(y)), np.nan, 0.0)
+        return resolve_domains(marker, sample_domain, n_samples=n_samples, regression=True)
+
+    def _encode_targets(self, y, labeled, n_images: int) -> np.ndarray:
+        """Record ``n_outputs_`` and the targets' scale; return the standardised 2-D targets."""
+        y = _float_targets(y)
+        check_consistent_length(np.empty(n_images), y)
+        if labeled is not None:
+            y = y[labeled]
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")  # no NaN left
+        self._y_1d = y.ndim == 1
+        y = y.reshape(len(y), -1)
+        self.n_outputs_ = y.shape[1]
+        scale = y.std(axis=0)
+        scale[scale < 1e-12] = 1.0
+        self._target_mean, self._target_scale = y.mean(axis=0), scale
+        return ((y - self._target_mean) / scale).astype(np.float32)
+
+    def _n_outputs(self, targets: np.ndarray) -> int:
+        return targets.shape[1]
+
+    def _auto_l2(self, n_train: int) -> float:
+        """``1 / (n k)``: the penalty of scikit-learn's ``Ridge(alpha=1.0)`` (see ``_ridge_head``)."""
+        return 1.0 / (n_train * self.n_outputs_)
+
+    def _output_layer(self) -> dict:
+        rescale = (self._target_scale.astype(np.float32), self._target_mean.astype(np.float32))
+        return {"activation": None, "output_name": "predictions", "rescale": rescale}
+
+    def _training_head(self, head):
+        """The head up to ``"predictions"``: the loss compares standardised targets."""
+        keras = require_keras(_NAME)
+        return keras.Model(head.inputs, head.get_layer("predictions").output, name="standardized_head")
+
+    def _solve_head(self, head, features, targets, sample_weight, l2: float) -> dict:
+        """Phase 1 of a linear head: the exact ridge (or elastic net) solution, written into ``head``."""
+        z = np.asarray(head.get_layer("standardize")(features), dtype=np.float64)
+        alpha, l1_ratio = ridge_penalty(self.l1, l2, len(targets), targets.shape[1])
+        kernel, bias, n_iter = solve_ridge_head(z, targets, sample_weight, alpha=alpha, l1_ratio=l1_ratio)
+        head.get_layer("predictions").set_weights([kernel, bias])
+        predicted = z @ kernel + bias
+        return {
+            "loss": [self._squared_error(predicted, targets, sample_weight)],
+            "r2_score": [float(r2_score(targets, predicted, sample_weight=sample_weight))],
+            "steps": [n_iter],
+            "stop_reason": "budget" if n_iter >= ELASTIC_NET_MAX_ITER else "converged",
+        }
+
+    def _objective(self, outputs: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray) -> float:
+        """The mean squared error of the standardised targets, as Keras reports the loss."""
+        standardized = (np.reshape(outputs, targets.shape) - self._target_mean) / self._target_scale
+        return self._squared_error(standardized, targets, sample_weight)
+
+    @staticmethod
+    def _squared_error(predicted, targets, sample_weight) -> float:
+        return float(np.mean(np.mean((predicted - targets) ** 2, axis=1) * sample_weight))
+
+    def _constant_guess(self, targets: np.ndarray) -> float:
+        """R^2 of always predicting the mean: 0."""
+        return 0.0
+
+    # ------------------------------------------------------------------- fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, sample_domain=None):
+        """Build the network and train it: the head on the frozen backbone, then the top layers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, height, width[, channels]) or (n, n_features), or list of paths
+            Training images (see :class:`PretrainedFeatureExtractor` for the accepted forms).
+        y : array-like of shape (n,) or (n, n_outputs)
+            Float targets. With ``domain_loss``, NaN marks unlabeled target images
+            (:func:`skltransfer.stack_domains`); ``-1.0`` is a target like any other.
+        sample_domain : array-like of int of shape (n,), default=None
+            With ``domain_loss`` only: the domain of each row (``>= 0`` source, ``< 0``
+            target), overriding the NaN rule. Requested through metadata routing
+            (``set_fit_request(sample_domain=True)``).
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_domain)
+
+    # --------------------------------------------------------------- predict
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets of images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, height, width[, channels]) or (n, n_features), or list of paths
+            Images of the shape seen in ``fit`` (files are read at that size).
+
+        Returns
+        -------
+        y : ndarray of shape (n,) or (n, n_outputs_)
+            The shape of the ``y`` seen in ``fit``.
+        """
+        outputs = np.asarray(self._outputs(X), dtype=np.float64)
+        return outputs.ravel() if self._y_1d else outputs
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R^2 on the labeled rows (rows with a NaN target are left out).
+
+        Parameters
+        ----------
+        X : array-like or list of paths
+            Images (see :meth:`predict`).
+        y : array-like of shape (n,) or (n, n_outputs)
+        sample_weight : array-like of shape (n,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        keep = np.flatnonzero(~_unlabeled(_float_targets(y)))
+        X, y = _safe_indexing(X, keep), _safe_indexing(y, keep)
+        sample_weight = None if sample_weight is None else _safe_indexing(sample_weight, keep)
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
