@@ -69,6 +69,15 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
     mode throughout (the backbone is called with ``training=False``). Augmentation layers are
     active only while training.
 
+    The head standardises its input (its first layer, a ``Normalization`` with the mean and
+    variance of the labeled training rows' pooled features), so that its training does not
+    depend on the backbone's feature scale. The exception is a backbone trained from a random
+    initialisation together with its head (``weights=None``, ``epochs=0``, fine-tuning that
+    unfreezes layers): no phase fits the head to fixed features, and the statistics of the
+    random initial network (per-feature scales spread over orders of magnitude) describe
+    features that the training replaces; frozen into the network as gains, they change how
+    it trains. Its head takes the features unscaled, as in a network trained end to end.
+
     When phase 1 uses no augmentation, the frozen backbone's features are computed once,
     through a compiled fixed-shape function, and the head is trained on them: the same
     training, many times faster than running every epoch through the backbone.
@@ -236,7 +245,8 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         layer ``"backbone"`` holds the backbone, called in inference mode. Assembled on
         first access when ``fit`` did not need the backbone (see ``memory``).
     head_ : keras.Model
-        The head: pooled features in (standardised by its first layer), probabilities out.
+        The head: pooled features in (standardised by its first layer, the identity for a
+        backbone trained from scratch with it), probabilities out.
     history_ : dict
         ``{"head": {...}, "fine_tune": {...}}``: per phase, metric name -> per-epoch values
         (``loss``, ``accuracy`` and, with early stopping, ``val_loss``, ``val_accuracy``).
@@ -529,6 +539,20 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
         """Whether phase 1 is an exact logistic regression (epochs "auto", linear head, no augmentation)."""
         return self.epochs == "auto" and self.hidden_units == 0 and not augmentation
 
+    def _trains_features_from_scratch(self, network, fine_tune_epochs: int) -> bool:
+        """Whether the head trains only together with a randomly initialised backbone.
+
+        ``weights=None``, ``epochs=0`` and fine-tuning that unfreezes layers: no phase fits
+        the head to fixed features, so its ``Normalization`` is the identity (see the class
+        description).
+        """
+        return (
+            self.weights is None
+            and self.epochs == 0
+            and fine_tune_epochs > 0
+            and unfrozen_count(network.base, self.unfreeze) > 0
+        )
+
     def _epochs(self, value, n_train: int, target_steps: int, max_epochs: int) -> int:
         return auto_epochs(n_train, self.batch_size, target_steps, max_epochs) if value == "auto" else value
 
@@ -621,6 +645,8 @@ class FineTunedCNNClassifier(ClassifierMixin, KerasImageEstimator):
 
         cached = compute(x) if cache is None else cache.lookup(x, compute)
         mean, variance = _standardization(cached[labeled[train]])
+        if self._trains_features_from_scratch(network, fine_tune_epochs):
+            mean, variance = np.zeros_like(mean), np.ones_like(variance)
         l2 = self._l2(len(train))
         head = self.head_ = build_head(
             cached.shape[1],
