@@ -64,6 +64,10 @@ class FittedEstimatorDelegationMixin:
     scikit-learn's meta-estimators. ``__sklearn_tags__`` copies the wrapped estimator's type.
     """
 
+    def _delegated_input(self, X):
+        """``X`` as the fitted estimator takes it (as given, unless ``fit`` converted it)."""
+        return X
+
     @property
     def classes_(self):
         """The classes of the fitted estimator."""
@@ -74,31 +78,31 @@ class FittedEstimatorDelegationMixin:
     def predict(self, X):
         """Predict with the fitted estimator."""
         check_is_fitted(self)
-        return self.estimator_.predict(X)
+        return self.estimator_.predict(self._delegated_input(X))
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities from the fitted estimator."""
         check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
+        return self.estimator_.predict_proba(self._delegated_input(X))
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities from the fitted estimator."""
         check_is_fitted(self)
-        return self.estimator_.predict_log_proba(X)
+        return self.estimator_.predict_log_proba(self._delegated_input(X))
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
         """Decision function of the fitted estimator."""
         check_is_fitted(self)
-        return self.estimator_.decision_function(X)
+        return self.estimator_.decision_function(self._delegated_input(X))
 
     @available_if(_estimator_has("transform"))
     def transform(self, X):
         """Transform with the fitted estimator."""
         check_is_fitted(self)
-        return self.estimator_.transform(X)
+        return self.estimator_.transform(self._delegated_input(X))
 
     def __sklearn_tags__(self):
         inner = self.estimator.__sklearn_tags__()

@@ -214,10 +214,7 @@ OVERRIDES: dict = {}
 
 
 #: Cases that fail for a reason owned elsewhere, kept as strict expected failures.
-KNOWN_FAILURES = {
-    "LabelShiftClassifier-huge": "LabelShiftClassifier fits on 1e300 values without an error naming their "
-    "magnitude (its fit has no check_magnitude): the label-shift estimator's validation",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def case(id_: str, call: Callable[[], Any], expect, *marks):

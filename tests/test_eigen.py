@@ -42,7 +42,7 @@ def test_block_krylov_matches_dense_and_warm_start_saves_products(dtype):
     cold = sum(columns)
     columns.clear()
     block_top_eigh(apply, 300, 6, random_state=np.random.RandomState(1), dtype=dtype, start=vectors)
-    assert sum(columns) <= cold
+    assert sum(columns) < cold  # the warm start converges within the first cycle
 
 
 def test_block_krylov_reports_no_convergence():

@@ -2,6 +2,7 @@
 
 import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -575,3 +576,20 @@ def test_kmm_lanczos_step_bounds_the_largest_eigenvalue():
     exact = np.linalg.eigvalsh(K)[-1]
     assert exact <= _largest_eigenvalue(K) <= 1.02 * exact
     assert _largest_eigenvalue(K) == _largest_eigenvalue(K.copy())
+
+
+@pytest.mark.parametrize(
+    "Weighting", [KernelMeanMatching, DomainClassifierWeighting, LeastSquaresImportanceFitting]
+)
+def test_data_frame_columns_are_checked_and_not_passed_on(Weighting):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    y = np.r_[rng.integers(0, 2, 30), np.full(30, -1)]
+    model = Weighting(LogisticRegression()).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the estimator was fitted on the validated array
+        np.testing.assert_array_equal(model.predict(X), model.estimator_.predict(X.to_numpy()))
+        model.predict_proba(X), model.score(X.iloc[:30], y[:30])
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.predict(X[["c", "b", "a"]])

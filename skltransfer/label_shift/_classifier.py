@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import cross_val_predict
-from sklearn.utils import check_consistent_length
+from sklearn.utils import assert_all_finite, check_consistent_length
 
 from .._domains import encode_labeled_classes
 from ..pipeline import _as_indexable, _labeled_rows
@@ -27,6 +27,7 @@ from ..utils._sklearn_compat import (
     validate_data,
 )
 from ..utils._tags import LearnsFromTargetMixin
+from ..utils._validation import check_magnitude
 from ._calibration import apply_calibration, fit_calibration, proba_to_logits
 from ._priors import (
     bbse_weights,
@@ -240,6 +241,9 @@ class LabelShiftClassifier(
         validate_data(self, X, skip_check_array=True)
         y = require_y(self, y)
         X = _as_indexable(X)
+        if isinstance(X, np.ndarray) and X.dtype.kind == "f":  # numeric rows, not image paths
+            assert_all_finite(X, allow_nan=True, input_name="X")  # NaN: the estimator's call
+            check_magnitude(X)
         check_consistent_length(X, y)
         domains = self._resolve_domains(y, sample_domain, y.shape[0])
         source = domains.source & domains.labeled

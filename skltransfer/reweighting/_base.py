@@ -106,6 +106,11 @@ class BaseImportanceWeighting(
     def _source_weights(self, X_source: np.ndarray, X_target: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _delegated_input(self, X):
+        # fit gave the estimator the validated array: prediction does the same (and checks
+        # the column names against those seen in fit)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
     @available_if(_estimator_has("score"))
     def score(self, X, y, sample_weight=None):
         """Score of the fitted estimator (accuracy for classifiers, R² for regressors).
@@ -121,4 +126,4 @@ class BaseImportanceWeighting(
         score : float
         """
         check_is_fitted(self)
-        return self.estimator_.score(X, y, sample_weight=sample_weight)
+        return self.estimator_.score(self._delegated_input(X), y, sample_weight=sample_weight)
