@@ -279,6 +279,8 @@ class _FineTunedCNN(KerasImageEstimator):
     def _initialize_head(self, fit: _Fit) -> None:
         """``head_`` (standardised by the training rows' features) and, with a backbone, ``model_``."""
         mean, variance = _standardization(fit.features[fit.labeled[fit.train]])
+        if self._trains_features_from_scratch(fit):
+            mean, variance = np.zeros_like(mean), np.ones_like(variance)
         fit.head = self.head_ = build_head(
             fit.features.shape[1],
             self._n_outputs(fit.targets),
@@ -293,6 +295,23 @@ class _FineTunedCNN(KerasImageEstimator):
         )
         if fit.network is not None:
             self._model = self._assemble(fit.network.features, fit.head, fit.seed)
+
+    def _trains_features_from_scratch(self, fit: _Fit) -> bool:
+        """Whether the head trains only together with a randomly initialised backbone.
+
+        ``weights=None``, ``epochs=0`` and fine-tuning that unfreezes layers: no phase fits
+        the head to fixed features, and the random initial network's statistics (per-feature
+        scales spread over orders of magnitude) describe features that the training
+        replaces; frozen into the head as gains, they change how the network trains. The
+        head's ``Normalization`` is then the identity, as in a network trained end to end.
+        """
+        return (
+            self.weights is None
+            and self.epochs == 0
+            and fit.fine_tune_epochs > 0
+            and fit.network is not None
+            and unfrozen_count(fit.network.base, self.unfreeze) > 0
+        )
 
     def _initialize_training(self, fit: _Fit) -> None:
         """Patience, batch order, the domain-loss layer and its warm-up: what every phase shares."""

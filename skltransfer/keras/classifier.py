@@ -89,7 +89,7 @@ class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
     engine : {"auto", "keras", "litert"}, default="auto"
         What runs ``predict_proba``: the compiled TensorFlow function, or the network
         converted once to LiteRT and run by its XNNPACK CPU kernels; "auto" takes LiteRT
-        for calls large enough to repay the conversion where it is installed (see
+        for calls of at least 2048 images where it is installed (see
         :class:`PretrainedFeatureExtractor`).
     memory : None, str, path or joblib.Memory, default=None
         A folder (or a ``joblib.Memory``, whose folder is used) where the frozen backbone's
@@ -207,7 +207,9 @@ class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
         layer ``"backbone"`` holds the backbone, called in inference mode. Assembled on
         first access when ``fit`` did not need the backbone (see ``memory``).
     head_ : keras.Model
-        The head: pooled features in (standardised by its first layer), probabilities out.
+        The head: pooled features in (standardised by its first layer, the identity for a
+        backbone trained from a random initialisation together with it: ``weights=None``,
+        ``epochs=0``, fine-tuning that unfreezes layers), probabilities out.
     history_ : dict
         ``{"head": {...}, "fine_tune": {...}}``: per phase, metric name -> per-epoch values
         (``loss``, ``accuracy`` and, with early stopping, ``val_loss``, ``val_accuracy``).

@@ -239,6 +239,37 @@ def test_mmd_loss_brings_the_domains_closer():
     assert gap(5.0) < 0.5 * gap(0.0)
 
 
+def _statistics(clf):
+    layer = clf.head_.get_layer("standardize")
+    return np.ravel(layer.mean), np.ravel(layer.variance)
+
+
+def test_a_backbone_trained_from_scratch_is_not_standardised_with_its_initial_statistics():
+    """The head standardises the features it is first fitted to. A randomly initialised backbone
+    trained end to end with its head (weights=None, epochs=0) has none: its head takes the
+    features unscaled, while the same random features, frozen or fitted first, and the
+    given (pretrained) weights are standardised with the labeled rows' statistics."""
+    Xs, ys, Xt, _ = _shifted_domains()
+    X, y = stack_domains(Xs, ys, Xt)
+    mean, variance = _statistics(_da(fine_tune_epochs=1).fit(X, y))
+    assert_array_equal(mean, 0.0)
+    assert_array_equal(variance, 1.0)
+
+    def assert_standardises(clf, features):
+        variance = features.var(axis=0)
+        assert_allclose(_statistics(clf)[0], features.mean(axis=0), rtol=1e-4, atol=1e-7)
+        assert_allclose(_statistics(clf)[1], np.where(variance < 1e-12, 1.0, variance), rtol=1e-3)
+
+    frozen = _da(epochs=1, fine_tune_epochs=0).fit(X, y)
+    images = Xs.reshape(-1, 8, 8, 1)
+    features = frozen.model_.get_layer("backbone").model.predict(images, verbose=0)
+    assert np.median(features.std(axis=0)) < 0.1  # far from the unit scale
+    assert_standardises(frozen, features)
+    assert_standardises(_da(epochs=1, fine_tune_epochs=1).fit(X, y), features)
+    pretrained = _da(weights="imagenet", fine_tune_epochs=1).fit(X, y)  # the model's own weights
+    assert_standardises(pretrained, _backbone().predict(images, verbose=0))
+
+
 def test_reproducible_and_persistent():
     Xs, ys, Xt, _ = _shifted_domains()
     X, y = stack_domains(Xs, ys, Xt)
@@ -322,10 +353,17 @@ def test_collapse_check_warns_when_the_accuracy_falls_back_to_the_majority_share
 
 
 @pytest.mark.slow
-def test_the_formerly_collapsing_mmd_setting_trains():
-    """With 20 % of the source held out, MMD at weight 1 with the sigmoid warm-up collapsed the
-    embedding to one class (target accuracy 0.08) while the head took unscaled features; on
-    standardised features it trains, with no collapse warning."""
+@pytest.mark.xfail(
+    strict=True,
+    raises=UserWarning,
+    reason="known limitation: with 20 % of the source held out, MMD at weight 1 with the sigmoid "
+    "warm-up collapses the digit CNN trained from scratch (its head takes unscaled features); "
+    "fit warns. Standardising with the random initial network's statistics avoided it but cost "
+    "every other setting of benchmarks/deep_da.py (DANN -0.35).",
+)
+def test_the_collapsing_mmd_setting_trains():
+    """With 20 % of the source held out, MMD at weight 1 with the sigmoid warm-up should train
+    without collapsing the embedding (today: one class, target accuracy 0.08, and fit warns)."""
     from sklearn.model_selection import train_test_split
 
     from skltransfer.datasets import make_digits_shift
