@@ -89,7 +89,7 @@ class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
     engine : {"auto", "keras", "litert"}, default="auto"
         What runs ``predict_proba``: the compiled TensorFlow function, or the network
         converted once to LiteRT and run by its XNNPACK CPU kernels; "auto" takes LiteRT
-        for calls of at least 2048 images where it is installed (see
+        for calls large enough to repay the conversion where it is installed (see
         :class:`PretrainedFeatureExtractor`).
     memory : None, str, path or joblib.Memory, default=None
         A folder (or a ``joblib.Memory``, whose folder is used) where the frozen backbone's
