@@ -266,6 +266,7 @@ _ENGINE_CALLS = [
 
 
 def _needs_litert():
+    pytest.importorskip("tensorflow")
     from skltransfer.keras._litert import litert_available
 
     if not litert_available():
