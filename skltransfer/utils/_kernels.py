@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -83,7 +84,9 @@ def symmetric_kernel(X: np.ndarray, kernel: str = "rbf", *, gamma: float | None 
     product, then the rbf's element-wise passes while the block is in cache) and mirrored
     below it, half the work of :func:`sklearn.metrics.pairwise.rbf_kernel`. Blocks run on
     as many threads as BLAS has (each block's product on one), since the element-wise passes
-    that dominate after the halved product are single-threaded in numpy.
+    that dominate after the halved product are single-threaded in numpy. Each thread writes
+    its blocks into one buffer of its own, so a call touches new memory for ``K`` and one
+    block per thread only (fresh memory costs a page fault per page).
 
     Parameters
     ----------
@@ -109,10 +112,13 @@ def symmetric_kernel(X: np.ndarray, kernel: str = "rbf", *, gamma: float | None 
     gamma = 1.0 / X.shape[1] if gamma is None else gamma
     squared_norms = np.einsum("ij,ij->i", X, X)
     K = np.empty((n, n), dtype=np.float64)
+    buffers = threading.local()
 
     def fill(start: int) -> None:
         stop = min(start + _SYMMETRIC_BLOCK_ROWS, n)
-        block = X[start:stop] @ X[start:].T
+        if not hasattr(buffers, "block"):
+            buffers.block = np.empty((min(_SYMMETRIC_BLOCK_ROWS, n), n), dtype=np.float64)
+        block = np.matmul(X[start:stop], X[start:].T, out=buffers.block[: stop - start, : n - start])
         if kernel == "rbf":  # -gamma ||x - y||^2, clipped at 0 against rounding, then exp
             block *= 2.0
             block -= squared_norms[start:stop, None]
