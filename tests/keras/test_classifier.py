@@ -241,10 +241,11 @@ def test_image_files_and_an_application(image_folder, tmp_path):
     from skltransfer.datasets import load_image_folder
 
     paths, labels = load_image_folder(image_folder)
+    # MobileNet (v1) at its smallest input: an application quick to fine-tune.
     clf = FineTunedCNNClassifier(
-        "mobilenet_v2", weights=None, input_size=32, epochs=1, fine_tune_epochs=1, random_state=0
+        "mobilenet", weights=None, input_size=32, epochs=1, fine_tune_epochs=1, random_state=0
     ).fit(paths, labels)
-    assert clf.image_shape_ == (32, 32, 3) and clf.model_.get_layer("preprocess").application == "MobileNetV2"
+    assert clf.image_shape_ == (32, 32, 3) and clf.model_.get_layer("preprocess").application == "MobileNet"
     assert clf.predict(paths).shape == (len(paths),)
     assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(paths), clf.predict_proba(paths))
 

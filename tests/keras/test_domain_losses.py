@@ -286,9 +286,7 @@ def test_score_leaves_out_unlabeled_rows_and_grid_search_runs():
     X, y = stack_domains(Xs, ys, Xt)
     clf = _da().fit(X, y)
     assert clf.score(X, y) == pytest.approx(np.mean(clf.predict(Xs) == ys))
-    grid = GridSearchCV(
-        _da(fine_tune_epochs=1), {"domain_loss": ["mmd", "coral"], "domain_loss_weight": [0.0, 1.0]}, cv=2
-    ).fit(X, y)
+    grid = GridSearchCV(_da(fine_tune_epochs=1), {"domain_loss": ["mmd", "coral"]}, cv=2).fit(X, y)
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     assert grid.best_params_["domain_loss"] in {"mmd", "coral"}
 
