@@ -164,7 +164,7 @@ def test_errors_name_the_target_rows():
 DA_CHECKED = with_alternate_domains(FineTunedCNNRegressor)(
     **{
         **CHECKED.get_params(deep=False),
-        **{"hidden_units": 8, "domain_loss": "coral", "epochs": 20, "learning_rate": 0.05},
+        **{"hidden_units": 8, "domain_loss": "coral", "epochs": 10, "learning_rate": 0.05},
     }
 )
 
