@@ -15,7 +15,7 @@ distributed = pytest.importorskip("dask.distributed")
 
 
 @pytest.mark.slow
-def test_grid_search_on_local_cluster_matches_one_process():
+def test_grid_search_on_local_cluster_matches_one_process(two_workers):
     Xs, ys, Xt, _ = make_digits_shift(random_state=0)
     X, y = stack_domains(Xs[::2], ys[::2], Xt[::2])  # 899 rows: 8 fits of about 0.1 s
     pipe = make_da_pipeline(
@@ -24,14 +24,7 @@ def test_grid_search_on_local_cluster_matches_one_process():
     grid = {"mmdaligner__n_components": [3, 6, 12, 24]}
     search = GridSearchCV(pipe, grid, cv=KFold(2, shuffle=True, random_state=0))
     local = clone(search).fit(X, y)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster),
-        distributed.get_task_stream() as tasks,
-        joblib.parallel_backend("dask"),
-    ):
+    with distributed.get_task_stream() as tasks, joblib.parallel_backend("dask"):
         remote = clone(search).set_params(n_jobs=-1).fit(X, y)
     assert len({task["worker"] for task in tasks.data}) >= 1  # the fits ran on the cluster's workers
     assert len(tasks.data) >= 8
@@ -157,19 +150,27 @@ def test_extraction_of_dask_input_errors(photo_files, monkeypatch):
         extractor.transform(da.zeros((4, 12, 12, 3)))
 
 
-@pytest.fixture
-def two_workers():
+@pytest.fixture(scope="module")
+def cluster():
     """A 2-worker, 1-thread-each cluster whose workers see OMP_NUM_THREADS=2.
 
     TensorFlow would follow that variable; on a Dask worker it must follow the worker's own
-    thread count (1) instead.
+    thread count (1) instead. The tests of this module share it: its workers start, and import
+    TensorFlow, once.
     """
     with pytest.MonkeyPatch.context() as env:  # the nanny copies it into this process too
         env.setenv("OMP_NUM_THREADS", "2")
         cluster = distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         )
-    with cluster, distributed.Client(cluster) as client:
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture
+def two_workers(cluster):
+    """A client of the shared cluster, Dask's default scheduler for one test only."""
+    with distributed.Client(cluster) as client:
         yield client
 
 

@@ -1,5 +1,10 @@
 """Shared fixtures of the Keras tests: tiny saved models and real image files."""
 
+import getpass
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -34,6 +39,41 @@ def make_tiny_model(channels=3, size=None, *, seed=0, head=True):
         x = layers.GlobalAveragePooling2D(name="gap")(x)
         x = layers.Dense(3, name="dense", kernel_initializer=keras.initializers.GlorotUniform(seed + 3))(x)
     return keras.Model(inputs, x, name="tiny")
+
+
+def write_check_model(filters):
+    """A one-convolution model taking grayscale images of any size, saved to a fixed file.
+
+    scikit-learn's checks hash an estimator's parameters; a live Keras model pickles as a
+    .keras archive stamped with the time it was written, so two hashes a second apart differ.
+    The checks get the path instead. It is part of their test names, which must be the same
+    in every parallel test worker: one fixed folder per user, each worker writing the same
+    file atomically.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels of the convolution.
+
+    Returns
+    -------
+    str
+        Path of the saved model.
+    """
+    import keras
+
+    folder = Path(tempfile.gettempdir()) / f"skltransfer-tests-{getpass.getuser()}"
+    folder.mkdir(exist_ok=True)
+    inputs = keras.Input((None, None, 1))
+    outputs = keras.layers.Conv2D(
+        filters, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(0), name="conv"
+    )(inputs)
+    handle, written = tempfile.mkstemp(suffix=".keras", dir=folder)
+    os.close(handle)
+    keras.Model(inputs, outputs).save(written)
+    path = folder / f"check{filters}.keras"
+    os.replace(written, path)
+    return str(path)
 
 
 @pytest.fixture(scope="session")

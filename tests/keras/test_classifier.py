@@ -16,6 +16,8 @@ from sklearn.utils.estimator_checks import check_param_validation, parametrize_w
 from skltransfer import FineTunedCNNClassifier
 from skltransfer.keras._heads import set_unfrozen, unfrozen_count
 
+from .conftest import write_check_model
+
 keras = pytest.importorskip("keras")
 
 
@@ -32,15 +34,9 @@ def _base(channels=1, size=None, *, batch_norm=False, seed=0):
     return keras.Model(inputs, x, name="tiny_base")
 
 
-def _check_base():
-    inputs = keras.Input((None, None, 1))
-    conv = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(0))
-    return keras.Model(inputs, conv(inputs))
-
-
 # Each row of the checks' 2-D data is a 1 x n_features grayscale image.
 CHECKED = FineTunedCNNClassifier(
-    _check_base(),
+    write_check_model(4),
     image_shape=(1, -1),
     pooling=None,
     fine_tune_epochs=0,
@@ -245,10 +241,11 @@ def test_image_files_and_an_application(image_folder, tmp_path):
     from skltransfer.datasets import load_image_folder
 
     paths, labels = load_image_folder(image_folder)
+    # MobileNet (v1) at its smallest input: an application quick to fine-tune.
     clf = FineTunedCNNClassifier(
-        "mobilenet_v2", weights=None, input_size=32, epochs=1, fine_tune_epochs=1, random_state=0
+        "mobilenet", weights=None, input_size=32, epochs=1, fine_tune_epochs=1, random_state=0
     ).fit(paths, labels)
-    assert clf.image_shape_ == (32, 32, 3) and clf.model_.get_layer("preprocess").application == "MobileNetV2"
+    assert clf.image_shape_ == (32, 32, 3) and clf.model_.get_layer("preprocess").application == "MobileNet"
     assert clf.predict(paths).shape == (len(paths),)
     assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(paths), clf.predict_proba(paths))
 
@@ -289,7 +286,7 @@ def test_grid_search_and_cross_val_score_in_two_workers():
     from joblib import Parallel, delayed
 
     X, y = _digits()
-    search = GridSearchCV(_clf(), {"epochs": [1, 3], "dropout": [0.0, 0.3]}, cv=2, n_jobs=2).fit(X, y)
+    search = GridSearchCV(_clf(dropout=0.3), {"epochs": [1, 3]}, cv=2, n_jobs=2).fit(X, y)
     assert search.best_estimator_.score(X, y) >= 0.5
     scores = cross_val_score(_clf(), X, y, cv=2, n_jobs=2)
     assert_allclose(scores, cross_val_score(_clf(), X, y, cv=2), atol=1e-6)

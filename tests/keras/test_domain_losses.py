@@ -152,10 +152,10 @@ def test_batches_with_target_pair_full_batches_and_cover_the_target():
 # scikit-learn's checks with every second pair of rows as target rows (tests/_checks.py), on
 # the plain classifier's check configuration plus a hidden layer and a domain loss.
 CHECKED = with_alternate_domains(FineTunedCNNClassifier)(
-    # a hidden head trains by stochastic steps: 20 epochs of one batch instead of the 500-step budget
+    # a hidden head trains by stochastic steps: 10 epochs of one batch instead of the 500-step budget
     **{
         **PLAIN_CHECKED.get_params(deep=False),
-        **{"hidden_units": 8, "domain_loss": "coral", "epochs": 20, "learning_rate": 0.05},
+        **{"hidden_units": 8, "domain_loss": "coral", "epochs": 10, "learning_rate": 0.1},
     }
 )
 
@@ -286,9 +286,7 @@ def test_score_leaves_out_unlabeled_rows_and_grid_search_runs():
     X, y = stack_domains(Xs, ys, Xt)
     clf = _da().fit(X, y)
     assert clf.score(X, y) == pytest.approx(np.mean(clf.predict(Xs) == ys))
-    grid = GridSearchCV(
-        _da(fine_tune_epochs=1), {"domain_loss": ["mmd", "coral"], "domain_loss_weight": [0.0, 1.0]}, cv=2
-    ).fit(X, y)
+    grid = GridSearchCV(_da(fine_tune_epochs=1), {"domain_loss": ["mmd", "coral"]}, cv=2).fit(X, y)
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     assert grid.best_params_["domain_loss"] in {"mmd", "coral"}
 

@@ -1,11 +1,7 @@
 """PretrainedFeatureExtractor: conformance, equivalence with the Keras recipe, inputs, errors."""
 
-import getpass
-import os
 import pickle
 import random
-import tempfile
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -20,33 +16,13 @@ from skltransfer import PretrainedFeatureExtractor
 from skltransfer.datasets import load_image_folder
 from skltransfer.keras.images import load_image
 
-from .conftest import make_tiny_model
+from .conftest import make_tiny_model, write_check_model
 
 keras = pytest.importorskip("keras")
 
 
-def _write_check_model():
-    """A one-convolution model taking grayscale images of any size, saved once per session.
-
-    Its path is part of the checks' test names, which must be the same in every parallel
-    test worker: one fixed path per user, each worker writing the same file atomically.
-    """
-    folder = Path(tempfile.gettempdir()) / f"skltransfer-tests-{getpass.getuser()}"
-    folder.mkdir(exist_ok=True)
-    inputs = keras.Input((None, None, 1))
-    outputs = keras.layers.Conv2D(
-        3, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(0), name="conv"
-    )(inputs)
-    handle, written = tempfile.mkstemp(suffix=".keras", dir=folder)
-    os.close(handle)
-    keras.Model(inputs, outputs).save(written)
-    path = folder / "check.keras"
-    os.replace(written, path)
-    return str(path)
-
-
 # Each row of the checks' 2-D data is a 1 x n_features grayscale image.
-CHECKED = PretrainedFeatureExtractor(_write_check_model(), image_shape=(1, -1), batch_size=8)
+CHECKED = PretrainedFeatureExtractor(write_check_model(3), image_shape=(1, -1), batch_size=8)
 
 
 @parametrize_with_checks([CHECKED], expected_failed_checks=lambda e: e._expected_failed_checks)

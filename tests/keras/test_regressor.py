@@ -16,18 +16,14 @@ from skltransfer import FineTunedCNNRegressor, PretrainedFeatureExtractor, stack
 from skltransfer.utils._tags import get_domain_tags
 from tests._checks import with_alternate_domains
 
+from .conftest import write_check_model
+
 keras = pytest.importorskip("keras")
-
-
-def _check_base():
-    inputs = keras.Input((None, None, 1))
-    conv = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(0))
-    return keras.Model(inputs, conv(inputs))
 
 
 # Each row of the checks' 2-D data is a 1 x n_features grayscale image.
 CHECKED = FineTunedCNNRegressor(
-    _check_base(), image_shape=(1, -1), pooling=None, fine_tune_epochs=0, batch_size=64, random_state=0
+    write_check_model(4), image_shape=(1, -1), pooling=None, fine_tune_epochs=0, batch_size=64, random_state=0
 )
 
 
@@ -168,7 +164,7 @@ def test_errors_name_the_target_rows():
 DA_CHECKED = with_alternate_domains(FineTunedCNNRegressor)(
     **{
         **CHECKED.get_params(deep=False),
-        **{"hidden_units": 8, "domain_loss": "coral", "epochs": 20, "learning_rate": 0.05},
+        **{"hidden_units": 8, "domain_loss": "coral", "epochs": 10, "learning_rate": 0.05},
     }
 )
 
