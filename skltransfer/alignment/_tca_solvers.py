@@ -48,8 +48,10 @@ from ..utils._eigen import block_top_eigh, top_eigh
 
 __all__ = ["ExactProblem", "FeatureProblem", "KernelProblem", "mmd_columns"]
 
-# Below this many rows the exact solver forms S densely instead of running block Krylov.
-_DENSE_MAX_ROWS = 1000
+# Up to this many rows the exact solver forms S densely instead of running block Krylov:
+# the measured crossover (rbf, 800 features, 30 components, 2 cores: dense 0.03 s against
+# 0.07 s at 300 rows, equal at 600, 0.23 s against 0.14 s at 1000).
+_DENSE_MAX_ROWS = 600
 
 
 def mmd_columns(
