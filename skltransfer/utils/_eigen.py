@@ -69,7 +69,7 @@ def _orthonormal(W: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
         gram = W.T @ W
         # a relative shift keeps the factorisation defined when W is rank deficient
         gram[np.diag_indices_from(gram)] += np.finfo(W.dtype).eps * max(np.trace(gram), 1.0)
-        W = np.linalg.solve(np.linalg.cholesky(gram), W.T).T
+        W = W @ np.linalg.inv(np.linalg.cholesky(gram)).T  # a b x b inverse, then one product
     return W
 
 
