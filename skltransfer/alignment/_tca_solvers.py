@@ -12,10 +12,10 @@ With ``V = K E / ||E^T E||_F^{1/2}`` the constraint matrix is ``A = mu I + V V^T
 update of the identity. Its inverse square root is the same kind of update (Woodbury):
 ``A^{-1/2} = mu^{-1/2} (I + Q diag(beta) Q^T)`` with ``Q`` an orthonormal basis of ``V``. The
 generalized problem then becomes the ordinary symmetric problem
-``S = A^{-1/2} K H K A^{-1/2}``, whose leading eigenvectors ``y`` give ``W = A^{-1/2} y``. ``S`` is
-applied through products of ``K`` with blocks of vectors (a restarted block Krylov method,
-:func:`skltransfer.utils._eigen.block_top_eigh`: matrix-matrix products) or formed densely
-for small problems: no ``n x n`` inverse and no generalized dense eigensolve. JDA solves a
+``S = A^{-1/2} K H K A^{-1/2}``, whose leading eigenvectors ``y`` give ``W = A^{-1/2} y``. For
+small problems ``S`` is formed densely; otherwise its leading eigenpairs come from a block
+Krylov space of ``K`` itself (:func:`_kernel_krylov_eigh`): no ``n x n`` inverse, no
+generalized dense eigensolve, one product of ``K`` with a block of vectors per block. JDA solves a
 sequence of such problems with the same ``K`` and a new ``E``: :class:`ExactProblem` starts
 each solve from the previous solution.
 
@@ -44,7 +44,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg
 
-from ..utils._eigen import block_top_eigh, top_eigh
+from ..utils._eigen import check_due, orthonormal, top_eigh
 
 __all__ = ["ExactProblem", "FeatureProblem", "KernelProblem", "mmd_columns"]
 
@@ -113,6 +113,126 @@ def _normalized(W: np.ndarray, norm: str) -> np.ndarray:
     return W / np.linalg.norm(W, axis=0) if norm == "unit" else W
 
 
+def _kernel_krylov_eigh(
+    K: np.ndarray,
+    Q: np.ndarray,
+    beta: np.ndarray,
+    mu: float,
+    k: int,
+    *,
+    random_state,
+    start: np.ndarray | None = None,
+    blocks: int = 16,
+    tol: float | None = None,
+    max_restarts: int = 20,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` leading eigenpairs of ``S = P K H K P / mu`` from a block Krylov space of ``K``.
+
+    ``P = I + Q diag(beta) Q^T`` and the centering ``H`` only add the directions of ``Q`` and
+    of the constant vector to what ``K`` spans, so with those directions in the start block
+    the space ``[V0, K V0, K^2 V0, ...]`` contains ``S^j V0`` after ``2 j`` blocks, and its
+    odd powers as well: one product of ``K`` per block, where a Krylov space of ``S`` needs two
+    per block for the even powers only (measured at n = 4000, rbf, k = 30: 384 product
+    columns against 720 for the same residual). The Rayleigh-Ritz matrix of ``S`` on the
+    first blocks, ``(H K P V)^T (H K P V) / mu``, and the residuals ``||S u - theta u||`` of its
+    Ritz pairs are read from the products already made: ``H K P V`` lies in the span of one
+    block more, whose product gives ``K`` applied to it. A cycle of ``blocks`` blocks stops
+    when every one of the ``k`` residuals is below ``tol * theta_1`` (checked where the
+    residuals' decay predicts it, :func:`skltransfer.utils._eigen.check_due`), or restarts
+    from its Ritz vectors.
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+        Symmetric kernel matrix; its dtype is the working precision.
+    Q, beta : ndarray
+        ``P`` (:func:`_whitening`).
+    mu : float
+        Regularisation weight.
+    k : int
+        Number of eigenpairs.
+    random_state : RandomState
+        Draws the start block.
+    start : ndarray of shape (n, k), default=None
+        Approximate eigenvectors (the previous JDA round's), used as the start block.
+    blocks : int, default=16
+        Blocks per cycle.
+    tol : float, default=None
+        Largest residual relative to the largest eigenvalue; None is ``1e-8`` for float64
+        and ``1e-4`` for float32.
+    max_restarts : int, default=20
+        Cycles before giving up.
+
+    Returns
+    -------
+    eigenvalues : ndarray of shape (k,)
+        Decreasing.
+    eigenvectors : ndarray of shape (n, k)
+        Orthonormal columns.
+
+    Raises
+    ------
+    RuntimeError
+        When the residuals are still above ``tol`` after ``max_restarts`` cycles.
+    """
+    n, dtype = K.shape[0], K.dtype
+    if tol is None:
+        tol = 1e-8 if dtype == np.float64 else 1e-4
+    fixed = np.column_stack([Q, np.ones((n, 1), dtype=dtype)])  # what P and H add to a span
+    b = k + fixed.shape[1]
+    blocks = min(blocks, n // b)
+    if blocks < 3:  # no room for a Krylov space of three blocks
+        return _dense_eigh(K, Q, beta, mu, k)
+    X = random_state.uniform(-1.0, 1.0, size=(n, k)).astype(dtype)
+    if start is not None:
+        X[:, : min(start.shape[1], k)] = start[:, :k]
+    V = np.empty((n, blocks * b), dtype=dtype)  # the basis, block by block
+    KV = np.empty_like(V)  # its products with K
+    for _ in range(max_restarts):
+        V[:, :b] = orthonormal(np.column_stack([X, fixed]), None)
+        checks: list[tuple[int, float]] = []
+        for j in range(1, blocks + 1):
+            block = slice((j - 1) * b, j * b)
+            KV[:, block] = K @ V[:, block]
+            if j >= 3 and (j == blocks or check_due(checks, j, tol)):
+                values, X, residuals = _ritz_pairs(V, KV, Q, beta, mu, k, (j - 1) * b, j * b)
+                checks.append((j, residuals.max() / max(abs(values[0]), np.finfo(dtype).tiny)))
+                if checks[-1][1] <= tol:
+                    return values, X
+            if j < blocks:
+                V[:, block.stop : block.stop + b] = orthonormal(KV[:, block], V[:, : block.stop])
+    raise RuntimeError(
+        f"The block eigensolver did not converge in {max_restarts} cycles (largest relative "
+        f"residual {checks[-1][1]:.1e}, tolerance {tol:.0e})."
+    )
+
+
+def _dense_eigh(K, Q, beta, mu, k):
+    """The ``k`` leading eigenpairs of ``S = P K H K P / mu``, with ``S`` formed densely."""
+    M = K @ _apply(Q, beta, np.eye(K.shape[0], dtype=K.dtype))  # K P
+    M -= M.mean(axis=0)  # H K P
+    return top_eigh(M.T @ M / mu, k)
+
+
+def _ritz_pairs(V, KV, Q, beta, mu, k, m, m_next):
+    """Rayleigh-Ritz of ``S = P K H K P / mu`` on the first ``m`` columns of the basis ``V``.
+
+    ``KV`` holds ``K V`` for the first ``m_next`` columns, one block more, which spans
+    ``H K P`` of the first ``m``. Returns the ``k`` leading Ritz values and vectors and their
+    residual norms ``||S u - theta u||``.
+    """
+    basis = V[:, :m]
+    KQ = KV[:, : m_next - m] @ (V[:, : m_next - m].T @ Q)  # Q lies in the span of the start block
+    centred = KV[:, :m] + KQ @ (beta[:, None] * (Q.T @ basis))  # K P V
+    centred -= centred.mean(axis=0)  # H K P V
+    values, Z = np.linalg.eigh(centred.T @ centred / mu)
+    values, Z = values[: -k - 1 : -1], Z[:, : -k - 1 : -1]
+    HKPu = centred @ Z
+    S_u = _apply(Q, beta, KV[:, :m_next] @ (V[:, :m_next].T @ HKPu)) / mu
+    vectors = basis @ Z
+    return values, vectors, np.linalg.norm(S_u - vectors * values, axis=0)
+
+
 class ExactProblem:
     """TCA on the full kernel matrix ``K`` of the fitted rows, for any number of MMD matrices.
 
@@ -158,20 +278,11 @@ class ExactProblem:
         n = K.shape[0]
         Q, beta = _whitening(K @ E.astype(K.dtype) / _scale(E), mu)
 
-        def centered_kernel(Y):  # H K Y: the kernel applied, then the columns centred
-            KY = K @ Y
-            return KY - KY.mean(axis=0)
-
         if n <= _DENSE_MAX_ROWS:
-            M = centered_kernel(_apply(Q, beta, np.eye(n, dtype=K.dtype)))  # H K P
-            eigvals, Y = top_eigh(M.T @ M / mu, k)
+            eigvals, Y = _dense_eigh(K, Q, beta, mu, k)
         else:
-
-            def apply(Y):
-                return _apply(Q, beta, K @ centered_kernel(_apply(Q, beta, Y))) / mu
-
-            eigvals, Y = block_top_eigh(
-                apply, n, k, random_state=self.random_state, dtype=K.dtype, start=self._previous
+            eigvals, Y = _kernel_krylov_eigh(
+                K, Q, beta, mu, k, random_state=self.random_state, start=self._previous
             )
             self._previous = Y
         return eigvals, _normalized(_apply(Q, beta, Y) / math.sqrt(mu), norm)
