@@ -40,9 +40,9 @@ class MMDAligner(BaseDomainAligner):
 
     ``L`` has rank one, so the constraint matrix is a rank-one update of ``mu I``: its inverse
     square root is known in closed form (Sherman-Morrison) and the components are the leading
-    eigenvectors of a symmetric matrix applied through products of ``K`` with blocks of
-    vectors (a restarted block Krylov method: matrix-matrix products; formed densely below
-    1000 rows). No ``n x n`` inverse and no dense generalized eigensolve are computed. The
+    eigenvectors of a symmetric matrix, found in a block Krylov space of ``K`` (one product
+    of ``K`` with a block of vectors per step: matrix-matrix products; formed densely up to
+    600 rows). No ``n x n`` inverse and no dense generalized eigensolve are computed. The
     Nyström solver replaces ``K`` by its low-rank approximation on ``n_landmarks`` random
     rows, with which the problem reduces to ``n_landmarks x n_landmarks`` matrices: time and
     memory linear in the number of rows. A linear kernel with fewer features than rows is
