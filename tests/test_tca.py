@@ -13,7 +13,14 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import Normalizer, normalize
 
 from skltransfer import JointMMDAligner, MMDAligner, make_da_pipeline, stack_domains
-from skltransfer.alignment._tca_solvers import ExactProblem, mmd_columns
+from skltransfer.alignment._tca_solvers import (
+    ExactProblem,
+    _dense_eigh,
+    _kernel_krylov_eigh,
+    _scale,
+    _whitening,
+    mmd_columns,
+)
 from tests._oc10 import load_oc10, needs_oc10
 
 
@@ -473,3 +480,71 @@ def test_float32_path_agrees_with_float64(estimator, n_features, dense_max_rows,
         )
         >= 0.98
     )
+
+
+# ------------------------------------------------- the block Krylov method in the kernel
+
+
+class _CountingKernel:
+    """A kernel matrix that counts the columns it is multiplied with."""
+
+    def __init__(self, K):
+        self.K, self.shape, self.dtype, self.columns = K, K.shape, K.dtype, 0
+
+    def __matmul__(self, other):
+        self.columns += other.shape[1]
+        return self.K @ other
+
+
+def _tca_problem(n, dtype=np.float64, seed=0):
+    X = np.random.default_rng(seed).normal(size=(n, 5))
+    X[n // 2 :] += 0.5  # the target half, shifted
+    K = pairwise_kernels(X, metric="rbf", gamma=0.3).astype(dtype)
+    E = mmd_columns(np.arange(n) < n // 2)
+    Q, beta = _whitening(K @ E.astype(dtype) / _scale(E), 1.0)
+    return K, Q, beta
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_krylov_matches_the_dense_solve_and_warm_start_saves_products(dtype):
+    K, Q, beta = _tca_problem(400, dtype)
+    counting = _CountingKernel(K)
+    values, vectors = _kernel_krylov_eigh(counting, Q, beta, 1.0, 6, random_state=np.random.RandomState(0))
+    reference, reference_vectors = _dense_eigh(K.astype(np.float64), Q.astype(np.float64), beta, 1.0, 6)
+    rtol = 1e-7 if dtype == np.float64 else 1e-3
+    assert vectors.dtype == dtype
+    np.testing.assert_allclose(values, reference, rtol=rtol)
+    np.testing.assert_allclose(np.abs(np.sum(vectors * reference_vectors, axis=0)), 1.0, rtol=rtol)
+    cold, counting.columns = counting.columns, 0
+    _kernel_krylov_eigh(counting, Q, beta, 1.0, 6, random_state=np.random.RandomState(1), start=vectors)
+    assert counting.columns < cold  # the warm start converges in fewer blocks
+
+
+def test_kernel_krylov_reports_no_convergence():
+    K, Q, beta = _tca_problem(400)
+    with pytest.raises(RuntimeError, match="did not converge in 1 cycles"):
+        _kernel_krylov_eigh(
+            K, Q, beta, 1.0, 6, random_state=np.random.RandomState(0), blocks=3, max_restarts=1
+        )
+
+
+def test_kernel_krylov_without_room_for_three_blocks_solves_densely():
+    K, Q, beta = _tca_problem(60)
+    values, vectors = _kernel_krylov_eigh(K, Q, beta, 1.0, 25, random_state=np.random.RandomState(0))
+    reference, reference_vectors = _dense_eigh(K, Q, beta, 1.0, 25)
+    np.testing.assert_allclose(values, reference, rtol=1e-10)
+    np.testing.assert_allclose(np.abs(np.sum(vectors * reference_vectors, axis=0)), 1.0, rtol=1e-8)
+
+
+def test_kernel_krylov_on_a_low_rank_kernel_matches_the_dense_solve():
+    # a linear kernel of 5 features has rank 5: the Krylov space is exhausted after one
+    # block, and the directions that come out dependent are replaced by random ones
+    X = np.random.default_rng(1).normal(size=(400, 5))
+    X[200:] += 0.5
+    K = X @ X.T
+    E = mmd_columns(np.arange(400) < 200)
+    Q, beta = _whitening(K @ E / _scale(E), 1.0)
+    values, vectors = _kernel_krylov_eigh(K, Q, beta, 1.0, 3, random_state=np.random.RandomState(0))
+    reference, reference_vectors = _dense_eigh(K, Q, beta, 1.0, 3)
+    np.testing.assert_allclose(values, reference, rtol=1e-8)
+    np.testing.assert_allclose(np.abs(np.sum(vectors * reference_vectors, axis=0)), 1.0, rtol=1e-7)

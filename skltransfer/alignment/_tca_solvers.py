@@ -221,8 +221,8 @@ def _ritz_pairs(V, KV, Q, beta, mu, k, m, m_next):
     ``H K P`` of the first ``m``. Returns the ``k`` leading Ritz values and vectors and their
     residual norms ``||S u - theta u||``.
     """
-    basis = V[:, :m]
-    KQ = KV[:, : m_next - m] @ (V[:, : m_next - m].T @ Q)  # Q lies in the span of the start block
+    basis, start = V[:, :m], slice(0, m_next - m)  # the start block, which spans Q
+    KQ = KV[:, start] @ (V[:, start].T @ Q)
     centred = KV[:, :m] + KQ @ (beta[:, None] * (Q.T @ basis))  # K P V
     centred -= centred.mean(axis=0)  # H K P V
     values, Z = np.linalg.eigh(centred.T @ centred / mu)
