@@ -15,6 +15,7 @@ from sklearn.preprocessing import Normalizer, normalize
 from skltransfer import JointMMDAligner, MMDAligner, make_da_pipeline, stack_domains
 from skltransfer.alignment._tca_solvers import (
     ExactProblem,
+    _apply,
     _dense_eigh,
     _kernel_krylov_eigh,
     _scale,
@@ -150,16 +151,19 @@ def test_block_krylov_path_matches_dense_path(n_classes, monkeypatch):
     E = mmd_columns(source, classes, classes) if n_classes else mmd_columns(source)
     K = pairwise_kernels(X, metric="rbf", gamma=0.3)
     problem = ExactProblem(K, np.random.RandomState(0))
-    values, W = problem.solve(E, 1.0, 5)
+    values, W, embedding = problem.solve(E, 1.0, 5)
     ref_values, ref_W = _brute_force(K, E, 1.0, 5)
     np.testing.assert_allclose(values, ref_values, rtol=1e-7)
     assert _max_angle(K @ W, K @ ref_W) < 1e-4
+    # the embedding of the fitted rows, read from the solver's products, is K W
+    np.testing.assert_allclose(embedding, K @ W, rtol=1e-9, atol=1e-9 * np.abs(K @ W).max())
     # a second solve (the next JDA round) starts from the first solution and agrees as well
     E2 = mmd_columns(source, classes, classes, marginal_weight=2.0) if n_classes else 2.0 * E
-    values, W = problem.solve(E2, 1.0, 5)
+    values, W, embedding = problem.solve(E2, 1.0, 5)
     ref_values, ref_W = _brute_force(K, E2, 1.0, 5)
     np.testing.assert_allclose(values, ref_values, rtol=1e-7)
     assert _max_angle(K @ W, K @ ref_W) < 1e-4
+    np.testing.assert_allclose(embedding, K @ W, rtol=1e-9, atol=1e-9 * np.abs(K @ W).max())
 
 
 def test_mmd_columns_class_conditional():
@@ -509,12 +513,19 @@ def _tca_problem(n, dtype=np.float64, seed=0):
 def test_kernel_krylov_matches_the_dense_solve_and_warm_start_saves_products(dtype):
     K, Q, beta = _tca_problem(400, dtype)
     counting = _CountingKernel(K)
-    values, vectors = _kernel_krylov_eigh(counting, Q, beta, 1.0, 6, random_state=np.random.RandomState(0))
-    reference, reference_vectors = _dense_eigh(K.astype(np.float64), Q.astype(np.float64), beta, 1.0, 6)
+    values, vectors, KPY = _kernel_krylov_eigh(
+        counting, Q, beta, 1.0, 6, random_state=np.random.RandomState(0)
+    )
+    reference, reference_vectors, _ = _dense_eigh(K.astype(np.float64), Q.astype(np.float64), beta, 1.0, 6)
     rtol = 1e-7 if dtype == np.float64 else 1e-3
-    assert vectors.dtype == dtype
+    assert vectors.dtype == KPY.dtype == dtype
     np.testing.assert_allclose(values, reference, rtol=rtol)
     np.testing.assert_allclose(np.abs(np.sum(vectors * reference_vectors, axis=0)), 1.0, rtol=rtol)
+    # K P Y from the products already made equals the direct product
+    direct = K @ _apply(Q, beta, vectors)
+    np.testing.assert_allclose(
+        KPY, direct, atol=(1e-10 if dtype == np.float64 else 1e-4) * np.abs(direct).max()
+    )
     cold, counting.columns = counting.columns, 0
     _kernel_krylov_eigh(counting, Q, beta, 1.0, 6, random_state=np.random.RandomState(1), start=vectors)
     assert counting.columns < cold  # the warm start converges in fewer blocks
@@ -530,8 +541,8 @@ def test_kernel_krylov_reports_no_convergence():
 
 def test_kernel_krylov_without_room_for_three_blocks_solves_densely():
     K, Q, beta = _tca_problem(60)
-    values, vectors = _kernel_krylov_eigh(K, Q, beta, 1.0, 25, random_state=np.random.RandomState(0))
-    reference, reference_vectors = _dense_eigh(K, Q, beta, 1.0, 25)
+    values, vectors, _ = _kernel_krylov_eigh(K, Q, beta, 1.0, 25, random_state=np.random.RandomState(0))
+    reference, reference_vectors, _ = _dense_eigh(K, Q, beta, 1.0, 25)
     np.testing.assert_allclose(values, reference, rtol=1e-10)
     np.testing.assert_allclose(np.abs(np.sum(vectors * reference_vectors, axis=0)), 1.0, rtol=1e-8)
 
@@ -544,7 +555,7 @@ def test_kernel_krylov_on_a_low_rank_kernel_matches_the_dense_solve():
     K = X @ X.T
     E = mmd_columns(np.arange(400) < 200)
     Q, beta = _whitening(K @ E / _scale(E), 1.0)
-    values, vectors = _kernel_krylov_eigh(K, Q, beta, 1.0, 3, random_state=np.random.RandomState(0))
-    reference, reference_vectors = _dense_eigh(K, Q, beta, 1.0, 3)
+    values, vectors, _ = _kernel_krylov_eigh(K, Q, beta, 1.0, 3, random_state=np.random.RandomState(0))
+    reference, reference_vectors, _ = _dense_eigh(K, Q, beta, 1.0, 3)
     np.testing.assert_allclose(values, reference, rtol=1e-8)
     np.testing.assert_allclose(np.abs(np.sum(vectors * reference_vectors, axis=0)), 1.0, rtol=1e-7)

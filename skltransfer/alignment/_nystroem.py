@@ -60,7 +60,7 @@ def nystroem_problem(aligner, X: np.ndarray, random_state) -> KernelProblem:
         C[batch] = aligner._kernel(X[batch], landmarks)
     normalization = _nystroem_map(aligner._kernel, landmarks)
     problem = FeatureProblem(C.T @ C, C.sum(axis=0), n, normalization=normalization, rows=C)
-    return KernelProblem(landmarks, C, problem)
+    return KernelProblem(landmarks, problem)
 
 
 def fit_nystroem_blocks(aligner, X, y, sample_domain):

@@ -223,10 +223,10 @@ class MMDAligner(BaseDomainAligner):
         if solver == "exact" and self.kernel == "linear" and X.shape[1] < X.shape[0]:
             # the linear kernel is X X^T: exact features X = kernel(X, I), landmarks I
             identity = np.eye(X.shape[1], dtype=X.dtype)
-            problem = KernelProblem(identity, X, FeatureProblem(X.T @ X, X.sum(axis=0), X.shape[0], rows=X))
+            problem = KernelProblem(identity, FeatureProblem(X.T @ X, X.sum(axis=0), X.shape[0], rows=X))
         elif solver == "exact":
             K = self._kernel(X, X)
-            problem = KernelProblem(X, K, ExactProblem(K, random_state))
+            problem = KernelProblem(X, ExactProblem(K, random_state))
         else:
             problem = nystroem_problem(self, X, random_state)
         # Every solver gives the embedding of the fitted rows: fit_transform returns it, fit
@@ -293,7 +293,7 @@ class MMDAligner(BaseDomainAligner):
         self.solver_ = "nystroem"
         landmarks, problem, E, cross = fit_nystroem_blocks(self, X, y, sample_domain)
         k = self._clip(problem.limit, problem.limit_reason)
-        self.eigenvalues_, projection = problem.solve(E, self.mu, k, self.component_norm, cross=cross)
+        self.eigenvalues_, projection, _ = problem.solve(E, self.mu, k, self.component_norm, cross=cross)
         self.landmarks_, self.projection_ = landmarks, projection * _signs(projection)
         self._n_features_out = self.n_components_
 
@@ -305,10 +305,10 @@ class MMDAligner(BaseDomainAligner):
         """Solve TCA for the MMD columns ``E``, set the fitted attributes, return the embedding
         of the fitted rows."""
         k = self._clip(problem.solver.limit, problem.solver.limit_reason)
-        self.eigenvalues_, projection = problem.solver.solve(E, self.mu, k, self.component_norm)
-        self.landmarks_ = problem.landmarks
-        self.projection_ = projection * _signs(projection)
-        return problem.rows @ self.projection_
+        self.eigenvalues_, projection, embedding = problem.solver.solve(E, self.mu, k, self.component_norm)
+        signs = _signs(projection)
+        self.landmarks_, self.projection_ = problem.landmarks, projection * signs
+        return embedding * signs
 
     def _clip(self, possible: int, what: str) -> int:
         self.n_components_ = clip_n_components(

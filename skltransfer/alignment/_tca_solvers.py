@@ -108,9 +108,9 @@ def _scale(E: np.ndarray) -> float:
     return float(np.sqrt(np.linalg.norm(E.T @ E)))
 
 
-def _normalized(W: np.ndarray, norm: str) -> np.ndarray:
-    """Columns of ``W`` (``W^T A W = I``) rescaled to unit Euclidean norm when ``norm="unit"``."""
-    return W / np.linalg.norm(W, axis=0) if norm == "unit" else W
+def _norm_scale(W: np.ndarray, norm: str) -> np.ndarray | float:
+    """The factor per column that takes ``W`` (``W^T A W = I``) to the normalisation ``norm``."""
+    return 1.0 / np.linalg.norm(W, axis=0) if norm == "unit" else 1.0
 
 
 def _kernel_krylov_eigh(
@@ -168,7 +168,10 @@ def _kernel_krylov_eigh(
     eigenvalues : ndarray of shape (k,)
         Decreasing.
     eigenvectors : ndarray of shape (n, k)
-        Orthonormal columns.
+        Orthonormal columns ``Y``.
+    KPY : ndarray of shape (n, k)
+        ``K P Y``, read from the products already made (the embedding of the fitted rows is
+        ``K W`` with ``W = P Y / sqrt(mu)``).
 
     Raises
     ------
@@ -195,10 +198,10 @@ def _kernel_krylov_eigh(
             block = slice((j - 1) * b, j * b)
             KV[:, block] = K @ V[:, block]
             if j >= 3 and (j == blocks or check_due(checks, j, tol)):
-                values, X, residuals = _ritz_pairs(V, KV, Q, beta, mu, k, (j - 1) * b, j * b)
+                values, X, KPX, residuals = _ritz_pairs(V, KV, Q, beta, mu, k, (j - 1) * b, j * b)
                 checks.append((j, residuals.max() / max(abs(values[0]), np.finfo(dtype).tiny)))
                 if checks[-1][1] <= tol:
-                    return values, X
+                    return values, X, KPX
             if j < blocks:
                 V[:, block.stop : block.stop + b] = orthonormal(KV[:, block], V[:, : block.stop])
     raise RuntimeError(
@@ -208,29 +211,33 @@ def _kernel_krylov_eigh(
 
 
 def _dense_eigh(K, Q, beta, mu, k):
-    """The ``k`` leading eigenpairs of ``S = P K H K P / mu``, with ``S`` formed densely."""
+    """The ``k`` leading eigenpairs of ``S = P K H K P / mu``, with ``S`` formed densely, and
+    ``K P`` times the eigenvectors."""
     M = K @ _apply(Q, beta, np.eye(K.shape[0], dtype=K.dtype))  # K P
-    M -= M.mean(axis=0)  # H K P
-    return top_eigh(M.T @ M / mu, k)
+    means = M.mean(axis=0)
+    M -= means  # H K P
+    values, Y = top_eigh(M.T @ M / mu, k)
+    return values, Y, M @ Y + means @ Y
 
 
 def _ritz_pairs(V, KV, Q, beta, mu, k, m, m_next):
     """Rayleigh-Ritz of ``S = P K H K P / mu`` on the first ``m`` columns of the basis ``V``.
 
     ``KV`` holds ``K V`` for the first ``m_next`` columns, one block more, which spans
-    ``H K P`` of the first ``m``. Returns the ``k`` leading Ritz values and vectors and their
-    residual norms ``||S u - theta u||``.
+    ``H K P`` of the first ``m``. Returns the ``k`` leading Ritz values and vectors ``u``,
+    ``K P u`` and the residual norms ``||S u - theta u||``.
     """
     basis, start = V[:, :m], slice(0, m_next - m)  # the start block, which spans Q
     KQ = KV[:, start] @ (V[:, start].T @ Q)
     centred = KV[:, :m] + KQ @ (beta[:, None] * (Q.T @ basis))  # K P V
-    centred -= centred.mean(axis=0)  # H K P V
+    means = centred.mean(axis=0)
+    centred -= means  # H K P V
     values, Z = np.linalg.eigh(centred.T @ centred / mu)
     values, Z = values[: -k - 1 : -1], Z[:, : -k - 1 : -1]
     HKPu = centred @ Z
     S_u = _apply(Q, beta, KV[:, :m_next] @ (V[:, :m_next].T @ HKPu)) / mu
     vectors = basis @ Z
-    return values, vectors, np.linalg.norm(S_u - vectors * values, axis=0)
+    return values, vectors, HKPu + means @ Z, np.linalg.norm(S_u - vectors * values, axis=0)
 
 
 class ExactProblem:
@@ -253,7 +260,7 @@ class ExactProblem:
 
     def solve(
         self, E: np.ndarray, mu: float, k: int, norm: str = "constraint"
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Leading ``k`` components for the MMD columns ``E``.
 
         Parameters
@@ -273,19 +280,23 @@ class ExactProblem:
             Values of the objective (variance over MMD plus regularisation), decreasing.
         W : ndarray of shape (n, k)
             Dual coefficients: the embedding of rows ``X`` is ``kernel(X, X_fit) @ W``.
+        embedding : ndarray of shape (n, k)
+            ``K W``, the embedding of the fitted rows (from the solver's own products).
         """
         K = self.K
         n = K.shape[0]
         Q, beta = _whitening(K @ E.astype(K.dtype) / _scale(E), mu)
 
         if n <= _DENSE_MAX_ROWS:
-            eigvals, Y = _dense_eigh(K, Q, beta, mu, k)
+            eigvals, Y, KPY = _dense_eigh(K, Q, beta, mu, k)
         else:
-            eigvals, Y = _kernel_krylov_eigh(
+            eigvals, Y, KPY = _kernel_krylov_eigh(
                 K, Q, beta, mu, k, random_state=self.random_state, start=self._previous
             )
             self._previous = Y
-        return eigvals, _normalized(_apply(Q, beta, Y) / math.sqrt(mu), norm)
+        W = _apply(Q, beta, Y) / math.sqrt(mu)
+        scale = _norm_scale(W, norm)
+        return eigvals, W * scale, KPY * (scale / math.sqrt(mu))
 
 
 class FeatureProblem:
@@ -325,7 +336,7 @@ class FeatureProblem:
 
     def solve(
         self, E: np.ndarray, mu: float, k: int, norm: str = "constraint", cross: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Leading ``k <= rank`` components for the MMD columns ``E``.
 
         Parameters
@@ -348,6 +359,8 @@ class FeatureProblem:
             Values of the objective, decreasing.
         projection : ndarray of shape (m, k)
             The embedding of rows is ``C(X) @ projection``.
+        embedding : ndarray of shape (n, k) or None
+            ``C @ projection``, the embedding of the fitted rows (None when ``C`` is not kept).
         """
         if cross is None:
             cross = self.rows.T @ E.astype(self.rows.dtype)
@@ -357,17 +370,18 @@ class FeatureProblem:
         BP = _apply(Q, beta, _apply(Q, beta, self.B).T)  # P B P (B symmetric)
         eigvals, Y = top_eigh((BP + BP.T) / (2 * mu), k)
         # W = U g with g the columns below: ||W|| = ||g||, and Phi coef = U diag(s) g = K W.
-        coef = self.R @ _normalized(_apply(Q, beta, Y) / math.sqrt(mu), norm)
-        return eigvals, coef if self.normalization is None else self.normalization.T @ coef
+        g = _apply(Q, beta, Y) / math.sqrt(mu)
+        coef = self.R @ (g * _norm_scale(g, norm))
+        projection = coef if self.normalization is None else self.normalization.T @ coef
+        return eigvals, projection, None if self.rows is None else self.rows @ projection
 
 
 class KernelProblem(NamedTuple):
-    """What a TCA fit solves: landmarks, the kernel of the fitted rows to them, the solver.
+    """What a TCA fit solves: the landmarks and the solver.
 
-    ``solver.solve(E, mu, k, norm)`` returns the eigenvalues and the projection ``P`` with
-    which rows embed as ``kernel(X, landmarks) @ P``; the fitted rows embed as ``rows @ P``.
+    ``solver.solve(E, mu, k, norm)`` returns the eigenvalues, the projection ``P`` with which
+    rows embed as ``kernel(X, landmarks) @ P``, and the embedding of the fitted rows.
     """
 
     landmarks: np.ndarray
-    rows: np.ndarray
     solver: ExactProblem | FeatureProblem

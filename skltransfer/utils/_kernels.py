@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import sparse
 from sklearn.metrics.pairwise import pairwise_kernels
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 # Rows per block of the symmetric kernel: a block of 256 rows of a 4000-row kernel (8 MB)
 # stays in cache through its element-wise passes.
@@ -80,13 +80,14 @@ def _dense_float64(X) -> bool:
 def symmetric_kernel(X: np.ndarray, kernel: str = "rbf", *, gamma: float | None = None) -> np.ndarray:
     """The "rbf" or "linear" kernel of the rows of ``X`` with themselves, computed once per pair.
 
-    The kernel is symmetric: the blocks of rows on and above the diagonal are computed (Gram
-    product, then the rbf's element-wise passes while the block is in cache) and mirrored
-    below it, half the work of :func:`sklearn.metrics.pairwise.rbf_kernel`. Blocks run on
-    as many threads as BLAS has (each block's product on one), since the element-wise passes
-    that dominate after the halved product are single-threaded in numpy. Each thread writes
-    its blocks into one buffer of its own, so a call touches new memory for ``K`` and one
-    block per thread only (fresh memory costs a page fault per page).
+    The kernel is symmetric: each block of rows computes its part on and right of the
+    diagonal (Gram product written into ``K``, then the rbf's element-wise passes), and once
+    all are done, copies its part left of the diagonal from the blocks above; half the work
+    of :func:`sklearn.metrics.pairwise.rbf_kernel`. Blocks run on as many threads as BLAS has
+    (each block's product on one), since the element-wise passes that dominate after the
+    halved product are single-threaded in numpy. A block writes only its own rows, so the
+    threads share the first touch of ``K``'s fresh memory (a page fault per page, which a
+    virtual machine can make costly) instead of one thread faulting whole columns.
 
     Parameters
     ----------
@@ -110,39 +111,48 @@ def symmetric_kernel(X: np.ndarray, kernel: str = "rbf", *, gamma: float | None 
     """
     n = X.shape[0]
     gamma = 1.0 / X.shape[1] if gamma is None else gamma
-    squared_norms = np.einsum("ij,ij->i", X, X)
+    half_squared_norms = 0.5 * np.einsum("ij,ij->i", X, X)
     K = np.empty((n, n), dtype=np.float64)
-    buffers = threading.local()
 
-    def fill(start: int) -> None:
+    def upper(start: int) -> None:
+        """Rows ``start:stop`` of ``K`` from the diagonal on."""
         stop = min(start + _SYMMETRIC_BLOCK_ROWS, n)
-        if not hasattr(buffers, "block"):
-            buffers.block = np.empty((min(_SYMMETRIC_BLOCK_ROWS, n), n), dtype=np.float64)
-        block = np.matmul(X[start:stop], X[start:].T, out=buffers.block[: stop - start, : n - start])
-        if kernel == "rbf":  # -gamma ||x - y||^2, clipped at 0 against rounding, then exp
-            block *= 2.0
-            block -= squared_norms[start:stop, None]
-            block -= squared_norms[None, start:]
+        block = np.matmul(X[start:stop], X[start:].T, out=K[start:stop, start:])
+        if kernel == "rbf":  # x.y - |x|^2 / 2 - |y|^2 / 2 = -||x - y||^2 / 2, clipped at 0
+            block -= half_squared_norms[start:stop, None]
+            block -= half_squared_norms[None, start:]
             np.minimum(block, 0.0, out=block)
             np.fill_diagonal(block[:, : stop - start], 0.0)  # exactly 0 from a row to itself
-            block *= gamma
+            block *= 2.0 * gamma
             np.exp(block, out=block)
         diagonal = block[:, : stop - start]
         lower = np.tril_indices(stop - start, -1)
         diagonal[lower] = diagonal.T[lower]  # bit-for-bit symmetric, as the mirrored blocks
-        K[start:stop, start:] = block
-        K[stop:, start:stop] = block[:, stop - start :].T
+
+    def left(start: int) -> None:
+        """Rows ``start:stop`` of ``K`` left of the diagonal, mirrored from the rows above."""
+        stop = min(start + _SYMMETRIC_BLOCK_ROWS, n)
+        K[start:stop, :start] = K[:start, start:stop].T
 
     starts = range(0, n, _SYMMETRIC_BLOCK_ROWS)
-    threads = 1
-    if len(starts) > 1:
-        threads = max(
-            (pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"), default=1
-        )
+    threads = _blas_threads() if len(starts) > 1 else 1
     if threads == 1:
-        for start in starts:
-            fill(start)
+        for fill in (upper, left):
+            for start in starts:
+                fill(start)
         return K
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
-        list(pool.map(fill, starts))
+    with _threadpool_controller().limit(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+        for fill in (upper, left):
+            list(pool.map(fill, starts))
     return K
+
+
+@functools.cache
+def _threadpool_controller() -> ThreadpoolController:
+    """One controller per process: finding the thread pools scans every loaded library."""
+    return ThreadpoolController()
+
+
+def _blas_threads() -> int:
+    blas = _threadpool_controller().select(user_api="blas").lib_controllers
+    return max((pool.num_threads for pool in blas), default=1)
