@@ -135,8 +135,11 @@ def _kernel_krylov_eigh(
     per block for the even powers only (measured at n = 4000, rbf, k = 30: 384 product
     columns against 720 for the same residual). The Rayleigh-Ritz matrix of ``S`` on the
     first blocks, ``(H K P V)^T (H K P V) / mu``, and the residuals ``||S u - theta u||`` of its
-    Ritz pairs are read from the products already made: ``H K P V`` lies in the span of one
-    block more, whose product gives ``K`` applied to it. A cycle of ``blocks`` blocks stops
+    Ritz pairs are read from the products already made (:class:`_RayleighRitz`). The basis
+    is block Lanczos with full reorthogonalisation: ``K`` times a block is orthogonal to all
+    but the last two blocks in exact arithmetic, so the first of the two projections of
+    :func:`skltransfer.utils._eigen.orthonormal` is against those two only. A cycle of
+    ``blocks`` blocks stops
     when every one of the ``k`` residuals is below ``tol * theta_1`` (checked where the
     residuals' decay predicts it, :func:`skltransfer.utils._eigen.check_due`), or restarts
     from its Ritz vectors.
@@ -191,19 +194,22 @@ def _kernel_krylov_eigh(
         X[:, : min(start.shape[1], k)] = start[:, :k]
     V = np.empty((n, blocks * b), dtype=dtype)  # the basis, block by block
     KV = np.empty_like(V)  # its products with K
+    ritz = _RayleighRitz(V, KV, Q, beta, mu)
     for _ in range(max_restarts):
         V[:, :b] = orthonormal(np.column_stack([X, fixed]), None)
+        ritz.restart(b)
         checks: list[tuple[int, float]] = []
         for j in range(1, blocks + 1):
             block = slice((j - 1) * b, j * b)
             KV[:, block] = K @ V[:, block]
             if j >= 3 and (j == blocks or check_due(checks, j, tol)):
-                values, X, KPX, residuals = _ritz_pairs(V, KV, Q, beta, mu, k, (j - 1) * b, j * b)
+                values, X, KPX, residuals = ritz.pairs(k, (j - 1) * b, j * b)
                 checks.append((j, residuals.max() / max(abs(values[0]), np.finfo(dtype).tiny)))
                 if checks[-1][1] <= tol:
                     return values, X, KPX
             if j < blocks:
-                V[:, block.stop : block.stop + b] = orthonormal(KV[:, block], V[:, : block.stop])
+                recent = V[:, max(block.start - b, 0) : block.stop]  # the last two blocks
+                V[:, block.stop : block.stop + b] = orthonormal(KV[:, block], V[:, : block.stop], recent)
     raise RuntimeError(
         f"The block eigensolver did not converge in {max_restarts} cycles (largest relative "
         f"residual {checks[-1][1]:.1e}, tolerance {tol:.0e})."
@@ -220,24 +226,48 @@ def _dense_eigh(K, Q, beta, mu, k):
     return values, Y, M @ Y + means @ Y
 
 
-def _ritz_pairs(V, KV, Q, beta, mu, k, m, m_next):
-    """Rayleigh-Ritz of ``S = P K H K P / mu`` on the first ``m`` columns of the basis ``V``.
+class _RayleighRitz:
+    """Rayleigh-Ritz of ``S = P K H K P / mu`` on the growing basis ``V``, from ``K V``.
 
-    ``KV`` holds ``K V`` for the first ``m_next`` columns, one block more, which spans
-    ``H K P`` of the first ``m``. Returns the ``k`` leading Ritz values and vectors ``u``,
-    ``K P u`` and the residual norms ``||S u - theta u||``.
+    ``V`` and ``KV`` are the basis and its products with ``K``, filled block by block; the
+    start block spans ``Q``. The columns of ``H K P V`` and their Gram matrix depend only on
+    their own column of ``V``, so each is computed once, at the first check that includes it.
     """
-    basis, start = V[:, :m], slice(0, m_next - m)  # the start block, which spans Q
-    KQ = KV[:, start] @ (V[:, start].T @ Q)
-    centred = KV[:, :m] + KQ @ (beta[:, None] * (Q.T @ basis))  # K P V
-    means = centred.mean(axis=0)
-    centred -= means  # H K P V
-    values, Z = np.linalg.eigh(centred.T @ centred / mu)
-    values, Z = values[: -k - 1 : -1], Z[:, : -k - 1 : -1]
-    HKPu = centred @ Z
-    S_u = _apply(Q, beta, KV[:, :m_next] @ (V[:, :m_next].T @ HKPu)) / mu
-    vectors = basis @ Z
-    return values, vectors, HKPu + means @ Z, np.linalg.norm(S_u - vectors * values, axis=0)
+
+    def __init__(self, V: np.ndarray, KV: np.ndarray, Q: np.ndarray, beta: np.ndarray, mu: float):
+        self.V, self.KV, self.Q, self.beta, self.mu = V, KV, Q, beta, mu
+        self.HKPV = np.empty_like(V)
+        self.means = np.empty(V.shape[1], dtype=V.dtype)
+        self.gram = np.zeros((V.shape[1], V.shape[1]), dtype=V.dtype)  # lower triangle filled
+
+    def restart(self, start_columns: int) -> None:
+        """Forget the columns of the previous cycle; the new start block has ``start_columns``."""
+        self.done, self.start = 0, slice(0, start_columns)
+
+    def pairs(self, k: int, m: int, m_next: int):
+        """The ``k`` leading Ritz values and vectors ``u`` on the first ``m`` columns, ``K P u``
+        and the residual norms ``||S u - theta u||``.
+
+        ``KV`` must hold ``K V`` for the first ``m_next`` columns, one block more, which spans
+        ``H K P`` of the first ``m``.
+        """
+        V, KV, Q, beta = self.V, self.KV, self.Q, self.beta
+        if self.done == 0:
+            self.KQ = KV[:, self.start] @ (V[:, self.start].T @ Q)
+        new = slice(self.done, m)
+        columns = KV[:, new] + self.KQ @ (beta[:, None] * (Q.T @ V[:, new]))  # K P V
+        self.means[new] = columns.mean(axis=0)
+        columns -= self.means[new]  # H K P V
+        self.HKPV[:, new] = columns
+        self.gram[new, :m] = columns.T @ self.HKPV[:, :m]
+        self.done = m
+        values, Z = np.linalg.eigh(self.gram[:m, :m])  # reads the lower triangle
+        values, Z = values[: -k - 1 : -1] / self.mu, Z[:, : -k - 1 : -1]
+        HKPu = self.HKPV[:, :m] @ Z
+        S_u = _apply(Q, beta, KV[:, :m_next] @ (V[:, :m_next].T @ HKPu)) / self.mu
+        vectors = V[:, :m] @ Z
+        residuals = np.linalg.norm(S_u - vectors * values, axis=0)
+        return values, vectors, HKPu + self.means[:m] @ Z, residuals
 
 
 class ExactProblem:

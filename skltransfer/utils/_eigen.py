@@ -47,7 +47,7 @@ def top_eigh(M: np.ndarray, k: int, B: np.ndarray | None = None) -> tuple[np.nda
     return values[::-1], vectors[:, ::-1]
 
 
-def orthonormal(W: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
+def orthonormal(W: np.ndarray, Q: np.ndarray | None, recent: np.ndarray | None = None) -> np.ndarray:
     """An orthonormal basis of ``W`` orthogonal to the orthonormal ``Q``.
 
     Two passes of projection and Cholesky QR (``W L^-T`` with ``L L^T = W^T W``): matrix
@@ -56,10 +56,14 @@ def orthonormal(W: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
     when a Krylov space of a low-rank operator is exhausted, comes out short of unit norm: it
     is replaced by a random direction (a fixed generator, so results repeat), orthonormalised
     the same way.
+
+    ``recent``, columns of ``Q``, are the only ones that ``W`` has more than rounding-size
+    components along (in block Lanczos, the last two blocks): the first pass projects against
+    them only, the second against all of ``Q``.
     """
     tolerance = np.sqrt(np.finfo(W.dtype).eps)
     for attempt in range(3):
-        V = _cholesky_qr_twice(W, Q)
+        V = _cholesky_qr_twice(W, Q, recent if attempt == 0 else Q)
         short = np.abs(np.einsum("ij,ij->j", V, V) - 1.0) > tolerance
         if not short.any():
             break
@@ -68,10 +72,11 @@ def orthonormal(W: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
     return V
 
 
-def _cholesky_qr_twice(W: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
-    for _ in range(2):
-        if Q is not None:
-            W = W - Q @ (Q.T @ W)
+def _cholesky_qr_twice(W: np.ndarray, Q: np.ndarray | None, first: np.ndarray | None) -> np.ndarray:
+    """Two passes of projection and Cholesky QR, the first against ``first`` (None: ``Q``)."""
+    for against in (Q if first is None else first, Q):
+        if against is not None:
+            W = W - against @ (against.T @ W)
         gram = W.T @ W
         # a relative shift keeps the factorisation defined when W is rank deficient
         gram[np.diag_indices_from(gram)] += np.finfo(W.dtype).eps * max(np.trace(gram), 1.0)
