@@ -221,6 +221,22 @@ def test_transform_out_of_sample_and_stored_state():
     assert aligner.transform(X.astype(np.float32)).dtype == np.float32
 
 
+@pytest.mark.parametrize("dense_max_rows", [50, 1000])  # the Krylov and the dense solver
+@pytest.mark.parametrize("Aligner", [MMDAligner, JointMMDAligner])
+def test_fit_transform_is_the_transform_of_the_fitted_rows(monkeypatch, dense_max_rows, Aligner):
+    # fit_transform reads the embedding from the solver's own products, transform from the
+    # kernel of the rows to the landmarks: the two agree
+    from skltransfer.alignment import _tca_solvers
+
+    monkeypatch.setattr(_tca_solvers, "_DENSE_MAX_ROWS", dense_max_rows)
+    Xs, ys, Xt, _ = _domains(n_source=120, n_target=100)
+    X, y = stack_domains(Xs, ys, Xt)
+    aligner = Aligner(4, kernel="rbf", random_state=0)
+    Z = aligner.fit_transform(X, y)
+    reference = aligner.transform(X)
+    np.testing.assert_allclose(Z, reference, rtol=1e-7, atol=1e-9 * np.abs(reference).max())
+
+
 def test_alignment_reduces_mean_gap():
     Xs, ys, Xt, _ = _domains(n_source=100, n_target=100)
     X, y = stack_domains(Xs, ys, Xt)
