@@ -139,10 +139,9 @@ def _kernel_krylov_eigh(
     is block Lanczos with full reorthogonalisation: ``K`` times a block is orthogonal to all
     but the last two blocks in exact arithmetic, so the first of the two projections of
     :func:`skltransfer.utils._eigen.orthonormal` is against those two only. A cycle of
-    ``blocks`` blocks stops
-    when every one of the ``k`` residuals is below ``tol * theta_1`` (checked where the
-    residuals' decay predicts it, :func:`skltransfer.utils._eigen.check_due`), or restarts
-    from its Ritz vectors.
+    ``blocks`` blocks stops when every one of the ``k`` residuals is below ``tol * theta_1``
+    (checked where the residuals' decay predicts it,
+    :func:`skltransfer.utils._eigen.check_due`), or restarts from its Ritz vectors.
 
     Parameters
     ----------
@@ -242,7 +241,7 @@ class _RayleighRitz:
 
     def restart(self, start_columns: int) -> None:
         """Forget the columns of the previous cycle; the new start block has ``start_columns``."""
-        self.done, self.start = 0, slice(0, start_columns)
+        self.done, self.start, self.KQ = 0, slice(0, start_columns), None
 
     def pairs(self, k: int, m: int, m_next: int):
         """The ``k`` leading Ritz values and vectors ``u`` on the first ``m`` columns, ``K P u``
@@ -252,7 +251,7 @@ class _RayleighRitz:
         ``H K P`` of the first ``m``.
         """
         V, KV, Q, beta = self.V, self.KV, self.Q, self.beta
-        if self.done == 0:
+        if self.KQ is None:  # K Q, from the start block's products
             self.KQ = KV[:, self.start] @ (V[:, self.start].T @ Q)
         new = slice(self.done, m)
         columns = KV[:, new] + self.KQ @ (beta[:, None] * (Q.T @ V[:, new]))  # K P V
