@@ -193,10 +193,10 @@ def _kernel_krylov_eigh(
         X[:, : min(start.shape[1], k)] = start[:, :k]
     V = np.empty((n, blocks * b), dtype=dtype)  # the basis, block by block
     KV = np.empty_like(V)  # its products with K
-    ritz = _RayleighRitz(V, KV, Q, beta, mu)
+    ritz = _RayleighRitz(V, KV, Q, beta, mu, start_columns=b)
     for _ in range(max_restarts):
         V[:, :b] = orthonormal(np.column_stack([X, fixed]), None)
-        ritz.restart(b)
+        ritz.restart()
         checks: list[tuple[int, float]] = []
         for j in range(1, blocks + 1):
             block = slice((j - 1) * b, j * b)
@@ -229,19 +229,23 @@ class _RayleighRitz:
     """Rayleigh-Ritz of ``S = P K H K P / mu`` on the growing basis ``V``, from ``K V``.
 
     ``V`` and ``KV`` are the basis and its products with ``K``, filled block by block; the
-    start block spans ``Q``. The columns of ``H K P V`` and their Gram matrix depend only on
-    their own column of ``V``, so each is computed once, at the first check that includes it.
+    start block, the first ``start_columns`` columns, spans ``Q``. The columns of ``H K P V``
+    and their Gram matrix depend only on their own column of ``V``, so each is computed once,
+    at the first check that includes it.
     """
 
-    def __init__(self, V: np.ndarray, KV: np.ndarray, Q: np.ndarray, beta: np.ndarray, mu: float):
+    def __init__(
+        self, V: np.ndarray, KV: np.ndarray, Q: np.ndarray, beta: np.ndarray, mu: float, *, start_columns: int
+    ):
         self.V, self.KV, self.Q, self.beta, self.mu = V, KV, Q, beta, mu
+        self.start = slice(0, start_columns)
         self.HKPV = np.empty_like(V)
         self.means = np.empty(V.shape[1], dtype=V.dtype)
         self.gram = np.zeros((V.shape[1], V.shape[1]), dtype=V.dtype)  # lower triangle filled
 
-    def restart(self, start_columns: int) -> None:
-        """Forget the columns of the previous cycle; the new start block has ``start_columns``."""
-        self.done, self.start, self.KQ = 0, slice(0, start_columns), None
+    def restart(self) -> None:
+        """Forget the columns of the previous cycle (a new start block)."""
+        self.done, self.KQ = 0, None
 
     def pairs(self, k: int, m: int, m_next: int):
         """The ``k`` leading Ritz values and vectors ``u`` on the first ``m`` columns, ``K P u``
