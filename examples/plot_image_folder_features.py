@@ -20,10 +20,14 @@ unevenly lit, noisy), where a linear model then learns from a few labels.
 # %%
 # A pretrained network and an image folder
 # ----------------------------------------
-# The network is trained on the source digits (pixels in [0, 1]) and saved as ``.keras``
-# with a first layer that rescales raw 0-255 pixels, as a network pretrained elsewhere
-# carries its own preprocessing; it is cut after its convolutions, the generic part of a
-# CNN. The target digits become 8x8 grayscale PNG files, one subfolder per digit.
+# The network is a small CNN trained on the source digits (pixels in [0, 1]): two
+# convolutions and a max-pooling, then a 64-unit dense layer and a softmax over the ten
+# digits, with random rotations and noise as augmentation (active in training only). One
+# generator seeds the weights, the augmentation and the dropout, and shuffles each epoch, so
+# the run is reproducible. It is cut after its convolutions, the generic part of a CNN, and
+# saved as ``.keras`` with a first layer that rescales raw 0-255 pixels, as a network
+# pretrained elsewhere carries its own preprocessing. The target digits become 8x8
+# grayscale PNG files, one subfolder per digit.
 import tempfile
 from pathlib import Path
 
@@ -38,10 +42,31 @@ from sklearn.preprocessing import StandardScaler
 
 from skltransfer import PretrainedFeatureExtractor
 from skltransfer.datasets import load_image_folder, make_digits_shift
-from skltransfer.keras._demo import train_small_cnn
 
-Xs, ys, Xt, yt = make_digits_shift(return_images=True, random_state=0)
-cnn = train_small_cnn(Xs, ys, (8, 8), random_state=0)
+Xs, ys, Xt, yt = make_digits_shift(return_images=True, random_state=0)  # 8x8 images in [0, 1]
+rng = np.random.RandomState(0)
+seed = int(rng.randint(1, 2**31 - 1))
+keras.utils.set_random_seed(seed)  # the initial weights
+cnn = keras.Sequential(
+    [
+        keras.Input((8, 8, 1)),
+        keras.layers.RandomRotation(0.125, fill_mode="constant", seed=seed),
+        keras.layers.GaussianNoise(0.1, seed=seed),
+        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2, name="pool"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dropout(0.3, seed=seed),
+        keras.layers.Dense(10, activation="softmax"),
+    ]
+)
+cnn.compile(keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+images = Xs[..., np.newaxis].astype(np.float32)
+for _ in range(15):  # 15 epochs, each in an order drawn from the generator
+    order = rng.permutation(len(images))
+    cnn.fit(images[order], ys[order], batch_size=32, epochs=1, shuffle=False, verbose=0)
+
 convolutions = keras.Model(cnn.inputs, cnn.get_layer("pool").output)
 network = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255), convolutions])
 folder = Path(tempfile.mkdtemp())

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import is_classifier, is_regressor
-from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils import _safe_indexing, check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array
 
@@ -30,6 +30,7 @@ __all__ = [
     "encode_labeled_classes",
     "estimator_regression",
     "resolve_domains",
+    "score_labeled_rows",
     "stack_domains",
     "unlabeled_mask",
 ]
@@ -56,10 +57,11 @@ def unlabeled_mask(y, *, regression: bool | None = None) -> np.ndarray:
       integral (:func:`~sklearn.utils.multiclass.type_of_target` says ``"binary"`` or
       ``"multiclass"``, as it does for ``[0.0, 1.0, -1.0]``). For a regression target
       (``regression=True``, or any non-integral value) ``-1.0`` is a value like any other.
+    - Several outputs (2-D ``y``): a row is unlabeled when any of its values is.
 
     Parameters
     ----------
-    y : array-like of shape (n_samples,)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Labels, with ``-1`` (class labels) or NaN (float targets) for unlabeled rows.
     regression : bool or None, default=None
         Whether ``y`` is a regression target, which only matters for float ``y``. Estimators
@@ -79,8 +81,12 @@ def unlabeled_mask(y, *, regression: bool | None = None) -> np.ndarray:
     [False, False, True]
     >>> unlabeled_mask([0.0, 1.0, -1.0]).tolist(), unlabeled_mask([0.0, 1.0, -1.0], regression=True).tolist()
     ([False, False, True], [False, False, False])
+    >>> unlabeled_mask([[0.5, 1.0], [0.5, np.nan]]).tolist()
+    [False, True]
     """
     y = np.asarray(y)
+    if y.ndim == 2:
+        return unlabeled_mask(y.ravel(), regression=regression).reshape(y.shape).any(axis=1)
     if y.dtype.kind in "US":
         return np.zeros(y.shape[0], dtype=bool)
     if y.dtype.kind == "f":
@@ -94,6 +100,64 @@ def unlabeled_mask(y, *, regression: bool | None = None) -> np.ndarray:
             dtype=bool,
         )
     return y == UNLABELED
+
+
+def score_labeled_rows(score, X, y, sample_weight=None, *, regression: bool | None = False) -> float:
+    """``score(X, y, sample_weight=sample_weight)`` on the rows of ``y`` that carry a label.
+
+    The rows that :func:`unlabeled_mask` marks (``y == -1`` for class labels, NaN for float
+    targets) are left out of ``X``, ``y`` and ``sample_weight``: unlabeled rows are never
+    scored. Every estimator whose ``score`` takes stacked source and target rows scores
+    through this function.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(X, y, sample_weight=None) -> float``, typically a bound ``score`` method.
+        Called without ``sample_weight`` when it is None, so a ``score(X, y)`` works too.
+    X : array-like, sparse matrix, DataFrame or list of shape (n_samples, ...)
+        Rows in any form :func:`sklearn.utils._safe_indexing` indexes (arrays, CSR/CSC
+        matrices, data frames, lists such as image file paths).
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Labels, with ``-1`` (class labels) or NaN (float targets) for unlabeled rows.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows.
+    regression : bool or None, default=False
+        Whether ``y`` is a regression target: ``-1.0`` is then a value, only NaN marks an
+        unlabeled row. ``None`` infers it from the values (see :func:`unlabeled_mask`).
+
+    Returns
+    -------
+    score : float
+        What ``score`` returns on the labeled rows.
+
+    Raises
+    ------
+    ValueError
+        When ``X``, ``y`` and ``sample_weight`` differ in their number of rows, or when no
+        row is labeled: a score over no rows has no meaning.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skltransfer._domains import score_labeled_rows
+    >>> X = np.array([[0.0], [1.0], [0.2], [0.8]])
+    >>> clf = LogisticRegression().fit(X[:2], [0, 1])
+    >>> score_labeled_rows(clf.score, X, [0, 1, -1, 0])  # the -1 row is left out
+    0.6666666666666666
+    """
+    check_consistent_length(X, y, sample_weight)
+    rows = np.flatnonzero(~unlabeled_mask(y, regression=regression))
+    if rows.shape[0] == 0:
+        raise ValueError(
+            "score got no labeled rows: every y is -1 (or NaN). Score on labeled rows "
+            "(skltransfer.model_selection splitters keep them in test folds)."
+        )
+    X, y = _safe_indexing(X, rows), _safe_indexing(y, rows)
+    if sample_weight is None:
+        return score(X, y)
+    return score(X, y, sample_weight=_safe_indexing(sample_weight, rows))
 
 
 def estimator_regression(estimator) -> bool | None:
@@ -316,6 +380,11 @@ def stack_domains(
         beside them.
     sample_domain : ndarray of shape (n_source + n_target,), dtype=int
         Only when ``return_sample_domain=True``.
+
+    See Also
+    --------
+    make_da_pipeline : A pipeline that fits its last step on the labeled rows of ``(X, y)``.
+    LabeledOnly : Fit and score an estimator on the labeled rows only.
 
     Examples
     --------

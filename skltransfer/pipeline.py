@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
@@ -10,7 +12,7 @@ from sklearn.utils import check_consistent_length
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.metaestimators import available_if
 
-from ._domains import estimator_regression, unlabeled_mask
+from ._domains import estimator_regression, score_labeled_rows, unlabeled_mask
 from .utils._sklearn_compat import (
     HasMethods,
     _fit_context,
@@ -76,31 +78,86 @@ class FittedEstimatorDelegationMixin:
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
-        """Predict with the fitted estimator."""
+        """Predict with the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The fitted estimator's predictions.
+        """
         check_is_fitted(self)
         return self.estimator_.predict(self._delegated_input(X))
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
-        """Class probabilities from the fitted estimator."""
+        """Predict class probabilities with the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            The class probabilities, columns in the order of :attr:`classes_`.
+        """
         check_is_fitted(self)
         return self.estimator_.predict_proba(self._delegated_input(X))
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
-        """Log class probabilities from the fitted estimator."""
+        """Predict log class probabilities with the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            The log class probabilities, columns in the order of :attr:`classes_`.
+        """
         check_is_fitted(self)
         return self.estimator_.predict_log_proba(self._delegated_input(X))
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
-        """Decision function of the fitted estimator."""
+        """Compute the decision function of the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The fitted estimator's decision function.
+        """
         check_is_fitted(self)
         return self.estimator_.decision_function(self._delegated_input(X))
 
     @available_if(_estimator_has("transform"))
     def transform(self, X):
-        """Transform with the fitted estimator."""
+        """Transform with the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to transform.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            The rows transformed by the fitted estimator.
+        """
         check_is_fitted(self)
         return self.estimator_.transform(self._delegated_input(X))
 
@@ -229,8 +286,8 @@ class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstima
         y : array-like of shape (n_samples,)
             Labels, ``-1`` (or NaN) for rows to leave out.
         **score_params : dict
-            Passed to the estimator's ``score`` (for instance ``sample_weight``), sliced to
-            the labeled rows.
+            Passed to the estimator's ``score``, ``sample_weight`` sliced to the labeled rows
+            (see :func:`skltransfer._domains.score_labeled_rows`).
 
         Returns
         -------
@@ -244,21 +301,24 @@ class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstima
         check_is_fitted(self)
         if _routing_enabled():
             score_params = process_routing(self, "score", **score_params).estimator.score
-        X, y = _as_indexable(X), np.asarray(y)
-        rows = self._rows(y)
-        if rows.shape[0] == 0:
-            raise ValueError(
-                "LabeledOnly.score got no labeled rows: every y is -1 (or NaN). Score on "
-                "labeled rows (skltransfer.model_selection splitters keep them in test folds)."
-            )
-        return self.estimator_.score(
-            _safe_indexing(X, rows),
-            _safe_indexing(y, rows),
-            **_slice_params(score_params, rows, _num_samples(X)),
+        score_params = dict(score_params)
+        sample_weight = score_params.pop("sample_weight", None)
+        return score_labeled_rows(
+            partial(self.estimator_.score, **score_params),
+            _as_indexable(X),
+            np.asarray(y),
+            sample_weight,
+            regression=estimator_regression(self.estimator),
         )
 
     def get_metadata_routing(self):
-        """Route ``fit`` and ``score`` metadata to the wrapped estimator."""
+        """Route ``fit`` and ``score`` metadata to the wrapped estimator.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            The routing of ``fit`` and ``score`` to the ``fit`` and ``score`` of ``estimator``.
+        """
         return MetadataRouter(owner=self).add(
             estimator=self.estimator,
             method_mapping=MethodMapping()
@@ -286,12 +346,22 @@ def make_da_pipeline(*steps, memory=None, transform_input=None, verbose: bool = 
     ----------
     *steps : list of estimators
         Transformers followed by a final estimator.
-    memory, transform_input, verbose
+    memory : str or object with the joblib.Memory interface, default=None
+        As in :func:`sklearn.pipeline.make_pipeline`.
+    transform_input : list of str, default=None
+        As in :func:`sklearn.pipeline.make_pipeline`.
+    verbose : bool, default=False
         As in :func:`sklearn.pipeline.make_pipeline`.
 
     Returns
     -------
     pipeline : sklearn.pipeline.Pipeline
+
+    See Also
+    --------
+    LabeledOnly : The wrapper of the last step.
+    stack_domains : Build ``(X, y)`` with ``-1`` for the target rows.
+    sklearn.pipeline.make_pipeline : The pipeline without the wrapper.
 
     Examples
     --------

@@ -59,6 +59,10 @@ def plot_history(estimator, *, metrics=("loss", "accuracy"), axes=None):
     ValueError
         If the estimator has no ``history_`` (not fitted) or none of ``metrics`` was recorded.
 
+    See Also
+    --------
+    skltransfer.FineTunedCNNClassifier : A Keras-backed estimator that records ``history_``.
+
     Examples
     --------
     >>> import matplotlib
@@ -256,6 +260,10 @@ def plot_selection_vs_oracle(
         If matplotlib is not installed.
     ValueError
         If ``scores`` is empty or a curve's length differs from the number of grid points.
+
+    See Also
+    --------
+    skltransfer.metrics.PredictionEntropyScorer : One of the unsupervised scorers to compare.
 
     Examples
     --------

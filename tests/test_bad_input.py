@@ -30,6 +30,7 @@ import pytest
 import scipy.sparse as sp
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold
@@ -699,6 +700,33 @@ case(
     "circular-scorer-no-target",
     lambda: model_selection.CircularValidationScorer()(_pipe, XS, YS),
     Error(ValueError, "target"),
+)
+case(
+    "information-scorer-no-target",
+    lambda: model_selection.InformationMaximizationScorer()(_pipe, XS, YS),
+    Error(ValueError, "target"),
+)
+case(
+    "information-scorer-one-class",  # every target row predicted alike: no information
+    lambda: model_selection.InformationMaximizationScorer()(
+        skt.make_da_pipeline(DummyClassifier(strategy="constant", constant=1)).fit(X, Y), X, Y
+    ),
+    Result(lambda v: assert_allclose(v, 0.0, atol=1e-9)),
+)
+case(
+    "density-scorer-temperature",
+    lambda: model_selection.SoftNeighborhoodDensityScorer(temperature=-1.0)(_pipe, X, Y),
+    Error(ValueError, "temperature"),
+)
+case(
+    "density-scorer-max-rows",
+    lambda: model_selection.SoftNeighborhoodDensityScorer(max_rows=1)(_pipe, X, Y),
+    Error(ValueError, "max_rows"),
+)
+case(
+    "density-scorer-one-target-row",
+    lambda: model_selection.SoftNeighborhoodDensityScorer()(_pipe, X[: N_SOURCE + 1], Y[: N_SOURCE + 1]),
+    Error(ValueError, "at least 2 target rows"),
 )
 
 # --------------------------------------------------------------------------- datasets

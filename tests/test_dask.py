@@ -225,12 +225,12 @@ def test_extraction_on_a_cluster_unpickles_the_extractor_once_per_worker(two_wor
     from dask.core import flatten, get_dependencies
 
     from skltransfer import PretrainedFeatureExtractor
-    from skltransfer.keras._base import _dask_worker_threads
+    from skltransfer.keras._runtime import dask_worker_threads
 
     count_calls, read_counts = _call_counters(
         [
             ("extractor", "PretrainedFeatureExtractor", "__setstate__", "unpickled"),
-            ("_base", "CompiledPredictor", "__init__", "compiled"),
+            ("_inference", "CompiledPredictor", "__init__", "compiled"),
             ("_distributed", "_Shipped", "transform", "blocks"),
         ]
     )
@@ -253,15 +253,15 @@ def test_extraction_on_a_cluster_unpickles_the_extractor_once_per_worker(two_wor
         assert c == {"unpickled": 1, "compiled": 1, "blocks": c["blocks"]}
     assert set(client.run(_tensorflow_threads).values()) == {("2", 1, 1)}
     # The worker's own thread count, in a task and outside one (its event loop); none here.
-    assert client.submit(_dask_worker_threads).result() == 1
-    assert set(client.run(_dask_worker_threads).values()) == {1}
-    assert _dask_worker_threads() is None
+    assert client.submit(dask_worker_threads).result() == 1
+    assert set(client.run(dask_worker_threads).values()) == {1}
+    assert dask_worker_threads() is None
 
 
 _ENGINE_CALLS = [
     ("_litert", None, "convert_to_litert", "converted"),
     ("_litert", "LiteRTRunner", "__call__", "litert"),
-    ("_base", "CompiledPredictor", "__call__", "keras"),
+    ("_inference", "CompiledPredictor", "__call__", "keras"),
     ("_distributed", "_Shipped", "transform", "blocks"),
 ]
 

@@ -1,5 +1,6 @@
-"""The Office-Caltech10 example, run on the data beside the repository."""
+"""The examples: public names only; the Office-Caltech10 one, run on the data beside the repository."""
 
+import ast
 import importlib.util
 import pathlib
 
@@ -7,7 +8,33 @@ import pytest
 
 from tests._oc10 import OC10_HOME, needs_oc10
 
-EXAMPLE = pathlib.Path(__file__).parents[1] / "examples" / "office_caltech10.py"
+EXAMPLES = pathlib.Path(__file__).parents[1] / "examples"
+EXAMPLE = EXAMPLES / "office_caltech10.py"
+
+
+def _private_imports(path):
+    """The ``skltransfer`` imports of a script that name a private module or name."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found += [name for name in names if name.split(".")[0] == "skltransfer" and _private(name)]
+    return found
+
+
+def _private(name):
+    # dunder names are public: ``skltransfer.__main__`` is the command line
+    return any(part.startswith("_") and not part.endswith("__") for part in name.split("."))
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda path: path.name)
+def test_examples_import_public_names_only(path):
+    # a reader must be able to see, and reuse, everything an example runs
+    assert _private_imports(path) == []
 
 
 def _load_example():

@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state, gen_batches
 from ..utils._sklearn_compat import validate_data
 from ._tca_solvers import FeatureProblem, KernelProblem, mmd_columns
 
-__all__ = ["batches", "fit_nystroem_blocks", "is_dask_array", "nystroem_problem"]
+__all__ = ["batches", "fit_nystroem_blocks", "nystroem_problem"]
 
 # Kernel evaluations against the landmarks are done in batches of about this many entries.
 _BATCH_ENTRIES = 1 << 22
@@ -25,11 +25,6 @@ _BATCH_ENTRIES = 1 << 22
 def batches(n_rows: int, n_columns: int):
     """Slices of rows whose kernel against ``n_columns`` landmarks holds ~4M entries."""
     return gen_batches(n_rows, max(1, _BATCH_ENTRIES // max(n_columns, 1)))
-
-
-def is_dask_array(X) -> bool:
-    """Whether ``X`` is a Dask array (checked without importing Dask)."""
-    return type(X).__module__.partition(".")[0] == "dask" and hasattr(X, "blocks")
 
 
 def _landmark_rows(n: int, n_landmarks: int, random_state) -> np.ndarray:

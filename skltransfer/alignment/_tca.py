@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS
 from sklearn.utils import check_random_state
 
+from ..utils._dask import is_dask_array
 from ..utils._kernels import kernel_matrix, resolve_kernel_params
 from ..utils._sklearn_compat import (
     Interval,
@@ -17,7 +18,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
 )
 from ._base import BaseDomainAligner, clip_n_components
-from ._nystroem import batches, fit_nystroem_blocks, is_dask_array, nystroem_problem
+from ._nystroem import batches, fit_nystroem_blocks, nystroem_problem
 from ._tca_solvers import ExactProblem, FeatureProblem, KernelProblem, mmd_columns
 
 __all__ = ["MMDAligner"]

@@ -101,6 +101,10 @@ def make_digits_shift(
         Shifted target pixels, clipped to [0, 1].
     y_target : ndarray of shape (n_target,)
 
+    See Also
+    --------
+    fetch_office_caltech10 : A real domain shift between four image sources (downloaded).
+
     Examples
     --------
     >>> from skltransfer.datasets import make_digits_shift
@@ -191,6 +195,11 @@ def fetch_office_caltech10(domain: str, data_home=None, *, download_if_missing: 
     OSError
         When the file is missing and cannot be downloaded: the message names the URL and
         the path to place the file at.
+
+    See Also
+    --------
+    make_digits_shift : A smaller domain shift, built without download.
+    OFFICE_CALTECH10_DOMAINS : The four domains and their number of images.
 
     References
     ----------

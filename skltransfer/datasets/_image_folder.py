@@ -41,6 +41,10 @@ def load_image_folder(
     ValueError
         If ``path`` is not a folder, or it holds no class subfolder with images.
 
+    See Also
+    --------
+    skltransfer.PretrainedFeatureExtractor : CNN features of the listed image files.
+
     Examples
     --------
     >>> import pathlib, tempfile

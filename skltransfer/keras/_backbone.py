@@ -1,9 +1,9 @@
-"""The backbone of the Keras-backed estimators: build or load it, cut it at a layer, pool it.
+"""The backbone of the Keras estimators: build or load it, re-initialise it, cut it at a layer.
 
 :func:`resolve_backbone` turns ``base_model`` (a ``keras.applications`` name, a saved
 ``.keras`` file or a ``keras.Model``) and ``weights`` into a network and the facts needed to
 feed it; :func:`feature_layer` finds the layer whose output is the feature;
-:func:`pool_features` pools a 4-D feature map.
+:func:`pooling_layer` pools a feature map of any rank.
 """
 
 from __future__ import annotations
@@ -12,17 +12,22 @@ import difflib
 import os
 from numbers import Integral
 
-from ._base import (
-    derive_seed,
-    load_keras_model,
-    model_from_bytes,
-    model_to_bytes,
-    reinitialize_model,
-    scoped_seed,
-)
+import keras
+from sklearn.utils import check_random_state
+
+from ._persistence import load_keras_model, model_from_bytes, model_to_bytes
+from ._runtime import derive_seed, scoped_seed
 from .applications import build_application, get_application
 
-__all__ = ["feature_layer", "is_saved_model_path", "known_input_shape", "pool_features", "resolve_backbone"]
+__all__ = [
+    "application_name",
+    "feature_layer",
+    "is_saved_model_path",
+    "known_input_shape",
+    "pooling_layer",
+    "reinitialize_model",
+    "resolve_backbone",
+]
 
 
 def is_saved_model_path(base_model) -> bool:
@@ -30,6 +35,13 @@ def is_saved_model_path(base_model) -> bool:
         isinstance(base_model, str)
         and (base_model.endswith((".keras", ".h5")) or os.sep in base_model or os.path.isfile(base_model))
     )
+
+
+def application_name(base_model) -> str | None:
+    """The ``keras.applications`` name of ``base_model``; None for a model or a saved model."""
+    if isinstance(base_model, (str, os.PathLike)) and not is_saved_model_path(base_model):
+        return get_application(base_model).name
+    return None
 
 
 def _check_weights_file(weights) -> None:
@@ -50,9 +62,7 @@ def _size_pair(input_size) -> tuple[int, int] | None:
     return (int(input_size[0]), int(input_size[1]))
 
 
-def resolve_backbone(
-    base_model, weights, *, input_size, image_size, random_state, purpose="PretrainedFeatureExtractor"
-):
+def resolve_backbone(base_model, weights, *, input_size, image_size, random_state):
     """Build or load the backbone and the facts needed to feed it.
 
     Shared by the Keras-backed estimators.
@@ -73,15 +83,11 @@ def resolve_backbone(
         ``input_size`` is None.
     random_state : None, int or RandomState
         Seeds random initialisation (``weights=None``).
-    purpose : str
-        Name used in error messages.
 
     Returns
     -------
     model : keras.Model
     input_shape : (height, width, channels)
-    preprocess_input : callable or None
-        The application's own ``preprocess_input``; None for models.
     """
     size = _size_pair(input_size)
     if weights is not None and weights != "imagenet":
@@ -91,15 +97,15 @@ def resolve_backbone(
         shape = (*(size or (app.native_size, app.native_size)), 3)
         if weights is None:
             with scoped_seed(derive_seed(random_state)):
-                return build_application(app, input_shape=shape, weights=None), shape, app.preprocess_input
-        return build_application(app, input_shape=shape, weights=weights), shape, app.preprocess_input
+                return build_application(app, input_shape=shape, weights=None), shape
+        return build_application(app, input_shape=shape, weights=weights), shape
 
     if isinstance(base_model, (str, os.PathLike)):
-        model = load_keras_model(base_model, purpose)
+        model = load_keras_model(base_model)
     else:
-        model = model_from_bytes(model_to_bytes(base_model), purpose)  # a private copy
+        model = model_from_bytes(model_to_bytes(base_model))  # a private copy
     if weights is None:
-        model = reinitialize_model(model, random_state, purpose)
+        model = reinitialize_model(model, random_state)
     elif weights != "imagenet":
         try:
             model.load_weights(weights)
@@ -107,7 +113,7 @@ def resolve_backbone(
             raise ValueError(
                 f"Cannot load the weights file {os.fspath(weights)!r} into the model: {e}"
             ) from e
-    return model, _model_input_shape(model, size, input_size, image_size), None
+    return model, _model_input_shape(model, size, input_size, image_size)
 
 
 def _model_input_shape(model, size, input_size, image_size) -> tuple[int, int, int]:
@@ -161,13 +167,40 @@ def feature_layer(model, layer):
     return model.layers[layer]
 
 
-def pool_features(features, pooling):
-    import tensorflow as tf
+def pooling_layer(feature_rank: int, pooling):
+    """The layer named ``"pooling"`` that pools a feature map of rank ``feature_rank``, or None.
 
-    if features.shape.rank <= 2:
-        return features
-    if pooling == "avg":
-        return tf.reduce_mean(features, axis=list(range(1, features.shape.rank - 1)))
-    if pooling == "max":
-        return tf.reduce_max(features, axis=list(range(1, features.shape.rank - 1)))
-    return tf.reshape(features, (features.shape[0], -1))
+    Feature maps of rank 3 to 5 (1-D signals or tokens, images, volumes; batch and channels
+    included) get global average (``"avg"``) or max (``"max"``) pooling over their spatial
+    axes, or are flattened (None); a 2-D output (a dense layer) is used as it is (None).
+    """
+    if feature_rank <= 2:
+        return None
+    if feature_rank > 5:
+        raise ValueError(
+            f"The feature layer's output has rank {feature_rank}; pooling takes ranks 3 to 5 (layer)."
+        )
+    if pooling is None:
+        return keras.layers.Flatten(name="pooling")
+    kind = {"avg": "Average", "max": "Max"}[pooling]
+    return getattr(keras.layers, f"Global{kind}Pooling{feature_rank - 2}D")(name="pooling")
+
+
+def reinitialize_model(model, random_state):
+    """A copy of ``model`` (functional or sequential) with fresh, reproducible initial weights.
+
+    Every layer is rebuilt from its config with each initializer's seed replaced by one drawn
+    from ``random_state``, so models whose initializers carry fixed seeds are re-initialised
+    too, and the same ``random_state`` gives the same weights.
+    """
+    rng = check_random_state(random_state)
+
+    def reseeded(layer):
+        config = layer.get_config()
+        for key, value in config.items():
+            if key.endswith("_initializer") and isinstance(value, dict) and "seed" in value.get("config", {}):
+                value["config"]["seed"] = int(rng.randint(1, 2**31 - 1))
+        return layer.__class__.from_config(config)
+
+    with scoped_seed(derive_seed(rng)):  # initializers given as objects without a config seed
+        return keras.models.clone_model(model, clone_function=reseeded, recursive=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+import keras
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
@@ -22,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from ._base import derive_seed, require_keras, scoped_seed
+from ._runtime import derive_seed, scoped_seed
 from .classifier import FineTunedCNNClassifier
 from .extractor import PretrainedFeatureExtractor
 from .images import as_images
@@ -61,7 +62,6 @@ def build_small_cnn(
     model : keras.Model
         Uncompiled; softmax output.
     """
-    keras = require_keras("build_small_cnn")
     layers = keras.layers
     shape = tuple(image_shape) if len(image_shape) == 3 else (*image_shape, 1)
     with scoped_seed(seed):
@@ -111,7 +111,6 @@ def train_small_cnn(
     model : keras.Model
         Trained, compiled.
     """
-    keras = require_keras("train_small_cnn")
     images = as_images(X, image_shape=image_shape).array.astype(np.float32)
     classes, codes = np.unique(np.asarray(y), return_inverse=True)
     rng = check_random_state(random_state)
@@ -174,7 +173,6 @@ def pretrained_cnn_rows(source_cnn, Xt_few, yt_few, Xt_test, yt_test, image_shap
     rows : list of (str, float)
         Method description and target accuracy.
     """
-    keras = require_keras("pretrained_cnn_rows")
 
     def head():
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))

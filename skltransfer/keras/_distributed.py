@@ -24,17 +24,12 @@ import threading
 
 import numpy as np
 
-from ._base import require_keras
+from ._runtime import configure_threads
 from .images import check_channels
 
-__all__ = ["first_image", "is_dask_collection", "transform_dask"]
+__all__ = ["first_image", "transform_dask"]
 
 _INSTALL = 'pip install "skltransfer[dask]"'
-
-
-def is_dask_collection(X) -> bool:
-    """Whether ``X`` is a Dask collection (array, bag, ...), checked without importing Dask."""
-    return type(X).__module__.partition(".")[0] == "dask" and hasattr(X, "__dask_graph__")
 
 
 def first_image(X):
@@ -80,7 +75,7 @@ class _Shipped:
 
     Pickling sends the bytes only. The first :meth:`transform` on a worker unpickles the
     extractor, which builds the network there (TensorFlow's threads then follow the
-    worker's thread count, see :func:`skltransfer.keras._base.require_keras`); later calls
+    worker's thread count, see :func:`skltransfer.keras._runtime.configure_threads`); later calls
     reuse it and its compiled function. Blocks of one worker go through the network one at a
     time, each with all the threads TensorFlow was given.
     """
@@ -98,7 +93,7 @@ class _Shipped:
             return np.empty((0, n_features), dtype=np.float32)
         with self._lock:
             if self._extractor is None:
-                require_keras("PretrainedFeatureExtractor")  # threads set before a model is unpickled
+                configure_threads()  # before a model is unpickled
                 self._extractor = pickle.loads(self.blob)
             return self._extractor.transform(block)
 

@@ -1,26 +1,23 @@
-"""Network pieces of :class:`FineTunedCNNClassifier`: input layer, augmentation, pooling, head,
-and the two-domain training graph of the head.
-
-The custom layers they use live in :mod:`skltransfer.keras._layers`.
+"""The trained parts of a fine-tuned network: augmentation, the head, the two-domain training
+graph, and which backbone layers fine-tuning unfreezes.
 """
 
 from __future__ import annotations
 
 import math
 
-from ._base import require_keras, scoped_seed
+import keras
+
+from ._runtime import scoped_seed
 
 __all__ = [
     "AUGMENTATIONS",
     "adaptation_model",
     "augmentation_layers",
     "build_head",
-    "pooling_layer",
     "set_unfrozen",
     "unfrozen_count",
 ]
-
-_PURPOSE = "FineTunedCNNClassifier"
 
 #: Augmentations available by name: name -> (Keras layer class, positional arguments).
 AUGMENTATIONS = {
@@ -44,7 +41,6 @@ def augmentation_layers(augmentation, seed: int) -> list:
         For an unknown name (the message lists the valid ones) or an entry that is neither
         a name nor a Keras layer.
     """
-    keras = require_keras(_PURPOSE)
     entries = [augmentation] if isinstance(augmentation, str) else list(augmentation or ())
     layers = []
     with scoped_seed(seed):
@@ -65,18 +61,6 @@ def augmentation_layers(augmentation, seed: int) -> list:
                     f"layers; got {entry!r}."
                 )
     return layers
-
-
-def pooling_layer(feature_rank: int, pooling):
-    """Global pooling (``"avg"``/``"max"``) or flattening (None) of a 4-D feature map, else None."""
-    if feature_rank <= 2:
-        return None
-    layers = require_keras(_PURPOSE).layers
-    if pooling == "avg":
-        return layers.GlobalAveragePooling2D(name="pooling")
-    if pooling == "max":
-        return layers.GlobalMaxPooling2D(name="pooling")
-    return layers.Flatten(name="pooling")
 
 
 def build_head(
@@ -105,7 +89,6 @@ def build_head(
     layer named ``"destandardize"``. L1/L2 penalties apply to the kernels of the dense
     layers. Initial weights and dropout masks are seeded by ``seed``.
     """
-    keras = require_keras(_PURPOSE)
     layers = keras.layers
     regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
     with scoped_seed(seed):
@@ -135,7 +118,6 @@ def adaptation_model(head, features, input_shape, domain_layer):
     features of both batches: the output of the head's hidden layer if it has one, else its
     standardised input.
     """
-    keras = require_keras(_PURPOSE)
     names = {layer.name for layer in head.layers}
     inputs = [keras.Input(input_shape, name="labeled"), keras.Input(input_shape, name="target")]
     adapted = [head.get_layer("standardize")(features(x)) for x in inputs]
@@ -149,7 +131,6 @@ def adaptation_model(head, features, input_shape, domain_layer):
 
 def _trainable_layers(base) -> list:
     """The layers of ``base`` that fine-tuning can train: those with weights, except batch norms."""
-    keras = require_keras(_PURPOSE)
     return [
         layer
         for layer in base.layers
@@ -185,7 +166,6 @@ def set_unfrozen(base, count: int) -> None:
     BatchNormalization layers stay frozen and, the base being called with
     ``training=False``, in inference mode (their moving statistics are not updated).
     """
-    keras = require_keras(_PURPOSE)
     trainable = _trainable_layers(base)
     top = {id(layer) for layer in trainable[len(trainable) - count :]} if count else set()
     base.trainable = count > 0

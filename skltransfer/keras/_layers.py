@@ -3,8 +3,7 @@
 They are registered under the package name ``skltransfer``, so that
 ``keras.saving.load_model`` of a network that :class:`FineTunedCNNClassifier` exported (or
 that an estimator pickled) works in a fresh process once ``skltransfer.keras`` is imported,
-before any estimator is used. This is a leaf module: it imports Keras and nothing of
-skltransfer's but the image helpers and the application registry.
+before any estimator is used.
 """
 
 from __future__ import annotations

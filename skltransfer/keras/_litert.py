@@ -12,7 +12,7 @@
   :func:`litert_runner` converts for an estimator, falling back to Keras with one
   :class:`LiteRTFallbackWarning` where the network cannot run on LiteRT.
 
-Nothing here imports TensorFlow or LiteRT before it is needed.
+The ``ai-edge-litert`` package is imported only when an interpreter is first needed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ import threading
 import warnings
 from collections.abc import Callable
 
+import keras
 import numpy as np
+import tensorflow as tf
+
+from ._runtime import dask_worker_threads
 
 __all__ = [
     "AUTO_MIN_VALUES",
@@ -78,10 +82,6 @@ def _interpreter_class():
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        try:
-            import tensorflow as tf
-        except ImportError:
-            return None
         return getattr(getattr(tf, "lite", None), "Interpreter", None)
     return Interpreter
 
@@ -123,9 +123,7 @@ def default_num_threads() -> int:
     (joblib sets it to each worker's share of the cores); else the cores this process may
     run on (its CPU affinity where the system reports it, else ``os.cpu_count()``).
     """
-    from ._base import _dask_worker_threads
-
-    budget = _dask_worker_threads()
+    budget = dask_worker_threads()
     if budget:
         return budget
     variable = os.environ.get("OMP_NUM_THREADS", "")
@@ -176,11 +174,9 @@ def convert_to_litert(model, *, input_shape=None, dtype: str = "float32") -> byt
     >>> bool(np.allclose(runner(x), model.predict(x, verbose=0), atol=1e-5))
     True
     """
-    import tensorflow as tf
     from tensorflow.lite.python.convert_phase import ConverterError
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    keras = _require_keras()
     if isinstance(model, keras.Model):
         if len(model.inputs) != 1 or len(model.outputs) != 1:
             raise ValueError(
@@ -214,12 +210,6 @@ def convert_to_litert(model, *, input_shape=None, dtype: str = "float32") -> byt
         return converter.convert()
     except ConverterError as e:
         raise LiteRTConversionError(f"LiteRT cannot run this network: {e}") from e
-
-
-def _require_keras():
-    from ._base import require_keras
-
-    return require_keras("LiteRT conversion")
 
 
 def _rule_batch(row_shape) -> int:

@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Callable
 
-from ._base import require_keras
+import keras
 
 __all__ = ["Application", "build_application", "get_application", "list_applications"]
 
@@ -54,7 +54,12 @@ _DEFAULT_SIZE = 224
 class Application:
     """One ``keras.applications`` backbone.
 
-    Attributes
+    An entry of the registry that :func:`get_application` reads: the network's constructor
+    together with the pixel preprocessing and the input size that its ImageNet weights
+    expect. Entries are built from the ``keras.applications`` namespace, not by hand, and
+    are immutable.
+
+    Parameters
     ----------
     name : str
         The constructor's name in ``keras.applications`` (e.g. ``"MobileNetV2"``).
@@ -64,6 +69,24 @@ class Application:
         The ``preprocess_input`` of the module that defines the constructor.
     native_size : int
         Height and width of the images the network was trained on.
+
+    See Also
+    --------
+    get_application : The entry of a backbone, by any common spelling of its name.
+    build_application : Build the entry's network without its classification top.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> from skltransfer.keras.applications import get_application
+    >>> app = get_application("mobilenet_v2")
+    >>> app.name, app.native_size
+    ('MobileNetV2', 224)
+    >>> app.constructor is keras.applications.MobileNetV2
+    True
+    >>> app.preprocess_input(np.array([0.0, 127.5, 255.0]))
+    array([-1.,  0.,  1.])
     """
 
     name: str
@@ -79,7 +102,6 @@ def normalize_name(name: str) -> str:
 
 @functools.cache
 def _registry() -> dict[str, Application]:
-    keras = require_keras("The keras.applications registry")
     apps = keras.applications
     # Public submodules (mobilenet_v2, resnet, ...) keyed by their last name component.
     modules = {
@@ -104,9 +126,17 @@ def _registry() -> dict[str, Application]:
 def list_applications() -> list[str]:
     """The names of every ``keras.applications`` constructor, sorted.
 
+    The list is read from the installed Keras, so it grows with Keras releases. Each name
+    is accepted, in any common spelling, by :func:`get_application` and as the
+    ``base_model`` of the Keras-backed estimators.
+
     Returns
     -------
     names : list of str
+
+    See Also
+    --------
+    get_application : The registry entry of one of these backbones.
 
     Examples
     --------
@@ -119,6 +149,10 @@ def list_applications() -> list[str]:
 
 def get_application(name: str) -> Application:
     """The registry entry of a ``keras.applications`` backbone, by any common spelling.
+
+    Names are matched case-insensitively, ignoring ``_``, ``-``, ``.`` and spaces, so
+    ``"mobilenet_v2"``, ``"MobileNetV2"`` and ``"mobilenetv2"`` give the same entry. This
+    is how the ``base_model`` name of the Keras-backed estimators is resolved.
 
     Parameters
     ----------
@@ -135,12 +169,19 @@ def get_application(name: str) -> Application:
     ValueError
         If no backbone has that name; the message lists the closest names.
 
+    See Also
+    --------
+    list_applications : The names of every known backbone.
+    build_application : Build the entry's network without its classification top.
+
     Examples
     --------
     >>> from skltransfer.keras.applications import get_application
     >>> app = get_application("mobilenet_v2")
     >>> app.name, app.native_size
     ('MobileNetV2', 224)
+    >>> get_application("inception-v3").native_size
+    299
     """
     registry = _registry()
     key = normalize_name(name)
@@ -171,6 +212,12 @@ def _weights_cache_dir() -> str:
 def build_application(app: Application, *, input_shape: tuple[int, int, int], weights):
     """Build the backbone without its classification top.
 
+    The network is the convolutional base of ``app.constructor``
+    (``include_top=False``): its output is the last 4-D feature map, to which the
+    estimators add their pooling and head. ImageNet weights are downloaded by Keras on first
+    use and cached; ``weights=None`` builds a randomly initialised network without any
+    download.
+
     Parameters
     ----------
     app : Application
@@ -183,6 +230,19 @@ def build_application(app: Application, *, input_shape: tuple[int, int, int], we
     Returns
     -------
     model : keras.Model
+
+    See Also
+    --------
+    get_application : The registry entry to pass as ``app``.
+    skltransfer.keras.PretrainedFeatureExtractor : The backbone's features as a transformer.
+
+    Examples
+    --------
+    >>> from skltransfer.keras.applications import build_application, get_application
+    >>> app = get_application("mobilenet")
+    >>> model = build_application(app, input_shape=(32, 32, 3), weights=None)
+    >>> model.output_shape
+    (None, 1, 1, 1024)
     """
     try:
         return app.constructor(include_top=False, weights=weights, input_shape=input_shape)

@@ -1,8 +1,7 @@
 """FineTunedCNNClassifier: a pretrained Keras backbone fine-tuned as a scikit-learn classifier.
 
-The recipe is :class:`~skltransfer.keras._finetuned._FineTunedCNN`'s; this module holds its
-classification hooks: class labels, class weights, the softmax output, the exact logistic
-regression of a linear head, the cross-entropy and the accuracy.
+The recipe is :class:`~skltransfer.keras._recipe.FineTunedCNN`'s and the task
+:class:`~skltransfer.keras._tasks.Classification`; this module holds the public interface.
 """
 
 from __future__ import annotations
@@ -10,25 +9,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin
-from sklearn.utils import _safe_indexing, column_or_1d
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length
 
-from .._domains import unlabeled_mask
 from ..utils._sklearn_compat import StrOptions, _fit_context
-from ._finetuned import RECIPE_PARAMETER_CONSTRAINTS, _FineTunedCNN
-from ._logistic_head import MAX_ITER as LOGISTIC_MAX_ITER
-from ._logistic_head import logistic_penalty, solve_logistic_head
+from ._recipe import FineTunedCNN
+from ._tasks import Classification
 
 __all__ = ["FineTunedCNNClassifier"]
 
-_NAME = "FineTunedCNNClassifier"
 
-
-class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
+class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     """A pretrained CNN with a new classification head, trained in two phases.
 
     The transfer-learning recipe as one scikit-learn classifier: the backbone (a
@@ -86,11 +76,6 @@ class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
         ``preprocess_input``, nothing for a model. Another string names the application
         whose ``preprocess_input`` to use. A callable of a float32 tensor is applied as is
         (a module-level function, so that the network can be saved and pickled). None: none.
-    engine : {"auto", "keras", "litert"}, default="auto"
-        What runs ``predict_proba``: the compiled TensorFlow function, or the network
-        converted once to LiteRT and run by its XNNPACK CPU kernels; "auto" takes LiteRT
-        for calls large enough to repay the conversion where it is installed (see
-        :class:`PretrainedFeatureExtractor`).
     memory : None, str, path or joblib.Memory, default=None
         A folder (or a ``joblib.Memory``, whose folder is used) where the frozen backbone's
         features are cached per image, keyed by the image's pixels and the backbone's
@@ -100,6 +85,11 @@ class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
         prediction of cached images: every fit of a ``GridSearchCV`` over the head's
         parameters after the first, in any process, trains on cached features. The
         network ``model_`` is then assembled on first access. None: no cache.
+    engine : {"auto", "keras", "litert"}, default="auto"
+        What runs ``predict_proba``: the compiled TensorFlow function, or the network
+        converted once to LiteRT and run by its XNNPACK CPU kernels; "auto" takes LiteRT
+        for calls large enough to repay the conversion where it is installed (see
+        :class:`PretrainedFeatureExtractor`).
     hidden_units : int, default=0
         Units of a ReLU hidden layer in the head; 0 for none (a linear head: a multinomial
         logistic regression on the standardised features).
@@ -257,14 +247,10 @@ class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
     (1.0, (3, 2), ['head', 'fine_tune'])
     """
 
-    _own_parameter_constraints: ClassVar[dict] = {
-        **RECIPE_PARAMETER_CONSTRAINTS,
+    _parameter_constraints: ClassVar[dict] = {
+        **FineTunedCNN._parameter_constraints,
         "class_weight": [StrOptions({"balanced"}), dict, None],
     }
-    _keras_loss = "sparse_categorical_crossentropy"
-    _metric = "accuracy"
-    _constant_prediction = "always predicting the most frequent class"
-    _unlabeled_marker = "y == -1"
 
     def __init__(
         self,
@@ -341,79 +327,8 @@ class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
         self.verbose = verbose
         self.random_state = random_state
 
-    # ------------------------------------------------------------ task hooks
-
-    def _encode_targets(self, y, labeled, n_images: int) -> np.ndarray:
-        """Record ``classes_`` and return the class codes of the labeled rows."""
-        if labeled is not None:
-            y, n_images = column_or_1d(y, warn=True, dtype=None)[labeled], len(labeled)
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(np.empty(n_images), y)
-        check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{_NAME} needs samples of at least 2 classes in y; got only one class: {self.classes_[0]!r}."
-            )
-        return codes.astype(np.int64)
-
-    def _n_outputs(self, targets: np.ndarray) -> int:
-        return len(self.classes_)
-
-    def _sample_weight(self, codes: np.ndarray) -> np.ndarray:
-        return self._class_weights(codes)
-
-    def _class_weights(self, codes: np.ndarray) -> np.ndarray:
-        """Per-sample weights from ``class_weight``."""
-        per_class = np.ones(len(self.classes_))
-        if isinstance(self.class_weight, str):
-            per_class = compute_class_weight("balanced", classes=np.arange(len(self.classes_)), y=codes)
-        elif self.class_weight is not None:
-            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
-            if unknown:
-                raise ValueError(
-                    f"class_weight names classes not in y: {unknown}; "
-                    f"the classes are {self.classes_.tolist()}."
-                )
-            for i, c in enumerate(self.classes_):
-                per_class[i] = self.class_weight.get(c, 1.0)
-        return per_class[codes].astype(np.float32)
-
-    def _stratify(self, codes: np.ndarray) -> np.ndarray:
-        return codes
-
-    def _auto_l2(self, n_train: int) -> float:
-        """``1 / (2 n)``: the penalty of scikit-learn's ``LogisticRegression(C=1.0)``."""
-        return 1.0 / (2 * n_train)
-
-    def _output_layer(self) -> dict:
-        return {"activation": "softmax", "output_name": "probabilities"}
-
-    def _solve_head(self, head, features, codes, sample_weight, l2: float) -> dict:
-        """Phase 1 of a linear head: the exact logistic regression, written into ``head``."""
-        z = np.asarray(head.get_layer("standardize")(features), dtype=np.float64)
-        C, l1_ratio = logistic_penalty(self.l1, l2, len(codes), len(self.classes_))
-        kernel, bias, n_iter = solve_logistic_head(
-            z, codes, sample_weight, len(self.classes_), C=C, l1_ratio=l1_ratio
-        )
-        head.get_layer("probabilities").set_weights([kernel, bias])
-        logits = z @ kernel + bias
-        loss = _cross_entropy(logits, codes, sample_weight)
-        accuracy = float(np.mean(np.argmax(logits, axis=1) == codes))
-        return {
-            "loss": [loss],
-            "accuracy": [accuracy],
-            "steps": [n_iter],
-            "stop_reason": "budget" if n_iter >= LOGISTIC_MAX_ITER else "converged",
-        }
-
-    def _objective(self, proba: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray) -> float:
-        """The mean weighted cross-entropy of the probabilities, as Keras reports the loss."""
-        return _cross_entropy(np.log(np.clip(proba, 1e-12, None)), codes, sample_weight)
-
-    def _constant_guess(self, codes: np.ndarray) -> float:
-        """The accuracy of always predicting the most frequent class."""
-        return np.bincount(codes).max() / len(codes)
+    def _make_task(self) -> Classification:
+        return Classification(self._name, self.class_weight)
 
     # ------------------------------------------------------------------- fit
 
@@ -437,7 +352,9 @@ class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
         -------
         self : object
         """
-        return self._fit(X, y, sample_domain)
+        self._fit(X, y, sample_domain)
+        self.classes_ = self._task.classes_
+        return self
 
     # --------------------------------------------------------------- predict
 
@@ -474,8 +391,8 @@ class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
     def score(self, X, y, sample_weight=None) -> float:
         """Mean accuracy on the labeled rows.
 
-        With ``domain_loss``, rows with ``y == -1`` are unlabeled target rows and left out
-        (as :class:`skltransfer.LabeledOnly` does), so that ``GridSearchCV`` and
+        With ``domain_loss``, rows with ``y == -1`` are unlabeled target rows and left out,
+        as :class:`skltransfer.LabeledOnly` does, so that ``GridSearchCV`` and
         ``cross_val_score`` on stacked source and target rows score meaningfully.
 
         Parameters
@@ -489,14 +406,4 @@ class FineTunedCNNClassifier(ClassifierMixin, _FineTunedCNN):
         -------
         score : float
         """
-        if self.domain_loss is not None:
-            keep = np.flatnonzero(~unlabeled_mask(column_or_1d(y, warn=True, dtype=None)))
-            X, y = _safe_indexing(X, keep), _safe_indexing(y, keep)
-            sample_weight = None if sample_weight is None else _safe_indexing(sample_weight, keep)
-        return super().score(X, y, sample_weight=sample_weight)
-
-
-def _cross_entropy(logits: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray) -> float:
-    """Keras' sparse categorical cross-entropy of ``logits`` (mean of the weighted row losses)."""
-    log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
-    return float(np.mean(-log_proba[np.arange(len(codes)), codes] * sample_weight))
+        return self._score_labeled(super().score, X, y, sample_weight)

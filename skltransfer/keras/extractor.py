@@ -7,15 +7,17 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
+from ..utils._dask import is_dask_collection
 from ..utils._sklearn_compat import _fit_context, check_is_fitted
-from ._backbone import feature_layer, pool_features, resolve_backbone
-from ._base import CompiledPredictor, derive_seed, fold_batch_normalization, require_keras
-from ._estimator import KerasImageEstimator
-from .images import adapt_batch, check_channels
+from ._backbone import pooling_layer
+from ._base import KerasImageEstimator
+from ._distributed import first_image, transform_dask
+from ._features import FrozenFeatures, build_frozen_features, preprocessing_layer
+from ._inference import CompiledPredictor
+from ._runtime import derive_seed
+from .images import check_channels
 
 __all__ = ["PretrainedFeatureExtractor"]
-
-_NAME = "PretrainedFeatureExtractor"
 
 
 class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, KerasImageEstimator):
@@ -173,8 +175,6 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     (5, 4)
     """
 
-    _own_parameter_constraints: ClassVar[dict] = {}
-    _unpicklable = ("_predictors", "_inference_model")
     # scikit-learn checks this estimator cannot pass, with the reason (see tests/keras).
     _expected_failed_checks: ClassVar[dict] = {}
 
@@ -223,51 +223,36 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         -------
         self : object
         """
-        from ._distributed import first_image, is_dask_collection
-
         if is_dask_collection(X):
             X = first_image(X)
         images = self._images(X, reset=True)
         self._seed = derive_seed(self.random_state)
         self._record_backbone_identity(self._seed)
-        model, self.input_shape_, own_preprocess = resolve_backbone(
-            self.base_model,
-            self.weights,
-            input_size=self.input_size,
-            image_size=None if images.shape is None else images.shape[:2],
-            random_state=self._seed,
-            purpose=_NAME,
+        frozen, self.input_shape_ = build_frozen_features(
+            self, None if images.shape is None else images.shape[:2], self._seed
         )
-        keras = require_keras(_NAME)
-        layer = feature_layer(model, self.layer)
-        self.layer_name_ = layer.name
-        self.model_ = model if layer is model.layers[-1] else keras.Model(model.inputs, layer.output)
-        self._preprocess = self._preprocess_function(own_preprocess)
-        self._predictors, self._inference_model, self._litert = {}, None, {}
+        self.model_ = frozen.backbone
+        self.layer_name_ = self.model_.layers[-1].name
+        self._reset_runtime()
         self._n_features_out = int(self._predictor(images).output_shape[-1])
         return self
 
+    def _frozen(self) -> FrozenFeatures:
+        """The path from images to features through ``model_`` (rebuilt after unpickling)."""
+
+        def build():
+            rank = len(self.model_.outputs[0].shape)
+            preprocessing = preprocessing_layer(self.preprocessing, self.base_model, self.input_shape_)
+            return FrozenFeatures(self.model_, preprocessing, pooling_layer(rank, self.pooling))
+
+        return self._runtime.get("frozen", build)
+
     def _predictor(self, images) -> CompiledPredictor:
-        """The compiled function for images of this shape and dtype, traced on first use."""
-        predictors = self.__dict__.setdefault("_predictors", {})
+        """The compiled features for images of this shape and dtype, traced on first use."""
         shape = tuple(int(d) for d in (images.shape or self.input_shape_))
         check_channels(shape[-1], self.input_shape_[-1])
         uint8 = images.array is None or images.array.dtype == np.uint8  # files decode to uint8
-        key = (shape, "uint8" if uint8 else "float32")
-        if key not in predictors:
-            size, channels = self.input_shape_[:2], self.input_shape_[-1]
-            if self.__dict__.get("_inference_model") is None:  # after fit or unpickling
-                self._inference_model = fold_batch_normalization(self.model_)
-            model, preprocess, pooling = self._inference_model, self._preprocess, self.pooling
-
-            def features(x):
-                x = adapt_batch(x, size=size, channels=channels)
-                if preprocess is not None:
-                    x = preprocess(x)
-                return pool_features(model(x, training=False), pooling)
-
-            predictors[key] = CompiledPredictor(features, shape, self.batch_size, dtype=key[1])
-        return predictors[key]
+        return self._frozen().compiled(self._runtime, shape, self.batch_size, "uint8" if uint8 else "float32")
 
     def transform(self, X):
         """Compute the features of images.
@@ -284,27 +269,12 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         features : ndarray or Dask array of shape (n, n_features_out) and dtype float32
         """
         check_is_fitted(self, "model_")
-        from ._distributed import is_dask_collection, transform_dask
-
         if is_dask_collection(X):
             return transform_dask(self, X)
         images = self._images(X, reset=False)
-        predictor = self._predictor(images)
-        cache, run = self._feature_cache(), self._runner(predictor, len(images))
-        out = np.empty((len(images), self._n_features_out), dtype=np.float32)
-        progress = None
-        if self.verbose:
-            progress = require_keras(_NAME).utils.Progbar(len(images), unit_name="image")
-        start = 0
-        batches = images.batches(
-            self.batch_size, size=self.input_shape_[:2], channels=predictor.input_shape[-1]
+        return self._run_batches(
+            self._predictor(images), images, size=self.input_shape_[:2], cache=self._feature_cache()
         )
-        for batch in batches:
-            out[start : start + len(batch)] = run(batch) if cache is None else cache.lookup(batch, run)
-            start += len(batch)
-            if progress is not None:
-                progress.update(start)
-        return out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -76,6 +76,10 @@ def _resolve_image_shape(image_shape, n_features: int) -> tuple[int, int, int]:
 def load_image(path, size: tuple[int, int] | None, channels: int) -> np.ndarray:
     """Decode one image file as a ``uint8`` array ``(height, width, channels)``.
 
+    Any format that Pillow reads is accepted. The image is converted to grayscale or RGB
+    and, when ``size`` is given, resized as Keras' own image loading does, so that file
+    input and array input reach the network alike.
+
     Parameters
     ----------
     path : str or path-like
@@ -92,6 +96,27 @@ def load_image(path, size: tuple[int, int] | None, channels: int) -> np.ndarray:
     ------
     ValueError
         If the file is missing or not a readable image; the message names the path.
+
+    See Also
+    --------
+    as_images : Validate any accepted image input, file paths included.
+    Images.batches : Decode image files batch by batch.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> from skltransfer.keras.images import load_image
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "red.png")
+    ...     Image.new("RGB", (4, 2), "red").save(path)
+    ...     rgb = load_image(path, size=None, channels=3)
+    ...     gray = load_image(path, size=(8, 8), channels=1)
+    >>> rgb.shape, rgb[0, 0].tolist()
+    ((2, 4, 3), [255, 0, 0])
+    >>> gray.shape
+    (8, 8, 1)
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -113,14 +138,32 @@ def load_image(path, size: tuple[int, int] | None, channels: int) -> np.ndarray:
 class Images:
     """Images to feed a network, held as an array or as a list of file paths.
 
-    Attributes
+    The validated form of every accepted image input, as :func:`as_images` returns it.
+    Exactly one of ``array`` and ``paths`` is set. ``len`` gives the number of images and
+    :meth:`batches` yields them in batches, files being decoded only batch by batch.
+
+    Parameters
     ----------
-    array : ndarray of shape (n, height, width, channels) or None
+    array : ndarray of shape (n, height, width, channels) or None, default=None
         The images, in their original dtype.
-    paths : list of path or None
+    paths : list of path or None, default=None
         The image files, read batch by batch.
-    from_rows : bool
+    from_rows : bool, default=False
         Whether the images came as a 2-D array of flattened images.
+
+    See Also
+    --------
+    as_images : Validate any accepted image input and wrap it as ``Images``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skltransfer.keras.images import Images
+    >>> images = Images(array=np.zeros((5, 8, 8, 3), dtype=np.uint8))
+    >>> len(images), images.shape
+    (5, (8, 8, 3))
+    >>> [batch.shape[0] for batch in images.batches(2, size=(8, 8), channels=3)]
+    [2, 2, 1]
     """
 
     array: np.ndarray | None = None
@@ -141,6 +184,21 @@ class Images:
         Array batches are views in the array's own size, channels and dtype. File batches
         are decoded to ``uint8`` at ``size`` with ``channels`` channels, the next batch
         being read in a background thread while the current one is processed.
+
+        Parameters
+        ----------
+        batch_size : int
+            Largest number of images in a batch; the last batch may be smaller.
+        size : (height, width)
+            Size to which image files are decoded; array batches keep their own size.
+        channels : int
+            Channels to which image files are decoded (1 or 3); array batches keep their
+            own channels.
+
+        Yields
+        ------
+        batch : ndarray of shape (m, height, width, channels)
+            The next ``m <= batch_size`` images, in order.
         """
         n = len(self)
         starts = range(0, n, batch_size)
@@ -164,6 +222,11 @@ class Images:
 def as_images(X, *, image_shape=None, estimator=None, reset: bool = True) -> Images:
     """Validate any accepted image input and wrap it as :class:`Images`.
 
+    File paths are checked to exist but not read. Arrays are checked to be numeric and
+    finite; a 3-D array of grayscale images gains a channel axis and a 2-D array of
+    flattened images is reshaped to ``image_shape``. The module docstring lists the
+    accepted forms.
+
     Parameters
     ----------
     X : array-like or list of paths
@@ -174,16 +237,26 @@ def as_images(X, *, image_shape=None, estimator=None, reset: bool = True) -> Ima
         For 2-D input, validated through ``validate_data(estimator, X, reset=reset)``, which
         records or checks ``n_features_in_`` and ``feature_names_in_``.
     reset : bool, default=True
+        Passed to ``validate_data`` with ``estimator``: True records ``n_features_in_``
+        and ``feature_names_in_`` (as ``fit`` does), False checks them.
 
     Returns
     -------
     images : Images
 
+    See Also
+    --------
+    Images : The validated images and their batches.
+    check_channels : Check the channel count against the network's.
+
     Examples
     --------
     >>> import numpy as np
     >>> from skltransfer.keras.images import as_images
-    >>> as_images(np.zeros((5, 64)), image_shape=(8, 8)).shape
+    >>> images = as_images(np.zeros((5, 64)), image_shape=(8, 8))
+    >>> len(images), images.shape, images.from_rows
+    (5, (8, 8, 1), True)
+    >>> as_images(np.zeros((5, 8, 8))).shape
     (8, 8, 1)
     """
     paths = _as_path_list(X)
@@ -221,6 +294,32 @@ def check_channels(n_channels: int, network_channels: int) -> None:
 
     Equal counts pass; single-channel (grayscale) images pass for any network (they are
     repeated); anything else is a ``ValueError``.
+
+    Parameters
+    ----------
+    n_channels : int
+        Channels of the images.
+    network_channels : int
+        Channels of the network's input.
+
+    Raises
+    ------
+    ValueError
+        If the counts differ and the images are not single-channel.
+
+    See Also
+    --------
+    adapt_batch : Repeat grayscale images to the network's channels.
+
+    Examples
+    --------
+    >>> from skltransfer.keras.images import check_channels
+    >>> check_channels(3, 3)
+    >>> check_channels(1, 3)
+    >>> check_channels(4, 3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: The images have 4 channels but the network takes 3; ...
     """
     if n_channels != network_channels and n_channels != 1:
         raise ValueError(
@@ -232,6 +331,10 @@ def check_channels(n_channels: int, network_channels: int) -> None:
 def adapt_batch(x, *, size: tuple[int, int], channels: int):
     """Repeat grayscale to ``channels`` and resize (bilinear) to ``size``, in TensorFlow.
 
+    This is the first step of the network, run in the graph on each batch: images of
+    another size than the network's input, and grayscale images fed to an RGB network, need
+    no conversion beforehand. A batch already in shape passes unchanged.
+
     Parameters
     ----------
     x : tf.Tensor of shape (batch, height, width, c)
@@ -242,6 +345,17 @@ def adapt_batch(x, *, size: tuple[int, int], channels: int):
     Returns
     -------
     x : tf.Tensor of shape (batch, size[0], size[1], channels)
+
+    See Also
+    --------
+    check_channels : Check beforehand that the channels can be adapted.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> from skltransfer.keras.images import adapt_batch
+    >>> tuple(adapt_batch(tf.zeros((2, 8, 8, 1)), size=(16, 16), channels=3).shape)
+    (2, 16, 16, 3)
     """
     import tensorflow as tf
 

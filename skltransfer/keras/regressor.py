@@ -1,47 +1,23 @@
 """FineTunedCNNRegressor: a pretrained Keras backbone fine-tuned as a scikit-learn regressor.
 
-The recipe is :class:`~skltransfer.keras._finetuned._FineTunedCNN`'s; this module holds its
-regression hooks: float targets standardised (and mapped back by the network's last
-layer), a linear output, the exact ridge solution of a linear head, the mean squared error
-and R^2.
+The recipe is :class:`~skltransfer.keras._recipe.FineTunedCNN`'s and the task
+:class:`~skltransfer.keras._tasks.Regression` (float targets standardised and mapped back by
+the network's last layer); this module holds the public interface.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.metrics import r2_score
-from sklearn.utils import _safe_indexing, check_array
-from sklearn.utils.validation import check_consistent_length
 
-from .._domains import resolve_domains
 from ..utils._sklearn_compat import _fit_context
-from ._base import require_keras
-from ._finetuned import RECIPE_PARAMETER_CONSTRAINTS, _FineTunedCNN
-from ._ridge_head import MAX_ITER as ELASTIC_NET_MAX_ITER
-from ._ridge_head import ridge_penalty, solve_ridge_head
+from ._recipe import FineTunedCNN
+from ._tasks import Regression
 
 __all__ = ["FineTunedCNNRegressor"]
 
-_NAME = "FineTunedCNNRegressor"
 
-
-def _float_targets(y) -> np.ndarray:
-    """``y`` as a 1-D or 2-D float array, NaN (unlabeled rows) allowed, infinity not."""
-    if y is None:
-        raise ValueError(f"{_NAME} requires y to be passed, but the target y is None.")
-    return check_array(y, ensure_2d=False, dtype=np.float64, ensure_all_finite="allow-nan", input_name="y")
-
-
-def _unlabeled(y: np.ndarray) -> np.ndarray:
-    """Rows of a float target with a NaN (the regression domain convention)."""
-    missing = np.isnan(y)
-    return missing.any(axis=1) if missing.ndim == 2 else missing
-
-
-class FineTunedCNNRegressor(RegressorMixin, _FineTunedCNN):
+class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
     """A pretrained CNN with a new linear regression head, trained in two phases.
 
     Image regression by transfer learning, the regression sibling of
@@ -189,12 +165,6 @@ class FineTunedCNNRegressor(RegressorMixin, _FineTunedCNN):
     (0.96, (3,))
     """
 
-    _own_parameter_constraints: ClassVar[dict] = dict(RECIPE_PARAMETER_CONSTRAINTS)
-    _keras_loss = "mean_squared_error"
-    _metric = "r2_score"
-    _constant_prediction = "always predicting the mean"
-    _unlabeled_marker = "NaN in y"
-
     def __init__(
         self,
         base_model="mobilenet_v2",
@@ -268,70 +238,8 @@ class FineTunedCNNRegressor(RegressorMixin, _FineTunedCNN):
         self.verbose = verbose
         self.random_state = random_state
 
-    # ------------------------------------------------------------ task hooks
-
-    def _resolve_domains(self, y, sample_domain, n_samples: int):
-        """Domains from NaN targets (a row of a 2-D ``y`` with any NaN is unlabeled)."""
-        marker = np.where(_unlabeled(_float_targets(y)), np.nan, 0.0)
-        return resolve_domains(marker, sample_domain, n_samples=n_samples, regression=True)
-
-    def _encode_targets(self, y, labeled, n_images: int) -> np.ndarray:
-        """Record ``n_outputs_`` and the targets' scale; return the standardised 2-D targets."""
-        y = _float_targets(y)
-        check_consistent_length(np.empty(n_images), y)
-        if labeled is not None:
-            y = y[labeled]
-        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")  # no NaN left
-        self._y_1d = y.ndim == 1
-        y = y.reshape(len(y), -1)
-        self.n_outputs_ = y.shape[1]
-        scale = y.std(axis=0)
-        scale[scale < 1e-12] = 1.0
-        self._target_mean, self._target_scale = y.mean(axis=0), scale
-        return ((y - self._target_mean) / scale).astype(np.float32)
-
-    def _n_outputs(self, targets: np.ndarray) -> int:
-        return targets.shape[1]
-
-    def _auto_l2(self, n_train: int) -> float:
-        """``1 / (n k)``: the penalty of scikit-learn's ``Ridge(alpha=1.0)`` (see ``_ridge_head``)."""
-        return 1.0 / (n_train * self.n_outputs_)
-
-    def _output_layer(self) -> dict:
-        rescale = (self._target_scale.astype(np.float32), self._target_mean.astype(np.float32))
-        return {"activation": None, "output_name": "predictions", "rescale": rescale}
-
-    def _training_head(self, head):
-        """The head up to ``"predictions"``: the loss compares standardised targets."""
-        keras = require_keras(_NAME)
-        return keras.Model(head.inputs, head.get_layer("predictions").output, name="standardized_head")
-
-    def _solve_head(self, head, features, targets, sample_weight, l2: float) -> dict:
-        """Phase 1 of a linear head: the exact ridge (or elastic net) solution, written into ``head``."""
-        z = np.asarray(head.get_layer("standardize")(features), dtype=np.float64)
-        alpha, l1_ratio = ridge_penalty(self.l1, l2, len(targets), targets.shape[1])
-        kernel, bias, n_iter = solve_ridge_head(z, targets, sample_weight, alpha=alpha, l1_ratio=l1_ratio)
-        head.get_layer("predictions").set_weights([kernel, bias])
-        predicted = z @ kernel + bias
-        return {
-            "loss": [self._squared_error(predicted, targets, sample_weight)],
-            "r2_score": [float(r2_score(targets, predicted, sample_weight=sample_weight))],
-            "steps": [n_iter],
-            "stop_reason": "budget" if n_iter >= ELASTIC_NET_MAX_ITER else "converged",
-        }
-
-    def _objective(self, outputs: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray) -> float:
-        """The mean squared error of the standardised targets, as Keras reports the loss."""
-        standardized = (np.reshape(outputs, targets.shape) - self._target_mean) / self._target_scale
-        return self._squared_error(standardized, targets, sample_weight)
-
-    @staticmethod
-    def _squared_error(predicted, targets, sample_weight) -> float:
-        return float(np.mean(np.mean((predicted - targets) ** 2, axis=1) * sample_weight))
-
-    def _constant_guess(self, targets: np.ndarray) -> float:
-        """R^2 of always predicting the mean: 0."""
-        return 0.0
+    def _make_task(self) -> Regression:
+        return Regression(self._name)
 
     # ------------------------------------------------------------------- fit
 
@@ -355,7 +263,9 @@ class FineTunedCNNRegressor(RegressorMixin, _FineTunedCNN):
         -------
         self : object
         """
-        return self._fit(X, y, sample_domain)
+        self._fit(X, y, sample_domain)
+        self.n_outputs_ = self._task.n_outputs_
+        return self
 
     # --------------------------------------------------------------- predict
 
@@ -373,10 +283,14 @@ class FineTunedCNNRegressor(RegressorMixin, _FineTunedCNN):
             The shape of the ``y`` seen in ``fit``.
         """
         outputs = np.asarray(self._outputs(X), dtype=np.float64)
-        return outputs.ravel() if self._y_1d else outputs
+        return outputs.ravel() if self._task.one_dimensional_ else outputs
 
     def score(self, X, y, sample_weight=None) -> float:
-        """R^2 on the labeled rows (rows with a NaN target are left out).
+        """R^2 on the labeled rows.
+
+        Rows with a NaN target are unlabeled target rows and left out, as
+        :class:`skltransfer.LabeledOnly` does, so that ``GridSearchCV`` and
+        ``cross_val_score`` on stacked source and target rows score meaningfully.
 
         Parameters
         ----------
@@ -389,10 +303,7 @@ class FineTunedCNNRegressor(RegressorMixin, _FineTunedCNN):
         -------
         score : float
         """
-        keep = np.flatnonzero(~_unlabeled(_float_targets(y)))
-        X, y = _safe_indexing(X, keep), _safe_indexing(y, keep)
-        sample_weight = None if sample_weight is None else _safe_indexing(sample_weight, keep)
-        return super().score(X, y, sample_weight=sample_weight)
+        return self._score_labeled(super().score, X, y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -9,12 +9,11 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import accuracy_score
 from sklearn.model_selection import cross_val_predict
 from sklearn.utils import assert_all_finite, check_consistent_length
 
-from .._domains import encode_labeled_classes
-from ..pipeline import _as_indexable, _labeled_rows
+from .._domains import encode_labeled_classes, score_labeled_rows
+from ..pipeline import _as_indexable
 from ..reweighting._base import _EXPECTED_FAILED_CHECKS, require_y
 from ..utils._base import DomainFitMixin
 from ..utils._sklearn_compat import (
@@ -368,13 +367,7 @@ class LabelShiftClassifier(
         ValueError
             When no row is labeled.
         """
-        rows = _labeled_rows(y, self)
-        if rows.shape[0] == 0:
-            raise ValueError("LabelShiftClassifier.score got no labeled rows: every y is -1.")
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight)[rows]
-        y_pred = self.predict(_safe_indexing(_as_indexable(X), rows))
-        return accuracy_score(np.asarray(y)[rows], y_pred, sample_weight=sample_weight)
+        return score_labeled_rows(super().score, _as_indexable(X), y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -42,6 +42,11 @@ def label_shift_test(y_pred_source, y_pred_target) -> tuple[float, float]:
     ValueError
         When either domain has no prediction.
 
+    See Also
+    --------
+    LabelShiftClassifier : Estimate the target class priors and correct for them.
+    skltransfer.metrics.mmd_permutation_test : Test a shift of the input features.
+
     References
     ----------
     .. [1] Z. C. Lipton, Y.-X. Wang and A. J. Smola, "Detecting and correcting for label

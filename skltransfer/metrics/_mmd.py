@@ -18,6 +18,7 @@ from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, euclidean_distan
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
+from ..utils._dask import is_dask_array
 from ..utils._kernels import kernel_matrix, resolve_kernel_params
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ..utils._validation import check_magnitude
@@ -73,6 +74,11 @@ def median_heuristic_gamma(X_source, X_target) -> float:
     ValueError
         When all rows are identical (the median distance is 0).
 
+    See Also
+    --------
+    maximum_mean_discrepancy : The MMD, which uses this ``gamma`` with ``gamma="median"``.
+    sklearn.metrics.pairwise.rbf_kernel : The kernel whose bandwidth this sets.
+
     Examples
     --------
     >>> import numpy as np
@@ -89,10 +95,14 @@ def median_heuristic_gamma(X_source, X_target) -> float:
     return 1.0 / (2.0 * median)
 
 
-def _kernel_params(kernel, gamma, degree, coef0, kernel_params, X_source, X_target) -> dict:
-    if isinstance(gamma, str):  # "median"
-        gamma = median_heuristic_gamma(X_source, X_target)
-    return resolve_kernel_params(kernel, gamma=gamma, degree=degree, coef0=coef0, kernel_params=kernel_params)
+def _gamma(gamma, X_source, X_target):
+    """``gamma``, with ``"median"`` replaced by :func:`median_heuristic_gamma` of the samples.
+
+    Only the rows the heuristic uses are read into memory, so the samples may be Dask arrays.
+    """
+    if gamma != "median":
+        return gamma
+    return median_heuristic_gamma(np.asarray(_subsample(X_source)), np.asarray(_subsample(X_target)))
 
 
 def _paired_kernel(X, Y, kernel, params) -> np.ndarray:
@@ -129,25 +139,14 @@ def _linear_terms(X_source, X_target, kernel, params) -> np.ndarray:
     return h
 
 
-def _is_dask_array(X) -> bool:
-    """Whether ``X`` is a Dask array (checked without importing Dask)."""
-    return type(X).__module__.partition(".")[0] == "dask" and hasattr(X, "blocks")
-
-
-def _linear_blocks(X_source, X_target, kernel, gamma, degree, coef0, kernel_params) -> float:
+def _linear_blocks(X_source, X_target, kernel, params) -> float:
     """The linear-time estimate read one block of rows at a time (Dask arrays).
 
     Blocks hold the row chunks of the first Dask array (rounded down to an even number of
     rows), so the pairs and the estimate are those of the in-memory computation.
     """
-    m, n = X_source.shape[0], X_target.shape[0]
-    _check_sizes("linear", m, n)
-    _check_samples(np.asarray(X_source[:2]), np.asarray(X_target[:2]))
-    half = min(m, n) // 2
-    if gamma == "median":
-        gamma = median_heuristic_gamma(np.asarray(_subsample(X_source)), np.asarray(_subsample(X_target)))
-    params = _kernel_params(kernel, gamma, degree, coef0, kernel_params, None, None)
-    chunks = (X_source if _is_dask_array(X_source) else X_target).chunks[0]
+    half = min(X_source.shape[0], X_target.shape[0]) // 2
+    chunks = (X_source if is_dask_array(X_source) else X_target).chunks[0]
     step = max(2, 2 * (max(chunks) // 2))
     total = 0.0
     for start in range(0, 2 * half, step):
@@ -249,7 +248,8 @@ def maximum_mean_discrepancy(
 
     See Also
     --------
-    mmd_permutation_test : p-value of the hypothesis that both samples share a distribution.
+    mmd_permutation_test : Test the hypothesis that both samples share a distribution.
+    median_heuristic_gamma : The ``gamma`` used with ``gamma="median"``.
 
     References
     ----------
@@ -271,18 +271,28 @@ def maximum_mean_discrepancy(
     >>> bool(same < 0.01 < shifted)
     True
     """
-    if _is_dask_array(X_source) or _is_dask_array(X_target):
+    chunked = is_dask_array(X_source) or is_dask_array(X_target)
+    if chunked:
         if estimate != "linear":
             raise ValueError(
                 f"estimate={estimate!r} needs both samples in memory; Dask arrays are read "
                 "chunk by chunk with estimate='linear' only."
             )
-        value = _linear_blocks(X_source, X_target, kernel, gamma, degree, coef0, kernel_params)
-        return value if squared else float(np.sqrt(max(value, 0.0)))
-    X_source, X_target = _check_samples(X_source, X_target)
-    _check_sizes(estimate, X_source.shape[0], X_target.shape[0])
-    params = _kernel_params(kernel, gamma, degree, coef0, kernel_params, X_source, X_target)
-    if estimate == "linear":
+        _check_sizes(estimate, X_source.shape[0], X_target.shape[0])
+        _check_samples(np.asarray(X_source[:2]), np.asarray(X_target[:2]))
+    else:
+        X_source, X_target = _check_samples(X_source, X_target)
+        _check_sizes(estimate, X_source.shape[0], X_target.shape[0])
+    params = resolve_kernel_params(
+        kernel,
+        gamma=_gamma(gamma, X_source, X_target),
+        degree=degree,
+        coef0=coef0,
+        kernel_params=kernel_params,
+    )
+    if chunked:
+        value = _linear_blocks(X_source, X_target, kernel, params)
+    elif estimate == "linear":
         value = float(_linear_terms(X_source, X_target, kernel, params).mean())
     else:
         K_ss = kernel_matrix(X_source, X_source, kernel, params)
@@ -343,15 +353,23 @@ def mmd_permutation_test(
     ----------
     X_source : array-like of shape (n_source, n_features)
     X_target : array-like of shape (n_target, n_features)
-    kernel, gamma, degree, coef0, kernel_params
-        As in :func:`maximum_mean_discrepancy`; ``gamma="median"`` is computed once on the
-        pooled rows.
+    kernel : str or callable, default="rbf"
+        As in :func:`maximum_mean_discrepancy`.
+    gamma : float, "median" or None, default=None
+        As in :func:`maximum_mean_discrepancy`; ``"median"`` is computed once on the pooled
+        rows.
     estimate : {"biased", "unbiased"}, default="biased"
         The MMD estimate used as the statistic.
     n_permutations : int, default=1000
         Number of random reassignments.
     random_state : int, RandomState instance or None, default=None
         Seeds the permutations.
+    degree : float, default=None
+        As in :func:`maximum_mean_discrepancy`.
+    coef0 : float, default=None
+        As in :func:`maximum_mean_discrepancy`.
+    kernel_params : dict, default=None
+        As in :func:`maximum_mean_discrepancy`.
 
     Returns
     -------
@@ -368,7 +386,8 @@ def mmd_permutation_test(
 
     See Also
     --------
-    maximum_mean_discrepancy
+    maximum_mean_discrepancy : The statistic of the test.
+    label_shift_test : Test a shift of the predicted class frequencies.
 
     References
     ----------
@@ -387,7 +406,13 @@ def mmd_permutation_test(
     X_source, X_target = _check_samples(X_source, X_target)
     m, n = X_source.shape[0], X_target.shape[0]
     _check_sizes(estimate, m, n)
-    params = _kernel_params(kernel, gamma, degree, coef0, kernel_params, X_source, X_target)
+    params = resolve_kernel_params(
+        kernel,
+        gamma=_gamma(gamma, X_source, X_target),
+        degree=degree,
+        coef0=coef0,
+        kernel_params=kernel_params,
+    )
     K = kernel_matrix(np.vstack([X_source, X_target]), None, kernel, params)
     observed = np.zeros((m + n, 1))
     observed[:m] = 1.0

@@ -88,9 +88,11 @@ def transfer_report(
         ``>= 0`` source, ``< 0`` target rows (``stack_domains(...,
         return_sample_domain=True)``). None: target rows are those with ``y == -1``, which
         carry no label, so a ``ValueError`` follows.
-    kernel, gamma
-        Kernel of the MMD (:func:`maximum_mean_discrepancy`); ``gamma="median"`` uses the
-        median heuristic in each feature space.
+    kernel : str or callable, default="rbf"
+        Kernel of the MMD, as in :func:`maximum_mean_discrepancy`.
+    gamma : float, "median" or None, default="median"
+        Kernel coefficient of the MMD, as in :func:`maximum_mean_discrepancy`; ``"median"``
+        uses the median heuristic in each feature space.
     target_names : list of str, default=None
         Display names of the classes, as in ``classification_report``.
     digits : int, default=3
@@ -110,6 +112,11 @@ def transfer_report(
     ------
     ValueError
         When no target row carries a label, or there are no source rows.
+
+    See Also
+    --------
+    sklearn.metrics.classification_report : The per-class scores of the report.
+    maximum_mean_discrepancy : The domain gap of the report.
 
     Examples
     --------

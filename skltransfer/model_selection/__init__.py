@@ -4,7 +4,8 @@ Splitters for ``cv=`` (:class:`DomainAwareSplit`, :class:`LeaveOneDomainOut`,
 :class:`BootstrapSplit`) keep every unlabeled target row in every training fold and split the
 labeled rows only. :func:`bootstrap_632_score` and :func:`bootstrap_confidence_interval`
 summarise bootstrap resampling. The unsupervised scorers for ``scoring=``
-(:class:`PredictionEntropyScorer`, :class:`ImportanceWeightedScorer`,
+(:class:`PredictionEntropyScorer`, :class:`InformationMaximizationScorer`,
+:class:`SoftNeighborhoodDensityScorer`, :class:`ImportanceWeightedScorer`,
 :class:`DeepEmbeddedValidationScorer`, :class:`CircularValidationScorer`) are defined here
 (``_scorers.py``); :mod:`skltransfer.metrics` lists them too, beside the domain gap.
 """
@@ -14,7 +15,9 @@ from ._scorers import (
     CircularValidationScorer,
     DeepEmbeddedValidationScorer,
     ImportanceWeightedScorer,
+    InformationMaximizationScorer,
     PredictionEntropyScorer,
+    SoftNeighborhoodDensityScorer,
 )
 from ._splitters import BootstrapSplit, DomainAwareSplit, LeaveOneDomainOut
 
@@ -24,8 +27,10 @@ __all__ = [
     "DeepEmbeddedValidationScorer",
     "DomainAwareSplit",
     "ImportanceWeightedScorer",
+    "InformationMaximizationScorer",
     "LeaveOneDomainOut",
     "PredictionEntropyScorer",
+    "SoftNeighborhoodDensityScorer",
     "bootstrap_632_score",
     "bootstrap_confidence_interval",
 ]

@@ -49,7 +49,7 @@ def bootstrap_632_score(
     n_jobs: int | None = None,
     params: dict | None = None,
 ) -> float:
-    """Efron's .632 bootstrap estimate of a model's score.
+    """Estimate a model's score with Efron's .632 bootstrap.
 
     ``0.368 * apparent + 0.632 * out_of_bag``: the apparent score is that of the model fitted
     on all rows and scored on them (optimistic); the out-of-bag score is the mean over
@@ -162,6 +162,11 @@ def bootstrap_confidence_interval(
         ``score_func`` on all rows.
     low, high : float
         The ``(1 - confidence_level) / 2`` and ``(1 + confidence_level) / 2`` percentiles.
+
+    See Also
+    --------
+    bootstrap_632_score : Bootstrap the fit of a model rather than its predictions.
+    scipy.stats.bootstrap : The resampling behind the interval.
 
     Examples
     --------

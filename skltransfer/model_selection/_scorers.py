@@ -5,7 +5,9 @@ usable as ``scoring=`` in ``GridSearchCV`` / ``cross_val_score``, higher is bett
 of ``X`` are split into labeled source rows and target rows by the domain convention
 (``y == -1`` marks target rows, NaN for a regressor's float targets; ``sample_domain < 0``
 does when given). Target labels are never read. The importance-weighted and deep embedded
-validation scorers also score regressors, with the squared error as their loss. A test
+validation scorers also score regressors, with the squared error as their loss; the scorers
+of the target rows' predicted probabilities (prediction entropy, information maximization,
+soft neighborhood density) score classifiers with ``predict_proba``. A test
 fold needs target rows: use a splitter with ``unlabeled_in_test=True``
 (:class:`~skltransfer.model_selection.DomainAwareSplit`).
 """
@@ -13,21 +15,26 @@ fold needs target rows: use a splitter with ``unlabeled_in_test=True``
 from __future__ import annotations
 
 import inspect
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import clone, is_regressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
 from sklearn.utils.metadata_routing import MetadataRequest
 
 from .._domains import estimator_regression, resolve_domains, stack_domains, unlabeled_mask
-from ..utils._sklearn_compat import _safe_indexing
+from ..utils._sklearn_compat import Interval, _safe_indexing, validate_parameter_constraints
 
 __all__ = [
     "CircularValidationScorer",
     "DeepEmbeddedValidationScorer",
     "ImportanceWeightedScorer",
+    "InformationMaximizationScorer",
     "PredictionEntropyScorer",
+    "SoftNeighborhoodDensityScorer",
 ]
 
 _EPS = 1e-12
@@ -66,6 +73,18 @@ def _split_rows(estimator, y, sample_domain, n_samples: int, owner: str, *, need
     return np.flatnonzero(source), np.flatnonzero(target)
 
 
+def _target_proba(estimator, X, target, owner: str) -> np.ndarray:
+    """Predicted class probabilities of the target rows ``target`` of ``X``."""
+    if not hasattr(estimator, "predict_proba"):
+        raise ValueError(f"{owner} needs predict_proba, which {type(estimator).__name__} lacks.")
+    return estimator.predict_proba(_safe_indexing(X, target))
+
+
+def _entropy(proba: np.ndarray) -> np.ndarray:
+    """Entropy (natural log) of each row of ``proba``, or of ``proba`` itself when 1-D."""
+    return -np.sum(proba * np.log(np.clip(proba, _EPS, 1.0)), axis=-1)
+
+
 def transform_by_domain(estimator, X, source_rows):
     """Features of ``X`` after the transformers of a pipeline, each row mapped by its domain.
 
@@ -97,10 +116,70 @@ def _density_ratio(domain_classifier, features, source, target) -> np.ndarray:
 
 
 class _DomainScorer:
-    """Shared machinery: row split, metadata routing of ``sample_domain``, repr."""
+    """Shared machinery: metadata routing of ``sample_domain``, parameters, repr.
+
+    ``get_params`` / ``set_params`` read the parameters from ``__init__``'s signature, as
+    scikit-learn's estimators do, so that ``sklearn.base.clone`` copies a scorer.
+    """
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return sorted(
+            name
+            for name, p in signature.parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        )
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Get the parameters of the scorer; with ``deep``, also those of estimator parameters.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return ``name__param`` of every parameter that has ``get_params``.
+
+        Returns
+        -------
+        params : dict
+        """
+        params = {name: getattr(self, name) for name in self._param_names()}
+        if deep:
+            for name, value in list(params.items()):
+                if hasattr(value, "get_params") and not isinstance(value, type):
+                    params.update({f"{name}__{key}": v for key, v in value.get_params().items()})
+        return params
+
+    def set_params(self, **params):
+        """Set parameters (``name__param`` reaches an estimator parameter).
+
+        Parameters
+        ----------
+        **params : dict
+
+        Returns
+        -------
+        self : the scorer
+        """
+        valid = self._param_names()
+        for key, value in params.items():
+            name, _, nested = key.partition("__")
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for {type(self).__name__}; valid: {valid}.")
+            if nested:
+                getattr(self, name).set_params(**{nested: value})
+            else:
+                setattr(self, name, value)
+        return self
 
     def get_metadata_routing(self) -> MetadataRequest:
-        """Request ``sample_domain`` for scoring (used when metadata routing is enabled)."""
+        """Request ``sample_domain`` for scoring (used when metadata routing is enabled).
+
+        Returns
+        -------
+        routing : MetadataRequest
+            The request of ``sample_domain`` by ``score``.
+        """
         request = MetadataRequest(owner=self)
         request.score.add_request(param="sample_domain", alias=True)
         return request
@@ -120,6 +199,12 @@ class PredictionEntropyScorer(_DomainScorer):
     a good adaptation makes confident target predictions. Caveats: a model can be
     confidently wrong (collapsing onto one class scores 0), and it cannot rank models
     whose probabilities are all 0 or 1 (e.g. a 1-nearest-neighbour classifier).
+
+    See Also
+    --------
+    InformationMaximizationScorer : Add a diversity term, so that collapsing onto one class
+        does not score best.
+    SoftNeighborhoodDensityScorer : Reward consistent predictions of neighbouring target rows.
 
     References
     ----------
@@ -164,13 +249,197 @@ class PredictionEntropyScorer(_DomainScorer):
         _, target = _split_rows(
             estimator, y, sample_domain, len(X), "PredictionEntropyScorer", need_source=False
         )
-        if not hasattr(estimator, "predict_proba"):
-            raise ValueError(
-                f"PredictionEntropyScorer needs predict_proba, which {type(estimator).__name__} lacks."
-            )
-        proba = estimator.predict_proba(_safe_indexing(X, target))
-        entropy = -np.sum(proba * np.log(np.clip(proba, _EPS, 1.0)), axis=1)
-        return float(-np.mean(entropy))
+        proba = _target_proba(estimator, X, target, "PredictionEntropyScorer")
+        return float(-np.mean(_entropy(proba)))
+
+
+class InformationMaximizationScorer(_DomainScorer):
+    """Information maximization: diversity minus conditional entropy of the target predictions.
+
+    With ``p_i`` the predicted class probabilities of target row ``i`` and ``H`` the
+    entropy (natural log), the score is ``H(mean_i p_i) - mean_i H(p_i)``: the empirical
+    mutual information between the target rows and their predicted class (Gomes et al.
+    2010), and minus the information maximization loss of SHOT (Liang et al. 2020). Higher
+    is better; it lies in ``[0, log(n_classes)]``.
+
+    The second term rewards confident predictions, as :class:`PredictionEntropyScorer`
+    does; the first rewards predictions spread over the classes, so that a model collapsing
+    onto one class scores 0 instead of the maximum. Assumes the classes are well separated
+    in the target domain and roughly balanced there: under a strong class imbalance of the
+    target the diversity term favours models that spread the rows too evenly. With
+    probabilities all 0 or 1 (e.g. a 1-nearest-neighbour classifier) the score is the
+    entropy of the predicted class frequencies.
+
+    See Also
+    --------
+    PredictionEntropyScorer : The conditional entropy term alone.
+    SoftNeighborhoodDensityScorer : Reward consistent predictions of neighbouring target rows.
+
+    References
+    ----------
+    R. Gomes, A. Krause and P. Perona, "Discriminative Clustering by Regularized Information
+    Maximization", NeurIPS 2010.
+    J. Liang, D. Hu and J. Feng, "Do We Really Need to Access the Source Data? Source
+    Hypothesis Transfer for Unsupervised Domain Adaptation", ICML 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skltransfer import make_da_pipeline, stack_domains
+    >>> from skltransfer.model_selection import InformationMaximizationScorer
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = rng.normal(size=(40, 2)); ys = (Xs[:, 0] > 0).astype(int)
+    >>> X, y = stack_domains(Xs, ys, Xs + 0.1)
+    >>> pipe = make_da_pipeline(LogisticRegression()).fit(X, y)
+    >>> bool(0 < InformationMaximizationScorer()(pipe, X, y) <= np.log(2))
+    True
+    """
+
+    def __call__(self, estimator, X, y=None, sample_domain=None) -> float:
+        """Score ``estimator`` on the target rows of ``X``.
+
+        Parameters
+        ----------
+        estimator : fitted classifier with ``predict_proba``
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), default=None
+            ``-1`` marks target rows; other values are not read.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            ``< 0`` marks target rows (overrides ``y``).
+
+        Returns
+        -------
+        score : float
+            In ``[0, log(n_classes)]``.
+
+        Raises
+        ------
+        ValueError
+            When no row is a target row or the estimator has no ``predict_proba``.
+        """
+        _, target = _split_rows(
+            estimator, y, sample_domain, len(X), "InformationMaximizationScorer", need_source=False
+        )
+        proba = _target_proba(estimator, X, target, "InformationMaximizationScorer")
+        return float(_entropy(np.mean(proba, axis=0)) - np.mean(_entropy(proba)))
+
+
+class SoftNeighborhoodDensityScorer(_DomainScorer):
+    """Soft neighborhood density (SND, Saito et al. 2021): how densely the target predictions cluster.
+
+    The predicted class probabilities of the target rows are L2-normalised; ``S`` is the
+    matrix of their cosine similarities. Each row ``i`` gets a soft neighbourhood, the
+    softmax of ``S[i, j] / temperature`` over the other rows ``j != i`` (its own similarity
+    excluded), and the score is the mean entropy (natural log) of these distributions. A
+    high score means each target row has many near neighbours in the space of predictions:
+    the target rows form dense clusters, as the cluster assumption expects of a good
+    adaptation. Higher is better; it lies in ``[0, log(m - 1)]`` for ``m`` scored rows.
+
+    Unlike :class:`PredictionEntropyScorer` it rewards consistent predictions of
+    neighbouring rows rather than confidence alone. Caveat: a model predicting the same
+    probabilities for every row gives every row uniform neighbourhoods, the maximum score,
+    and a model putting most target rows in a few classes scores high too; check it against
+    :class:`InformationMaximizationScorer`, which scores a collapse 0.
+
+    The paper's code fills the diagonal of ``S / temperature`` with ``-1 / temperature``
+    instead of excluding it; as probabilities are non-negative (``S`` in ``[0, 1]``), the
+    self weight is then below ``exp(-1 / temperature) / (m - 1)``, negligible at the
+    default temperature.
+
+    The similarity matrix takes ``O(m ** 2)`` memory: at most ``max_rows`` target rows of
+    the scored fold, drawn without replacement, are scored. Scores over different numbers
+    of rows are not comparable (the maximum grows with ``m``); a search compares its
+    candidates on the same folds, hence on the same number of rows.
+
+    Parameters
+    ----------
+    temperature : float, default=0.05
+        Softmax temperature of the similarities (the paper's value); smaller values
+        concentrate each neighbourhood on the nearest rows.
+    max_rows : int or None, default=1000
+        Most target rows scored per call; more are subsampled. None scores every row.
+    random_state : int, RandomState instance or None, default=0
+        Draws the subsample. An int scores every candidate of a search on the same rows of
+        a fold; a RandomState instance or None draws new rows at each call.
+
+    See Also
+    --------
+    PredictionEntropyScorer : Reward confident target predictions.
+    InformationMaximizationScorer : Reward confident and diverse target predictions.
+
+    References
+    ----------
+    K. Saito, D. Kim, P. Teterwak, S. Sclaroff, T. Darrell and K. Saenko, "Tune it the Right
+    Way: Unsupervised Validation of Domain Adaptation via Soft Neighborhood Density",
+    ICCV 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skltransfer import make_da_pipeline, stack_domains
+    >>> from skltransfer.model_selection import SoftNeighborhoodDensityScorer
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = rng.normal(size=(40, 2)); ys = (Xs[:, 0] > 0).astype(int)
+    >>> X, y = stack_domains(Xs, ys, Xs + 0.1)
+    >>> pipe = make_da_pipeline(LogisticRegression()).fit(X, y)
+    >>> bool(0 < SoftNeighborhoodDensityScorer()(pipe, X, y) <= np.log(39))
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "max_rows": [Interval(Integral, 2, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, temperature=0.05, max_rows=1000, random_state=0):
+        self.temperature = temperature
+        self.max_rows = max_rows
+        self.random_state = random_state
+
+    def __call__(self, estimator, X, y=None, sample_domain=None) -> float:
+        """Score ``estimator`` on the target rows of ``X``.
+
+        Parameters
+        ----------
+        estimator : fitted classifier with ``predict_proba``
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), default=None
+            ``-1`` marks target rows; other values are not read.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            ``< 0`` marks target rows (overrides ``y``).
+
+        Returns
+        -------
+        score : float
+            In ``[0, log(m - 1)]`` for ``m`` scored target rows.
+
+        Raises
+        ------
+        ValueError
+            When fewer than two rows are target rows, the estimator has no
+            ``predict_proba``, or a parameter is out of range.
+        """
+        owner = "SoftNeighborhoodDensityScorer"
+        validate_parameter_constraints(
+            self._parameter_constraints, self.get_params(deep=False), caller_name=owner
+        )
+        _, target = _split_rows(estimator, y, sample_domain, len(X), owner, need_source=False)
+        if target.shape[0] < 2:
+            raise ValueError(f"{owner} needs at least 2 target rows to compare, got {target.shape[0]}.")
+        if self.max_rows is not None and target.shape[0] > self.max_rows:
+            rng = check_random_state(self.random_state)
+            target = np.sort(rng.choice(target, size=self.max_rows, replace=False))
+        proba = _target_proba(estimator, X, target, owner)
+        unit = proba / np.linalg.norm(proba, axis=1, keepdims=True)  # rows sum to 1: norms > 0
+        logits = (unit @ unit.T) / self.temperature
+        np.fill_diagonal(logits, -np.inf)
+        logits -= logits.max(axis=1, keepdims=True)
+        neighbours = np.exp(logits)
+        neighbours /= neighbours.sum(axis=1, keepdims=True)
+        return float(np.mean(_entropy(neighbours)))
 
 
 class ImportanceWeightedScorer(_DomainScorer):
@@ -194,6 +463,12 @@ class ImportanceWeightedScorer(_DomainScorer):
     domain_classifier : classifier with predict_proba, default=None
         Tells source (0) from target (1) rows; None uses
         ``LogisticRegression(max_iter=1000)``.
+
+    See Also
+    --------
+    DeepEmbeddedValidationScorer : The density ratio in the embedded space, with a control
+        variate.
+    CircularValidationScorer : Score the way back from the pseudo-labeled target.
 
     References
     ----------
@@ -269,6 +544,12 @@ class DeepEmbeddedValidationScorer(_DomainScorer):
     domain_classifier : classifier with predict_proba, default=None
         Tells source (0) from target (1) embedded rows; None uses
         ``LogisticRegression(max_iter=1000)``.
+
+    See Also
+    --------
+    ImportanceWeightedScorer : The density ratio on the input features, without control
+        variate.
+    CircularValidationScorer : Score the way back from the pseudo-labeled target.
 
     References
     ----------
@@ -354,6 +635,11 @@ class CircularValidationScorer(_DomainScorer):
     estimator follows the domain convention (``y == -1`` marks unlabeled rows, e.g. a
     ``make_da_pipeline``). It costs one extra fit per call. When the pseudo-labels hold a
     single class, the reversed model is that constant prediction.
+
+    See Also
+    --------
+    ImportanceWeightedScorer : Importance-weighted accuracy on the labeled source rows.
+    PredictionEntropyScorer : Confidence of the target predictions, without an extra fit.
 
     References
     ----------

@@ -154,9 +154,15 @@ class DomainAwareSplit(_DomainSplitter):
 
         Parameters
         ----------
-        X, y, groups, sample_domain
-            As in :meth:`split`; needed when ``cv``'s count depends on the data
-            (``LeaveOneOut``, ``LeaveOneGroupOut``).
+        X : array-like of shape (n_samples, n_features), default=None
+            As in :meth:`split`; needed, with the other arguments, when ``cv``'s count
+            depends on the data (``LeaveOneOut``, ``LeaveOneGroupOut``).
+        y : array-like of shape (n_samples,), default=None
+            As in :meth:`split`.
+        groups : array-like of shape (n_samples,), default=None
+            As in :meth:`split`.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            As in :meth:`split`.
 
         Returns
         -------
@@ -257,7 +263,13 @@ class LeaveOneDomainOut(_DomainSplitter):
 
         Parameters
         ----------
-        X, y, groups, sample_domain
+        X : array-like of shape (n_samples, n_features), default=None
+            As in :meth:`split`.
+        y : array-like of shape (n_samples,), default=None
+            As in :meth:`split`.
+        groups : array-like of shape (n_samples,), default=None
+            As in :meth:`split`.
+        sample_domain : array-like of int of shape (n_samples,), default=None
             As in :meth:`split`.
 
         Returns

@@ -21,14 +21,6 @@ _DENSE_EIGEN_MAX = 200
 _KERNELS = {"rbf", "laplacian", "linear", "poly", "polynomial", "sigmoid", "cosine", "chi2"}
 
 
-def _kernel_matrix(estimator, X, Y) -> np.ndarray:
-    """``pairwise_kernels`` with the estimator's ``kernel``, ``gamma``, ``degree``, ``coef0``."""
-    # degree and coef0 have numeric defaults here, which a callable kernel does not take
-    named = {"gamma": estimator.gamma, "degree": estimator.degree, "coef0": estimator.coef0}
-    params = resolve_kernel_params(estimator.kernel, **({} if callable(estimator.kernel) else named))
-    return kernel_matrix(X, Y, estimator.kernel, params)
-
-
 def _project(v: np.ndarray, B: float, low: float, high: float) -> np.ndarray:
     """Euclidean projection of ``v`` onto ``{0 <= b <= B, low <= sum(b) <= high}``."""
     b = np.clip(v, 0.0, B)
@@ -147,6 +139,10 @@ def kmm_qp(
     ------
     ValueError
         When no weights satisfy the constraints (``n * B < n * (1 - eps)``).
+
+    See Also
+    --------
+    KernelMeanMatching : The meta-estimator that weights the source rows with this program.
 
     Examples
     --------
@@ -309,10 +305,10 @@ class KernelMeanMatching(BaseImportanceWeighting):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def _batch_weights(self, X_batch, X_target):
+    def _batch_weights(self, X_batch, X_target, params):
         n = X_batch.shape[0]
-        K = _kernel_matrix(self, X_batch, X_batch)
-        kappa = (n / X_target.shape[0]) * _kernel_matrix(self, X_batch, X_target).sum(axis=1)
+        K = kernel_matrix(X_batch, X_batch, self.kernel, params)
+        kappa = (n / X_target.shape[0]) * kernel_matrix(X_batch, X_target, self.kernel, params).sum(axis=1)
         eps = (np.sqrt(n) - 1.0) / np.sqrt(n) if self.eps is None else self.eps
         weights, n_iter = kmm_qp(
             K,
@@ -328,12 +324,19 @@ class KernelMeanMatching(BaseImportanceWeighting):
         return weights
 
     def _source_weights(self, X_source, X_target):
+        params = resolve_kernel_params(
+            self.kernel,
+            gamma=self.gamma,
+            degree=self.degree,
+            coef0=self.coef0,
+            callable_ignores_named=True,  # degree and coef0 default to numbers
+        )
         n = X_source.shape[0]
         self.n_iter_ = 0
         if self.batch_size is None or self.batch_size >= n:
-            return self._batch_weights(X_source, X_target)
+            return self._batch_weights(X_source, X_target, params)
         order = check_random_state(self.random_state).permutation(n)
         weights = np.empty(n)
         for rows in np.array_split(order, int(np.ceil(n / self.batch_size))):
-            weights[rows] = self._batch_weights(X_source[rows], X_target)
+            weights[rows] = self._batch_weights(X_source[rows], X_target, params)
         return weights

@@ -41,6 +41,11 @@ def ulsif_loo_score(phi_source: np.ndarray, phi_target: np.ndarray, alpha: float
     score : float
         Lower is better.
 
+    See Also
+    --------
+    LeastSquaresImportanceFitting : The meta-estimator that selects its kernel width and
+        regularisation with this score.
+
     Examples
     --------
     >>> import numpy as np

@@ -17,12 +17,16 @@ _SYMMETRIC_BLOCK_ROWS = 256
 __all__ = ["kernel_matrix", "resolve_kernel_params"]
 
 
-def resolve_kernel_params(kernel, *, gamma=None, degree=None, coef0=None, kernel_params=None) -> dict:
+def resolve_kernel_params(
+    kernel, *, gamma=None, degree=None, coef0=None, kernel_params=None, callable_ignores_named=False
+) -> dict:
     """Keyword arguments of :func:`kernel_matrix` for ``kernel``, as Nystroem builds them.
 
     ``kernel_params`` first, then ``gamma``, ``degree`` and ``coef0`` where they are set
     (None leaves scikit-learn's default of the kernel). A named kernel ignores the ones it
-    does not take (``filter_params``); a callable kernel gets ``kernel_params`` only.
+    does not take (``filter_params``); a callable kernel gets ``kernel_params`` only, and
+    setting ``gamma``, ``degree`` or ``coef0`` for it is an error (as in Nystroem) unless
+    ``callable_ignores_named`` (as in KernelPCA).
 
     Parameters
     ----------
@@ -32,6 +36,9 @@ def resolve_kernel_params(kernel, *, gamma=None, degree=None, coef0=None, kernel
         Parameters of the named kernels.
     kernel_params : dict, default=None
         Further keyword arguments (for a callable kernel, all of them).
+    callable_ignores_named : bool, default=False
+        A callable kernel ignores ``gamma``, ``degree`` and ``coef0`` instead of raising: for
+        estimators whose ``degree`` and ``coef0`` have numeric defaults.
 
     Returns
     -------
@@ -40,18 +47,21 @@ def resolve_kernel_params(kernel, *, gamma=None, degree=None, coef0=None, kernel
     Raises
     ------
     ValueError
-        When ``gamma``, ``degree`` or ``coef0`` is set for a callable kernel.
+        When ``gamma``, ``degree`` or ``coef0`` is set for a callable kernel and
+        ``callable_ignores_named`` is False.
 
     Examples
     --------
     >>> from skltransfer.utils._kernels import resolve_kernel_params
     >>> resolve_kernel_params("rbf", gamma=0.5, kernel_params={"degree": 2})
     {'degree': 2, 'gamma': 0.5}
+    >>> resolve_kernel_params(len, degree=3, callable_ignores_named=True)
+    {}
     """
     params = dict(kernel_params or {})
     named = {"gamma": gamma, "degree": degree, "coef0": coef0}
     if callable(kernel):
-        if any(value is not None for value in named.values()):
+        if not callable_ignores_named and any(value is not None for value in named.values()):
             raise ValueError(
                 "gamma, coef0 and degree apply to named kernels only; pass the parameters of a "
                 "callable kernel in kernel_params."

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     RealNotInt,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 from sklearn.utils.metadata_routing import _routing_enabled
@@ -32,5 +33,6 @@ __all__ = [
     "_safe_indexing",
     "check_is_fitted",
     "validate_data",
+    "validate_parameter_constraints",
     "validate_params",
 ]

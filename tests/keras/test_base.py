@@ -1,4 +1,4 @@
-"""Shared Keras machinery: the import guard, thread budget, seeding, pickling, compiled inference."""
+"""Shared Keras machinery: the import check, thread budget, seeding, pickling, compiled inference."""
 
 import importlib.util
 import os
@@ -11,35 +11,30 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import skltransfer.keras
-from skltransfer.keras._base import (
-    CompiledPredictor,
-    fold_batch_normalization,
-    load_keras_model,
-    model_from_bytes,
-    model_to_bytes,
-    reinitialize_model,
-    require_keras,
-    scoped_seed,
-)
+from skltransfer.keras._backbone import reinitialize_model
+from skltransfer.keras._inference import CompiledPredictor, fold_batch_normalization
+from skltransfer.keras._persistence import load_keras_model, model_from_bytes, model_to_bytes
+from skltransfer.keras._runtime import scoped_seed
 
 from .conftest import make_tiny_model
 
 keras = pytest.importorskip("keras")
 
 
-def test_require_keras_names_the_install_command(monkeypatch):
-    assert require_keras("x") is keras
-    monkeypatch.setitem(sys.modules, "keras", None)  # makes `import keras` fail
-    with pytest.raises(
-        ImportError, match=r'Thing needs TensorFlow and Keras 3.*pip install "skltransfer\[keras\]"'
-    ):
-        require_keras("Thing")
+def _import_subpackage_again():
+    """Run ``skltransfer/keras/__init__.py`` once more, as a fresh import would (not registered)."""
+    spec = importlib.util.spec_from_file_location(
+        "skltransfer.keras", skltransfer.keras.__file__, submodule_search_locations=[]
+    )
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
 
 
-def test_require_keras_wants_the_tensorflow_backend(monkeypatch):
+def test_subpackage_import_wants_the_tensorflow_backend(monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    with pytest.raises(ImportError, match="needs Keras' TensorFlow backend; KERAS_BACKEND is 'jax'"):
-        require_keras("Thing")
+    with pytest.raises(ImportError, match="need Keras' TensorFlow backend; KERAS_BACKEND is 'jax'"):
+        _import_subpackage_again()
+    monkeypatch.undo()
+    _import_subpackage_again()  # the real backend passes
 
 
 def test_subpackage_import_guard(monkeypatch):
@@ -58,8 +53,7 @@ def test_subpackage_import_guard(monkeypatch):
 @pytest.mark.slow
 def test_thread_budget_follows_omp_num_threads():
     code = (
-        "from skltransfer.keras._base import require_keras\n"
-        "require_keras('x')\n"
+        "import skltransfer.keras\n"
         "import tensorflow as tf\n"
         "t = tf.config.threading\n"
         "print(t.get_intra_op_parallelism_threads(), t.get_inter_op_parallelism_threads())\n"
@@ -80,9 +74,9 @@ def test_scoped_seed_restores_python_random_state():
 
 def test_reinitialize_model_is_reproducible_and_new():
     model = make_tiny_model(3, 8)  # initializers with fixed seeds
-    first = reinitialize_model(model, 0, "test").get_weights()
-    again = reinitialize_model(model, 0, "test").get_weights()
-    other = reinitialize_model(model, 1, "test").get_weights()
+    first = reinitialize_model(model, 0).get_weights()
+    again = reinitialize_model(model, 0).get_weights()
+    other = reinitialize_model(model, 1).get_weights()
     for a, b, c, own in zip(first, again, other, model.get_weights(), strict=True):
         assert_array_equal(a, b)
         if a.std() > 0:  # not the zero biases
@@ -148,7 +142,7 @@ def test_fold_batch_normalization():
     # The model itself is unchanged and still saves and loads.
     for before, after in zip(weights, model.get_weights(), strict=True):
         assert_array_equal(before, after)
-    assert_array_equal(model_from_bytes(model_to_bytes(model), "test")(X, training=False), expected)
+    assert_array_equal(model_from_bytes(model_to_bytes(model))(X, training=False), expected)
     tiny = make_tiny_model(3, 8)
     assert fold_batch_normalization(tiny) is tiny  # nothing to fold
 
@@ -181,7 +175,7 @@ def test_fold_batch_normalization_of_a_nested_model():
 
 def test_load_keras_model_errors(tmp_path):
     with pytest.raises(ValueError, match=r"No saved Keras model at 'nowhere\.keras'"):
-        load_keras_model("nowhere.keras", "test")
+        load_keras_model("nowhere.keras")
     (tmp_path / "bad.keras").write_text("not a model")
     with pytest.raises(ValueError, match="Cannot load the Keras model saved at"):
-        load_keras_model(tmp_path / "bad.keras", "test")
+        load_keras_model(tmp_path / "bad.keras")

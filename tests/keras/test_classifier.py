@@ -193,9 +193,10 @@ def test_class_weight():
     clf = _clf(epochs=1, class_weight="balanced").fit(X, y)
     codes = np.searchsorted(clf.classes_, y)
     expected = compute_class_weight("balanced", classes=np.arange(3), y=codes)[codes]
-    assert_allclose(clf._class_weights(codes), expected)
-    clf.set_params(class_weight={"rare": 5.0})
-    assert_allclose(clf._class_weights(codes), np.where(y == "rare", 5.0, 1.0))
+    assert_allclose(clf._task.sample_weight(codes), expected)
+    task = clf.set_params(class_weight={"rare": 5.0})._make_task()
+    assert_array_equal(task.encode(y, None, len(y)), codes)
+    assert_allclose(task.sample_weight(codes), np.where(y == "rare", 5.0, 1.0))
     # A class of weight 0 is absent from the loss: the network learns to predict the others only.
     ignored = _clf(epochs="auto", class_weight={"bright": 0.0}).fit(X[4:], y[4:])
     assert set(ignored.predict(X)) == {"dark"}
@@ -273,10 +274,9 @@ def test_export_round_trips(tmp_path):
 
 
 def _worker_threads(_):
-    from skltransfer.keras._base import require_keras
-
-    require_keras("test")
     import tensorflow as tf
+
+    import skltransfer.keras  # noqa: F401  (sets TensorFlow's threads from the worker's budget)
 
     return os.environ.get("OMP_NUM_THREADS"), tf.config.threading.get_intra_op_parallelism_threads()
 
@@ -306,17 +306,18 @@ def test_verbose_shows_keras_progress(capsys):
 
 
 def test_predict_proba_folds_batch_normalization_and_matches_the_keras_model(monkeypatch):
-    from skltransfer.keras import _base as keras_base
-    from skltransfer.keras import _finetuned as recipe_module
+    from skltransfer.keras import _features, _inference
+    from skltransfer.keras import _recipe as recipe_module
 
     folded = []
 
     def spy(model):
-        out = keras_base.fold_batch_normalization(model)
+        out = _inference.fold_batch_normalization(model)
         folded.append(out is not model)
         return out
 
-    monkeypatch.setattr(recipe_module, "fold_batch_normalization", spy)
+    monkeypatch.setattr(recipe_module, "fold_batch_normalization", spy)  # model_ for prediction
+    monkeypatch.setattr(_features, "fold_batch_normalization", spy)  # the frozen features
     init = keras.initializers.GlorotUniform(0)
     inputs = keras.Input((8, 8, 1))
     x = keras.layers.BatchNormalization(name="bn")(
@@ -372,7 +373,7 @@ def test_defaults_train_on_a_few_hundred_images():
 
 def test_memory_caches_frozen_features_and_skips_the_backbone(tmp_path, monkeypatch):
     """A second fit and its prediction on cached images neither build nor run the backbone."""
-    from skltransfer.keras import _backbone, _finetuned
+    from skltransfer.keras import _backbone, _features
 
     builds = []
     original = _backbone.resolve_backbone
@@ -381,7 +382,7 @@ def test_memory_caches_frozen_features_and_skips_the_backbone(tmp_path, monkeypa
         builds.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(_finetuned, "resolve_backbone", counting)
+    monkeypatch.setattr(_features, "resolve_backbone", counting)
     X, y = _digits(n_per_class=20)
     params = dict(fine_tune_epochs=0, epochs="auto", l2=0.01)
     plain = _clf(**params).fit(X, y)

@@ -1,4 +1,4 @@
-"""Deep domain adaptation: domain losses against NumPy references; FineTunedCNNClassifier using them."""
+"""Deep domain adaptation: domain losses, CDAN+E too, against NumPy references; the classifier using them."""
 
 import pickle
 import warnings
@@ -11,13 +11,18 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skltransfer import FineTunedCNNClassifier, stack_domains
-from skltransfer.keras._finetune import shuffled_batches
+from skltransfer.keras._training import ShuffledBatches
 from skltransfer.keras.losses import (
+    AUTO_WEIGHTS,
+    DOMAIN_LOSSES,
+    ConditionalAdversarialLoss,
+    DomainLossWarmup,
+    conditional_adversarial_loss,
     coral_loss,
     domain_loss_layer,
     gradient_reversal,
     mmd_loss,
-    warmup_callback,
+    multilinear_map,
     warmup_factor,
 )
 from skltransfer.metrics import maximum_mean_discrepancy
@@ -125,7 +130,7 @@ def test_unknown_domain_loss():
 
 def test_warmup_callback_counts_steps_across_fits():
     layer = domain_loss_layer("mmd", weight=1.0)
-    callback = warmup_callback(layer, "linear", total_steps=4)
+    callback = DomainLossWarmup(layer, "linear", total_steps=4)
     seen = []
     for _ in range(4):
         callback.on_train_batch_begin(0)
@@ -133,9 +138,226 @@ def test_warmup_callback_counts_steps_across_fits():
     assert_allclose(seen, [0.0, 0.25, 0.5, 0.75])
 
 
+# ------------------------------------------------------------------ CDAN+E
+
+
+def _certainty_reference(proba):
+    """1 + exp(-H(p_i)) per row, by loops."""
+    return np.array([1.0 + np.exp(sum(p * np.log(max(p, 1e-7)) for p in row)) for row in proba])
+
+
+def _bce_reference(label, logit):
+    return max(logit, 0.0) - logit * label + np.log1p(np.exp(-abs(logit)))
+
+
+def _cdan_reference(source_logits, target_logits, source_proba, target_proba):
+    """Entropy-conditioned binary cross-entropy, weights normalised within each domain, by loops."""
+    ws, wt = _certainty_reference(source_proba), _certainty_reference(target_proba)
+    ws, wt = ws / ws.sum(), wt / wt.sum()
+    source = sum(w * _bce_reference(1.0, z) for w, z in zip(ws, source_logits, strict=True))
+    target = sum(w * _bce_reference(0.0, z) for w, z in zip(wt, target_logits, strict=True))
+    return 0.5 * (source + target)
+
+
+def _multilinear_reference(features, proba, matrices=None):
+    n, d = features.shape
+    k = proba.shape[1]
+    if matrices is None:
+        return np.array(
+            [[features[r, i] * proba[r, j] for i in range(d) for j in range(k)] for r in range(n)]
+        )
+    rf, rg = (np.asarray(m, dtype=np.float64) for m in matrices)
+    m = rf.shape[1]
+    return np.array(
+        [
+            [
+                sum(features[r, i] * rf[i, c] for i in range(d))
+                * sum(proba[r, j] * rg[j, c] for j in range(k))
+                / np.sqrt(m)
+                for c in range(m)
+            ]
+            for r in range(n)
+        ]
+    )
+
+
+def _cdan_batches(seed=0, n=5, m=7, d=4, k=3):
+    rng = np.random.RandomState(seed)
+    fs, ft = rng.normal(size=(n, d)).astype("float32"), (rng.normal(size=(m, d)) + 1).astype("float32")
+    ps, pt = (rng.dirichlet(np.full(k, 0.7), size=size).astype("float32") for size in (n, m))
+    return fs, ft, ps, pt
+
+
+def test_conditional_adversarial_loss_matches_the_reference():
+    rng = np.random.RandomState(0)
+    _, _, ps, pt = _cdan_batches()
+    zs, zt = rng.normal(size=5).astype("float32") * 2, rng.normal(size=7).astype("float32") * 2
+    assert_allclose(
+        float(conditional_adversarial_loss(zs, zt, ps, pt)), _cdan_reference(zs, zt, ps, pt), rtol=1e-5
+    )
+    # (n, 1) logits, as a discriminator returns them, are read as (n,)
+    assert_allclose(
+        float(conditional_adversarial_loss(zs[:, None], zt[:, None], ps, pt)),
+        _cdan_reference(zs, zt, ps, pt),
+        rtol=1e-5,
+    )
+
+
+def test_conditional_adversarial_weights_sum_to_one_within_each_domain():
+    """Whatever the certainties and the batch sizes, a constant row loss c in a domain
+    contributes c / 2: the weights of each domain sum to 1."""
+    _, _, ps, pt = _cdan_batches(n=3, m=9)
+    zs, zt = np.zeros(3, "float32"), np.zeros(9, "float32")
+    assert float(conditional_adversarial_loss(zs, zt, ps, pt)) == pytest.approx(np.log(2), rel=1e-6)
+    sure = np.full(9, -40.0, "float32")  # target rows classified as target: no loss
+    assert float(conditional_adversarial_loss(zs, sure, ps, pt)) == pytest.approx(np.log(2) / 2, rel=1e-6)
+    assert float(conditional_adversarial_loss(-sure[:3], zt, ps, pt)) == pytest.approx(
+        np.log(2) / 2, rel=1e-6
+    )
+    # confident rows weigh more: a mistake on the one-hot row costs more than on the uniform one
+    proba = np.array([[1.0, 0.0], [0.5, 0.5]], "float32")
+    wrong_confident = conditional_adversarial_loss(np.array([-3.0, 3.0], "float32"), zt, proba, pt)
+    wrong_uncertain = conditional_adversarial_loss(np.array([3.0, -3.0], "float32"), zt, proba, pt)
+    assert float(wrong_confident) > float(wrong_uncertain)
+
+
+@pytest.mark.parametrize("randomized", [False, True])
+def test_multilinear_map_matches_the_reference(randomized):
+    fs, _, ps, _ = _cdan_batches()
+    rng = np.random.RandomState(1)
+    matrices = (
+        (rng.normal(size=(4, 6)).astype("float32"), rng.normal(size=(3, 6)).astype("float32"))
+        if randomized
+        else None
+    )
+    got = np.asarray(multilinear_map(fs, ps, matrices))
+    assert got.shape == ((5, 6) if randomized else (5, 12))
+    assert_allclose(got, _multilinear_reference(fs, ps, matrices), rtol=1e-5, atol=1e-6)
+
+
+def test_randomized_multilinear_map_preserves_inner_products_in_expectation():
+    """<T(f, g), T(f', g')> estimates <f, f'> <g, g'> (the 1 / sqrt(m) scaling of the paper)."""
+    rng = np.random.RandomState(0)
+    f, g = rng.normal(size=(2, 3)).astype("float32"), rng.dirichlet(np.ones(4), size=2).astype("float32")
+    m = 200_000
+    matrices = (rng.normal(size=(3, m)).astype("float32"), rng.normal(size=(4, m)).astype("float32"))
+    t = np.asarray(multilinear_map(f, g, matrices), dtype=np.float64)
+    full = np.asarray(multilinear_map(f, g), dtype=np.float64)
+    assert_allclose(t @ t.T, full @ full.T, rtol=0.05, atol=0.02)
+
+
+@pytest.mark.parametrize(("max_multilinear", "width"), [(4096, 12), (12, 12), (11, 11), (5, 5)])
+def test_cdan_layer_adds_its_weighted_loss_only_while_training(max_multilinear, width):
+    fs, ft, ps, pt = _cdan_batches()
+    layer = ConditionalAdversarialLoss(0.5, discriminator_units=(8,), max_multilinear=max_multilinear)
+    layer.factor.assign(1.0)
+    out = layer([fs, ft, ps, pt], training=False)
+    assert_array_equal(np.asarray(out), fs)
+    assert not layer.losses
+    assert layer.discriminator.input_shape == (None, width)
+    randomized = width < 12
+    if randomized:
+        rf, rg = layer.random_matrices
+        assert tuple(rf.shape) == (4, width) and tuple(rg.shape) == (3, width)
+        assert not rf.trainable and not rg.trainable
+        assert {id(v) for v in layer.trainable_weights}.isdisjoint({id(rf), id(rg)})
+    else:
+        assert layer.random_matrices is None
+    out = layer([fs, ft, ps, pt], training=True)
+    assert_array_equal(np.asarray(out), fs)
+    (added,) = layer.losses
+    matrices = [np.asarray(m) for m in layer.random_matrices] if randomized else None
+    conditioned = _multilinear_reference(np.concatenate([fs, ft]), np.concatenate([ps, pt]), matrices)
+    logits = np.asarray(layer.discriminator(conditioned.astype("float32")))[:, 0]
+    assert_allclose(float(added), 0.5 * _cdan_reference(logits[:5], logits[5:], ps, pt), rtol=1e-5)
+
+
+def test_cdan_reverses_the_gradient_reaching_the_features():
+    """The discriminator descends the loss; the features receive its gradient times -factor;
+    the probabilities receive none."""
+    fs, ft, ps, pt = (tf.constant(a) for a in _cdan_batches())
+    layer = domain_loss_layer("cdan", weight=2.0, discriminator_units=(8,), seed=0)
+    layer([fs, ft, ps, pt])  # builds
+    layer.factor.assign(0.3)
+    inputs = [fs, ft, ps, pt]
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(inputs)
+        reversed_loss = layer.loss(*inputs)
+        conditioned = multilinear_map(tf.concat([fs, ft], 0), tf.concat([ps, pt], 0))
+        logits = tf.squeeze(layer.discriminator(conditioned), -1)
+        plain_loss = 2.0 * conditional_adversarial_loss(logits[:5], logits[5:], ps, pt)
+    assert_allclose(float(reversed_loss), float(plain_loss), rtol=1e-6)
+    variables = layer.discriminator.trainable_variables
+    for got, expected in zip(
+        tape.gradient(reversed_loss, variables), tape.gradient(plain_loss, variables), strict=True
+    ):
+        assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-7)
+    for features in (fs, ft):
+        got, plain = tape.gradient(reversed_loss, features), tape.gradient(plain_loss, features)
+        assert np.abs(plain.numpy()).max() > 1e-4
+        assert_allclose(got.numpy(), -0.3 * plain.numpy(), rtol=1e-5, atol=1e-7)
+    for proba in (ps, pt):
+        gradient = tape.gradient(reversed_loss, proba)
+        assert gradient is None or not np.any(gradient.numpy())
+
+
+def test_cdan_random_matrices_are_seeded():
+    fs, ft, ps, pt = _cdan_batches()
+
+    def built(seed):
+        layer = domain_loss_layer("cdan", weight=1.0, seed=seed)
+        layer.max_multilinear = 6  # the randomized map, before build
+        layer([fs, ft, ps, pt])
+        return layer
+
+    first, again, other = built(0), built(0), built(1)
+    for a, b, c in zip(first.weights, again.weights, other.weights, strict=True):
+        assert_array_equal(np.asarray(a), np.asarray(b))
+        if np.std(np.asarray(a)) > 0:  # the random ones: kernels and projections
+            assert not np.array_equal(np.asarray(a), np.asarray(c))
+    rf, rg = (np.asarray(m) for m in first.random_matrices)
+    assert not np.allclose(rf[:3, :3], rg[:3, :3])
+    big = ConditionalAdversarialLoss(1.0, max_multilinear=400)
+    big.build([(None, 100), (None, 100), (None, 10), (None, 10)])
+    assert abs(np.std(np.asarray(big.random_matrices[0])) - 1.0) < 0.01  # standard Gaussian entries
+
+
+@pytest.mark.parametrize("max_multilinear", [4096, 8])
+def test_cdan_trains_in_a_functional_model(max_multilinear):
+    """The layer on symbolic inputs (the estimators' training network), with the warm-up."""
+    rng = np.random.RandomState(0)
+    xs, xt = rng.normal(size=(32, 5)).astype("float32"), rng.normal(size=(32, 5)).astype("float32") + 1
+    ys = rng.randint(0, 3, 32)
+    keras.utils.set_random_seed(0)
+    source_in, target_in = keras.Input((5,)), keras.Input((5,))
+    features, head = keras.layers.Dense(4, activation="relu"), keras.layers.Dense(3, activation="softmax")
+    fs, ft = features(source_in), features(target_in)
+    layer = ConditionalAdversarialLoss(1.0, max_multilinear=max_multilinear, name="domain_loss")
+    adapted = layer([fs, ft, head(fs), head(ft)])
+    model = keras.Model([source_in, target_in], head(adapted))
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+    before = [np.asarray(w).copy() for w in layer.weights]
+    callback = DomainLossWarmup(layer, "sigmoid", total_steps=8)
+    history = model.fit([xs, xt], ys, batch_size=8, epochs=2, callbacks=[callback], verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert float(layer.factor.numpy()) == pytest.approx(warmup_factor(7 / 8, "sigmoid"))
+    for variable, old in zip(layer.weights, before, strict=True):
+        changed = not np.array_equal(np.asarray(variable), old)
+        assert changed == (variable.trainable or variable.name == "factor"), variable.name
+    model([xs, xt], training=True)
+    assert len(model.losses) == 1 and np.isfinite(float(model.losses[0]))
+
+
+def test_cdan_is_registered():
+    assert DOMAIN_LOSSES["cdan"] is ConditionalAdversarialLoss and AUTO_WEIGHTS["cdan"] == 1.0
+    layer = domain_loss_layer("cdan", weight=0.7, discriminator_units=(16, 8), name="d")
+    assert isinstance(layer, ConditionalAdversarialLoss) and layer.name == "d" and layer.weight == 0.7
+    assert [lay.units for lay in layer.discriminator.layers] == [16, 8, 1]
+
+
 def test_batches_with_target_pair_full_batches_and_cover_the_target():
     x, target = np.arange(10.0)[:, None], 100 + np.arange(7.0)[:, None]
-    batches = shuffled_batches(x, np.arange(10), np.ones(10), 4, np.random.RandomState(0), target=target)
+    batches = ShuffledBatches(x, np.arange(10), np.ones(10), 4, np.random.RandomState(0), target=target)
     assert len(batches) == 2  # the 2 rows that do not fill a batch wait for the next epoch
     drawn = []
     for i in range(len(batches)):
@@ -317,6 +539,7 @@ def test_errors():
 def test_collapse_warning_needs_a_rise_then_a_fall_to_the_majority_share():
     codes = np.repeat(np.arange(10), 12)  # majority share 0.1
     clf = FineTunedCNNClassifier()
+    clf._task = clf._make_task()
     clf.history_ = {"head": {}, "fine_tune": {"accuracy": [0.16, 0.29, 0.28, 0.15, 0.12, 0.12]}}
     with pytest.warns(
         UserWarning, match=r"rose to 0.29 and ended at 0.12.*most frequent class \(0.10\)"
@@ -338,6 +561,7 @@ def test_collapse_warning_needs_a_rise_then_a_fall_to_the_majority_share():
 def test_collapse_check_warns_when_the_accuracy_falls_back_to_the_majority_share():
     """The check reads the training history: rose, then fell to a constant guess's accuracy."""
     clf = _da()
+    clf._task = clf._make_task()
     codes = np.repeat([0, 1, 2, 3], 25)  # majority share 0.25
     clf.history_ = {"head": {}, "fine_tune": {"accuracy": [0.2, 0.6, 0.29]}}
     with pytest.warns(UserWarning, match="features have probably collapsed") as record:

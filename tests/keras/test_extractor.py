@@ -76,11 +76,12 @@ def test_folded_batch_normalization_keeps_the_features_of_the_keras_recipe():
     X = _images(11)
     expected = recipe.predict(X.astype("float32") / 127.5 - 1, verbose=0)
     extractor = PretrainedFeatureExtractor(base, preprocessing="mobilenet_v2", batch_size=4).fit(X)
-    assert not any(isinstance(lay, layers.BatchNormalization) for lay in extractor._inference_model.layers)
+    folded = extractor._runtime.get(("folded", id(extractor.model_)), None)  # built by fit
+    assert not any(isinstance(lay, layers.BatchNormalization) for lay in folded.layers)
     features = extractor.transform(X)
     assert_allclose(features, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
     restored = pickle.loads(pickle.dumps(extractor))
-    assert "_inference_model" not in restored.__dict__
+    assert restored.__dict__.get("_runtime") is None
     assert_array_equal(restored.transform(X), features)
 
 
@@ -279,7 +280,7 @@ def test_pickle_clone_joblib_round_trip(tmp_path, tiny_model_path):
     expected = extractor.transform(X)
     restored = pickle.loads(pickle.dumps(extractor))
     assert_array_equal(restored.transform(X), expected)
-    assert "_predictors" not in pickle.loads(pickle.dumps(extractor)).__dict__
+    assert pickle.loads(pickle.dumps(extractor)).__dict__.get("_runtime") is None
     joblib.dump(extractor, tmp_path / "extractor.joblib")
     assert_array_equal(joblib.load(tmp_path / "extractor.joblib").transform(X), expected)
     assert_array_equal(clone(extractor).fit(X).transform(X), expected)

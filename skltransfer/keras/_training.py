@@ -1,4 +1,4 @@
-"""Training phases of :class:`FineTunedCNNClassifier`: batches, optimizers, schedules, early stopping.
+"""The training phases of the fine-tuned estimators: batches, optimizers, schedules, stopping rules.
 
 One phase is one or more ``Model.fit`` calls on the same batches (several when layers are
 unfrozen in steps: a change of trainable layers needs a new compile); its history is the
@@ -9,158 +9,136 @@ training is reproducible without touching any global seed.
 from __future__ import annotations
 
 import copy
-import functools
 import math
 from collections.abc import Callable, Sequence
 
+import keras
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ..utils._warnings import warn_at_caller
-from ._base import require_keras
 
-__all__ = ["OPTIMIZERS", "auto_epochs", "auto_patience", "make_optimizer", "shuffled_batches", "train_phase"]
-
-_PURPOSE = "FineTunedCNNClassifier"
+__all__ = [
+    "OPTIMIZERS",
+    "PhaseEarlyStopping",
+    "PlateauStopping",
+    "ShuffledBatches",
+    "auto_epochs",
+    "auto_patience",
+    "make_optimizer",
+    "train_phase",
+]
 
 #: Optimizers available by name.
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "nadam": "Nadam", "rmsprop": "RMSprop", "sgd": "SGD"}
 
 
-@functools.cache
-def _batches_class():
-    keras = require_keras(_PURPOSE)
+class ShuffledBatches(keras.utils.PyDataset):
+    """``(x, y, sample_weight)`` batches in an order drawn anew, in NumPy, every epoch.
 
-    class ShuffledBatches(keras.utils.PyDataset):
-        """``(x, y, sample_weight)`` batches in an order drawn anew, in NumPy, every epoch.
-
-        With ``target``, each batch is ``((x, x_target), y, sample_weight)``: as many target
-        rows as labeled ones, drawn without replacement until the target rows run out, then
-        from a new permutation. Batches then have ``batch_size`` rows each (the rows that do
-        not fill a last batch wait for the next epoch's order), so that a domain loss always
-        compares full batches.
-        """
-
-        def __init__(self, x, y, sample_weight, batch_size, rng, target=None):
-            super().__init__()
-            self.x, self.y, self.sample_weight = x, y, sample_weight
-            self.batch_size, self.rng, self.target = batch_size, rng, target
-            self.order = rng.permutation(len(x))
-            if target is not None:
-                self.target_order, self.target_next = rng.permutation(len(target)), 0
-
-        def __len__(self):
-            if self.target is None:
-                return math.ceil(len(self.x) / self.batch_size)
-            return max(1, len(self.x) // self.batch_size)
-
-        def __getitem__(self, index):
-            rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-            if self.target is None:
-                return self.x[rows], self.y[rows], self.sample_weight[rows]
-            return (
-                (self.x[rows], self.target[self._target_rows(len(rows))]),
-                self.y[rows],
-                self.sample_weight[rows],
-            )
-
-        def _target_rows(self, count):
-            picked = []
-            while count > 0:
-                if self.target_next == len(self.target_order):
-                    self.target_order, self.target_next = self.rng.permutation(len(self.target)), 0
-                chunk = self.target_order[self.target_next : self.target_next + count]
-                picked.append(chunk)
-                self.target_next += len(chunk)
-                count -= len(chunk)
-            return np.concatenate(picked)
-
-        def on_epoch_end(self):
-            self.order = self.rng.permutation(len(self.x))
-
-    return ShuffledBatches
-
-
-def shuffled_batches(x, y, sample_weight, batch_size: int, rng: np.random.RandomState, target=None):
-    """A ``keras.utils.PyDataset`` of shuffled ``(x, y, sample_weight)`` batches.
-
-    With ``target`` (unlabeled rows of the same form as ``x``), the inputs of each batch are
-    the pair ``(x_batch, target_batch)`` of equal sizes.
+    With ``target``, each batch is ``((x, x_target), y, sample_weight)``: as many target
+    rows as labeled ones, drawn without replacement until the target rows run out, then
+    from a new permutation. Batches then have ``batch_size`` rows each (the rows that do
+    not fill a last batch wait for the next epoch's order), so that a domain loss always
+    compares full batches.
     """
-    return _batches_class()(x, y, sample_weight, batch_size, rng, target)
+
+    def __init__(self, x, y, sample_weight, batch_size, rng, target=None):
+        super().__init__()
+        self.x, self.y, self.sample_weight = x, y, sample_weight
+        self.batch_size, self.rng, self.target = batch_size, rng, target
+        self.order = rng.permutation(len(x))
+        if target is not None:
+            self.target_order, self.target_next = rng.permutation(len(target)), 0
+
+    def __len__(self):
+        if self.target is None:
+            return math.ceil(len(self.x) / self.batch_size)
+        return max(1, len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        if self.target is None:
+            return self.x[rows], self.y[rows], self.sample_weight[rows]
+        return (
+            (self.x[rows], self.target[self._target_rows(len(rows))]),
+            self.y[rows],
+            self.sample_weight[rows],
+        )
+
+    def _target_rows(self, count):
+        picked = []
+        while count > 0:
+            if self.target_next == len(self.target_order):
+                self.target_order, self.target_next = self.rng.permutation(len(self.target)), 0
+            chunk = self.target_order[self.target_next : self.target_next + count]
+            picked.append(chunk)
+            self.target_next += len(chunk)
+            count -= len(chunk)
+        return np.concatenate(picked)
+
+    def on_epoch_end(self):
+        self.order = self.rng.permutation(len(self.x))
 
 
-@functools.cache
-def _phase_stopping_class():
-    keras = require_keras(_PURPOSE)
+class PhaseEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' early stopping kept across the ``fit`` calls of one phase.
 
-    class PhaseEarlyStopping(keras.callbacks.EarlyStopping):
-        """Keras' early stopping kept across the ``fit`` calls of one phase.
+    It monitors the validation loss. State is reset only at the first ``fit`` of the
+    phase, and the best weights are restored by :meth:`restore` when the whole phase ends
+    (stopped early or not).
+    """
 
-        It monitors the validation loss. State is reset only at the first ``fit`` of the
-        phase, and the best weights are restored by :meth:`restore` when the whole phase ends
-        (stopped early or not).
-        """
+    def __init__(self, patience):
+        super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
+        self._begun = False
 
-        def __init__(self, patience):
-            super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
-            self._begun = False
+    def on_train_begin(self, logs=None):
+        if not self._begun:
+            super().on_train_begin(logs)
+            self._begun = True
 
-        def on_train_begin(self, logs=None):
-            if not self._begun:
-                super().on_train_begin(logs)
-                self._begun = True
+    def on_train_end(self, logs=None):
+        pass
 
-        def on_train_end(self, logs=None):
-            pass
-
-        def restore(self):
-            if self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
-
-    return PhaseEarlyStopping
+    def restore(self):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
 
 
-@functools.cache
-def _plateau_stopping_class():
-    keras = require_keras(_PURPOSE)
+class PlateauStopping(keras.callbacks.Callback):
+    """Stop when the mean of the monitored loss over the last ``patience`` epochs is no
+    lower, by a relative ``tolerance``, than its mean over the ``patience`` epochs before.
 
-    class PlateauStopping(keras.callbacks.Callback):
-        """Stop when the mean of the monitored loss over the last ``patience`` epochs is no
-        lower, by a relative ``tolerance``, than its mean over the ``patience`` epochs before.
+    Window means rather than the best single epoch: on a few hundred rows an epoch's
+    loss is a mean over a few batches and jumps from epoch to epoch, and a lucky epoch
+    would otherwise stop the phase early. State spans the ``fit`` calls of one phase.
+    """
 
-        Window means rather than the best single epoch: on a few hundred rows an epoch's
-        loss is a mean over a few batches and jumps from epoch to epoch, and a lucky epoch
-        would otherwise stop the phase early. State spans the ``fit`` calls of one phase.
-        """
+    def __init__(self, monitor, patience, tolerance):
+        super().__init__()
+        self.monitor, self.patience, self.tolerance = monitor, patience, tolerance
+        self.values, self.stopped_epoch = [], 0
 
-        def __init__(self, monitor, patience, tolerance):
-            super().__init__()
-            self.monitor, self.patience, self.tolerance = monitor, patience, tolerance
-            self.values, self.stopped_epoch = [], 0
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        self.values.append(float(value))
+        if len(self.values) < 2 * self.patience:
+            return
+        recent = np.mean(self.values[-self.patience :])
+        before = np.mean(self.values[-2 * self.patience : -self.patience])
+        if recent > before - self.tolerance * abs(before):
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
 
-        def on_epoch_end(self, epoch, logs=None):
-            value = (logs or {}).get(self.monitor)
-            if value is None:
-                return
-            self.values.append(float(value))
-            if len(self.values) < 2 * self.patience:
-                return
-            recent = np.mean(self.values[-self.patience :])
-            before = np.mean(self.values[-2 * self.patience : -self.patience])
-            if recent > before - self.tolerance * abs(before):
-                self.stopped_epoch = epoch + 1
-                self.model.stop_training = True
-
-        def restore(self):
-            pass
-
-    return PlateauStopping
+    def restore(self):
+        pass
 
 
 def make_optimizer(optimizer, learning_rate: float):
     """A fresh Keras optimizer: by name, or rebuilt from an optimizer object's config."""
-    keras = require_keras(_PURPOSE)
     if isinstance(optimizer, str):
         return getattr(keras.optimizers, OPTIMIZERS[optimizer])(learning_rate=learning_rate)
     config = optimizer.get_config()
@@ -169,7 +147,6 @@ def make_optimizer(optimizer, learning_rate: float):
 
 
 def _schedule_callback(lr_schedule, learning_rate: float, epochs: int, monitor: str):
-    keras = require_keras(_PURPOSE)
     if lr_schedule == "constant":
         return None
     if lr_schedule == "plateau":
@@ -211,6 +188,7 @@ def train_phase(
     budget: str | None = None,
     loss: str = "sparse_categorical_crossentropy",
     metrics: Sequence[str] = ("accuracy",),
+    owner: str = "FineTunedCNNClassifier",
 ) -> dict:
     """Train ``model`` for one phase and return its history.
 
@@ -250,6 +228,8 @@ def train_phase(
         to their end (or to early stopping).
     loss : str, default="sparse_categorical_crossentropy"
     metrics : sequence of str, default=("accuracy",)
+    owner : str, default="FineTunedCNNClassifier"
+        The estimator whose parameter ``budget`` is, named in the warning.
 
     Returns
     -------
@@ -263,9 +243,9 @@ def train_phase(
     monitor = "val_loss" if validation is not None else "loss"
     stopper = None
     if early_stopping and validation is not None:
-        stopper = _phase_stopping_class()(patience)
+        stopper = PhaseEarlyStopping(patience)
     elif budget is not None:
-        stopper = _plateau_stopping_class()(monitor, patience, PLATEAU_TOLERANCE)
+        stopper = PlateauStopping(monitor, patience, PLATEAU_TOLERANCE)
     history: dict = {}
     start = 0
     for end, prepare in steps:
@@ -299,7 +279,7 @@ def train_phase(
         history["stop_reason"] = "budget"
         last = history.get(monitor, [])
         warn_at_caller(
-            f"{_PURPOSE}: the {budget}='auto' budget of {ran} epochs ({history['steps'][-1] if ran else 0} "
+            f"{owner}: the {budget}='auto' budget of {ran} epochs ({history['steps'][-1] if ran else 0} "
             f"optimizer steps) ran out before the {monitor} reached a plateau "
             f"(last values: {', '.join(f'{v:.4g}' for v in last[-3:])}). Set {budget} to a larger "
             "number of epochs, or a larger learning rate.",
@@ -319,7 +299,7 @@ def auto_epochs(n_rows: int, batch_size: int, target_steps: int, max_epochs: int
 
     Examples
     --------
-    >>> from skltransfer.keras._finetune import auto_epochs
+    >>> from skltransfer.keras._training import auto_epochs
     >>> auto_epochs(100, 32, target_steps=300, max_epochs=200), auto_epochs(100_000, 32, 300, 200)
     (75, 1)
     """

@@ -1,0 +1,122 @@
+"""The one path from images to a frozen backbone's pooled features.
+
+Raw pixels go through the network's preprocessing layer (float32, grayscale repeated,
+resized, the application's own ``preprocess_input``), the backbone cut at its feature layer
+(in inference mode) and the pooling layer. :class:`PretrainedFeatureExtractor` returns these
+features; the fine-tuned estimators train their head on them (computed once, or read from
+``memory``) and put the same layers in front of the head of ``model_``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import keras
+
+from ._backbone import application_name, feature_layer, pooling_layer, resolve_backbone
+from ._inference import Runtime, fold_batch_normalization
+from ._layers import ImagePreprocessing
+from .applications import get_application
+
+__all__ = ["FrozenFeatures", "build_frozen_features", "preprocessing_layer"]
+
+
+def preprocessing_layer(preprocessing, base_model, input_shape) -> ImagePreprocessing:
+    """The network's first layer, raw pixels to what the backbone takes, from ``preprocessing``.
+
+    ``"auto"``: the named application's own ``preprocess_input`` (nothing for a model or a
+    saved model); another string: that application's; a callable: applied as is; None: none.
+    """
+    application, function = None, None
+    if preprocessing == "auto":
+        application = application_name(base_model)
+    elif isinstance(preprocessing, str):
+        application = get_application(preprocessing).name
+    else:
+        function = preprocessing
+    return ImagePreprocessing(input_shape[:2], input_shape[-1], application, function, name="preprocess")
+
+
+class FrozenFeatures(NamedTuple):
+    """Images to pooled features: ``pooling(backbone(preprocessing(x), training=False))``.
+
+    Attributes
+    ----------
+    backbone : keras.Model
+        The backbone cut at its feature layer.
+    preprocessing : ImagePreprocessing
+    pooling : keras.layers.Layer or None
+        None for a 2-D feature layer.
+    """
+
+    backbone: keras.Model
+    preprocessing: ImagePreprocessing
+    pooling: keras.layers.Layer | None
+
+    def __call__(self, x, backbone=None):
+        """The features of a batch of images (symbolic or eager), through ``backbone`` if given.
+
+        ``backbone`` replaces ``self.backbone`` (e.g. its folded copy, or a layer calling it
+        in inference mode inside a larger network).
+        """
+        out = (self.backbone if backbone is None else backbone)(self.preprocessing(x), training=False)
+        return out if self.pooling is None else self.pooling(out)
+
+    def compiled(self, runtime: Runtime, image_shape: tuple, batch_size: int, dtype: str = "float32"):
+        """The compiled predictor of these features for images of ``image_shape`` and ``dtype``.
+
+        It runs a copy of the backbone with its batch normalizations folded into the
+        convolutions before them (see :func:`fold_batch_normalization`), kept in ``runtime``.
+        """
+        folded = runtime.get(("folded", id(self.backbone)), lambda: fold_batch_normalization(self.backbone))
+        return runtime.predictor(
+            ("features", tuple(image_shape), dtype),
+            lambda x: self(x, folded),
+            image_shape,
+            batch_size,
+            dtype=dtype,
+        )
+
+    @classmethod
+    def from_model(cls, model: keras.Model) -> FrozenFeatures:
+        """The frozen features in front of the head of a fine-tuned ``model_``."""
+        names = {layer.name for layer in model.layers}
+        return cls(
+            model.get_layer("backbone").model,
+            model.get_layer("preprocess"),
+            model.get_layer("pooling") if "pooling" in names else None,
+        )
+
+
+def build_frozen_features(estimator, image_size, seed: int) -> tuple[FrozenFeatures, tuple[int, int, int]]:
+    """Build, cut and freeze the backbone of ``estimator``'s parameters, with its preprocessing and pooling.
+
+    Parameters
+    ----------
+    estimator : KerasImageEstimator
+        Its ``base_model``, ``weights``, ``layer``, ``pooling``, ``input_size`` and
+        ``preprocessing`` are read.
+    image_size : (height, width) or None
+        Size of the training images (the input size of a model that accepts any size).
+    seed : int
+        Seeds the random initialisation (``weights=None``).
+
+    Returns
+    -------
+    features : FrozenFeatures
+    input_shape : (height, width, channels)
+        What the backbone takes.
+    """
+    model, input_shape = resolve_backbone(
+        estimator.base_model,
+        estimator.weights,
+        input_size=estimator.input_size,
+        image_size=image_size,
+        random_state=seed,
+    )
+    layer = feature_layer(model, estimator.layer)
+    backbone = model if layer is model.layers[-1] else keras.Model(model.inputs, layer.output)
+    backbone.trainable = False
+    pooling = pooling_layer(len(backbone.outputs[0].shape), estimator.pooling)
+    preprocessing = preprocessing_layer(estimator.preprocessing, estimator.base_model, input_shape)
+    return FrozenFeatures(backbone, preprocessing, pooling), input_shape
