@@ -111,10 +111,9 @@ def part_b(repeats: int) -> None:
 
 
 def _worker_threads() -> tuple[str, int, int]:
-    from skltransfer.keras._base import require_keras
-
-    require_keras("benchmark")
     import tensorflow as tf
+
+    import skltransfer.keras  # noqa: F401  (sets TensorFlow's threads from the worker's budget)
 
     threading = tf.config.threading
     return (

@@ -11,7 +11,7 @@ are skipped too: Keras documents them. Each object is checked once, under the fi
 path that reaches it (a method shared through a base class under the first class that has
 it; the failure report names its file and line). One test per name:
 ``pytest tests/test_docstrings.py -k CORALAligner``, or from the command line
-``python tests/test_docstrings.py skltransfer.metrics.transfer_report``.
+``python -P tests/test_docstrings.py skltransfer.metrics.transfer_report``.
 
 Checked codes (``CHECKED``, messages in ``numpydoc.validate.ERROR_MSGS``):
 

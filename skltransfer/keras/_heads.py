@@ -9,6 +9,7 @@ import math
 import keras
 
 from ._runtime import scoped_seed
+from .losses import ConditionalAdversarialLoss
 
 __all__ = [
     "AUGMENTATIONS",
@@ -108,25 +109,40 @@ def build_head(
     return keras.Model(inputs, outputs, name="head")
 
 
-def adaptation_model(head, features, input_shape, domain_layer):
+def adaptation_model(head, features, input_shape, domain_layer=None, target_layer=None):
     """The training graph ``[labeled, target] -> head output of labeled``, sharing ``head``'s weights.
 
     ``head`` is a model of :func:`build_head` (or its part up to its output layer, its last
-    layer); ``features`` maps a batch of inputs (images,
-    or cached features) to pooled features; ``domain_layer`` (see
-    :func:`skltransfer.keras.losses.domain_loss_layer`) adds the domain loss on the adapted
-    features of both batches: the output of the head's hidden layer if it has one, else its
-    standardised input.
+    layer); ``features`` maps a batch of inputs (images, or cached features) to pooled
+    features. The *adapted features* of both batches are the output of the head's hidden
+    layer if it has one, else its standardised input.
+
+    ``domain_layer`` (a :class:`~skltransfer.keras.losses.DomainLoss`) adds its loss on the
+    adapted features of both batches; a
+    :class:`~skltransfer.keras.losses.ConditionalAdversarialLoss` also sees the head's
+    outputs (class probabilities) of both batches. ``target_layer`` (a
+    :class:`~skltransfer.keras.losses.TargetLoss`) adds its loss on the head's outputs of the
+    target batch. Each loss layer returns its first input, so that it lies on the path to
+    the model's output.
     """
     names = {layer.name for layer in head.layers}
     inputs = [keras.Input(input_shape, name="labeled"), keras.Input(input_shape, name="target")]
-    adapted = [head.get_layer("standardize")(features(x)) for x in inputs]
+    source, target = (head.get_layer("standardize")(features(x)) for x in inputs)
     if "hidden" in names:
-        adapted = [head.get_layer("hidden")(a) for a in adapted]
-    x = domain_layer(adapted)
-    if "dropout" in names:
-        x = head.get_layer("dropout")(x)
-    return keras.Model(inputs, head.layers[-1](x), name="domain_adaptation")
+        source, target = (head.get_layer("hidden")(a) for a in (source, target))
+    dropout = head.get_layer("dropout") if "dropout" in names else None
+
+    def output(x):
+        return head.layers[-1](x if dropout is None else dropout(x))
+
+    if isinstance(domain_layer, ConditionalAdversarialLoss):
+        source = domain_layer([source, target, output(source), output(target)])
+    elif domain_layer is not None:
+        source = domain_layer([source, target])
+    outputs = output(source)
+    if target_layer is not None:
+        outputs = target_layer([outputs, output(target)])
+    return keras.Model(inputs, outputs, name="domain_adaptation")
 
 
 def _trainable_layers(base) -> list:

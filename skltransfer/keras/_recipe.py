@@ -60,7 +60,15 @@ from ._runtime import derive_seed, scoped_seed
 from ._tasks import Task, float_targets
 from ._training import OPTIMIZERS, ShuffledBatches, auto_epochs, auto_patience, train_phase
 from .images import Images, check_channels
-from .losses import AUTO_WEIGHTS, DOMAIN_LOSSES, WARMUP_SCHEDULES, DomainLossWarmup, domain_loss_layer
+from .losses import (
+    AUTO_TARGET_WEIGHTS,
+    AUTO_WEIGHTS,
+    DOMAIN_LOSSES,
+    WARMUP_SCHEDULES,
+    DomainLossWarmup,
+    domain_loss_layer,
+    target_loss_layer,
+)
 
 __all__ = ["FineTunedCNN"]
 
@@ -105,6 +113,12 @@ class _Training(NamedTuple):
     phase: dict  # keyword arguments of train_phase
     shuffle_rng: np.random.RandomState  # the batch order
     domain_layer: Any  # DomainLoss or None
+    target_layer: Any  # TargetLoss or None
+
+    @property
+    def adapts(self) -> bool:
+        """Whether the unlabeled target rows take part (a domain or a target loss)."""
+        return self.domain_layer is not None or self.target_layer is not None
 
 
 @dataclass
@@ -161,6 +175,9 @@ class FineTunedCNN(KerasImageEstimator, ABC):
     _keras_models = ("_model", "head_")
     # scikit-learn checks this estimator cannot pass, with the reason (see tests/keras).
     _expected_failed_checks: ClassVar[dict] = {}
+
+    #: The loss on the target rows' class probabilities: a parameter of the classifier only.
+    target_loss = None
 
     @abstractmethod
     def _make_task(self) -> Task:
@@ -294,19 +311,31 @@ class FineTunedCNN(KerasImageEstimator, ABC):
             "owner": self._name,
         }
         shuffle_rng = np.random.RandomState(derive_seed(fitting.rng))
-        domain_layer = None
+        domain_layer = target_layer = None
         if fitting.rows.target is not None:
-            domain_layer = domain_loss_layer(
-                self.domain_loss,
-                weight=AUTO_WEIGHTS[self.domain_loss]
-                if self.domain_loss_weight == "auto"
-                else self.domain_loss_weight,
-                discriminator_units=self.discriminator_units,
-                seed=derive_seed(fitting.rng),
-            )
+            if self.domain_loss is not None:
+                domain_layer = domain_loss_layer(
+                    self.domain_loss,
+                    weight=AUTO_WEIGHTS[self.domain_loss]
+                    if self.domain_loss_weight == "auto"
+                    else self.domain_loss_weight,
+                    discriminator_units=self.discriminator_units,
+                    seed=derive_seed(fitting.rng),
+                )
+            if self.target_loss is not None:
+                target_layer = target_loss_layer(
+                    self.target_loss,
+                    weight=AUTO_TARGET_WEIGHTS[self.target_loss]
+                    if self.target_loss_weight == "auto"
+                    else self.target_loss_weight,
+                )
             steps = max(1, n_train // self.batch_size) * (budget.head_epochs + budget.fine_tune_epochs)
-            phase["own_callbacks"] = [DomainLossWarmup(domain_layer, self.domain_warmup, steps)]
-        fitting.training = _Training(phase, shuffle_rng, domain_layer)
+            phase["own_callbacks"] = [
+                DomainLossWarmup(layer, self.domain_warmup, steps)
+                for layer in (domain_layer, target_layer)
+                if layer is not None
+            ]
+        fitting.training = _Training(phase, shuffle_rng, domain_layer, target_layer)
 
     def _train_head(self, fitting: _Fitting) -> dict:
         """Phase 1: the head on the frozen backbone, solved exactly or by stochastic steps."""
@@ -367,7 +396,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
             rows.sample_weight[monitored_rows],
         )
         guard = None
-        if fitting.training.domain_layer is None:
+        if not fitting.training.adapts:
             guard = (self._loss(*monitored), self.model_.get_weights())
         net, batches, validation = self._phase(
             fitting, self._training_model(fitting), fitting.x, fitting.network.features
@@ -393,26 +422,37 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         return history
 
     def _finish(self, fitting: _Fitting) -> None:
-        """After training: with a domain loss, warn when the features have collapsed."""
-        if fitting.training.domain_layer is not None:
+        """After training: with a domain or target loss, warn when the features have collapsed."""
+        if fitting.training.adapts:
             self._warn_if_collapsed(fitting.rows.targets[fitting.rows.train])
 
     # ------------------------------------------------------- fit, helpers
 
     def _labeled_and_target(self, y, sample_domain, n_images: int):
         """Indices of the labeled rows (every row without a domain loss) and of the target rows (or None)."""
-        if self.domain_loss is None:
+        if self._task.regression and self.domain_loss == "cdan":
+            raise ValueError(
+                f"{self._name} has no class probabilities to condition domain_loss='cdan' on; "
+                "use domain_loss='mmd', 'coral' or 'adversarial'."
+            )
+        if self.domain_loss is None and self.target_loss is None:
             if sample_domain is not None:
                 raise ValueError(
-                    "sample_domain marks target rows for a domain loss, but domain_loss is None; "
-                    "set domain_loss (and domain_loss_weight=0 for training without its term)."
+                    "sample_domain marks target rows for a domain loss, but domain_loss is None "
+                    "and target_loss is None; set domain_loss (and domain_loss_weight=0 for "
+                    "training without its term) or target_loss."
                 )
             return np.arange(n_images), None
         domains = self._resolve_domains(y, sample_domain, n_images)
         labeled, target = np.flatnonzero(domains.labeled), np.flatnonzero(domains.target)
         if len(target) < 2:
+            loss = (
+                f"domain_loss={self.domain_loss!r}"
+                if self.domain_loss
+                else f"target_loss={self.target_loss!r}"
+            )
             raise ValueError(
-                f"domain_loss={self.domain_loss!r} needs at least 2 target rows "
+                f"{loss} needs at least 2 target rows "
                 f"({self._task.unlabeled_marker} or sample_domain < 0); got {len(target)}."
             )
         return labeled, target
@@ -464,9 +504,11 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         rows, training = fitting.rows, fitting.training
         validation = None if rows.val is None else (inputs[rows.labeled[rows.val]], rows.targets[rows.val])
         target_inputs = None
-        if training.domain_layer is not None:
+        if training.adapts:
             head = self._task.training_head(fitting.head)
-            net = adaptation_model(head, input_features, inputs.shape[1:], training.domain_layer)
+            net = adaptation_model(
+                head, input_features, inputs.shape[1:], training.domain_layer, training.target_layer
+            )
             target_inputs = inputs[rows.target]
             if validation is not None:
                 validation = ((validation[0], validation[0]), validation[1])
@@ -602,7 +644,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         like any other), rows with a NaN target of a regressor.
         """
         regression = is_regressor(self)
-        if self.domain_loss is None and not regression:
+        if self.domain_loss is None and self.target_loss is None and not regression:
             return score(X, y, sample_weight=sample_weight)
         if regression:  # floats: a target -1 is a value like any other
             y = float_targets(y, self._name)
@@ -647,7 +689,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         return export_model(self.model_, path, format)
 
     def __skltransfer_tags__(self) -> DomainTags:
-        return DomainTags(learns_from_unlabeled=self.domain_loss is not None)
+        return DomainTags(learns_from_unlabeled=self.domain_loss is not None or self.target_loss is not None)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -6,14 +6,16 @@ The recipe is :class:`~skltransfer.keras._recipe.FineTunedCNN`'s and the task
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import ClassVar
 
 import numpy as np
 from sklearn.base import ClassifierMixin
 
-from ..utils._sklearn_compat import StrOptions, _fit_context
+from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._recipe import FineTunedCNN
 from ._tasks import Classification
+from .losses import TARGET_LOSSES
 
 __all__ = ["FineTunedCNNClassifier"]
 
@@ -42,7 +44,12 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     their *adapted features*: the head's hidden layer when ``hidden_units > 0``, else the
     pooled backbone features. "mmd" is the multi-kernel MMD of DAN (Long et al. 2015),
     "coral" Deep CORAL (Sun and Saenko 2016), "adversarial" DANN (Ganin et al. 2016): a
-    domain classifier behind a gradient-reversal layer. The loss acts on whatever the
+    domain classifier behind a gradient-reversal layer, "cdan" CDAN+E (Long et al. 2018): a
+    domain classifier of the features conditioned on the predicted classes. With
+    ``target_loss``, the head's predictions on the target batch are also shaped: "mcc"
+    minimises the confusion between classes (MCC, Jin et al. 2020), "im" maximises the
+    mutual information of images and predicted classes (confident and diverse predictions,
+    as in SHOT, Liang et al. 2020); a domain loss and a target loss combine. The loss acts on whatever the
     current phase trains: the hidden layer in phase 1, the unfrozen backbone layers (and the
     hidden layer) in phase 2; with ``hidden_units=0`` phase 1 trains only the output layer
     and the loss has nothing to move until phase 2.
@@ -159,16 +166,24 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     cache_features : bool, default=True
         Train phase 1 on features computed once, when there is no augmentation. False runs
         every epoch through the frozen backbone (same result, slower).
-    domain_loss : {"mmd", "coral", "adversarial"} or None, default=None
-        The domain loss on the adapted features of labeled and target batches; None trains
-        a plain classifier, on every row (a label ``-1`` is then a class like any other).
+    domain_loss : {"mmd", "coral", "adversarial", "cdan"} or None, default=None
+        The domain loss on the adapted features of labeled and target batches
+        (:mod:`skltransfer.keras.losses`); None (with ``target_loss=None``) trains a plain
+        classifier, on every row (a label ``-1`` is then a class like any other).
     domain_loss_weight : float or "auto", default="auto"
         Weight of the domain loss against the classification loss (for "adversarial", of
         the domain classifier's cross-entropy). "auto": 1 for "mmd" and "coral" (the
         weights of DAN and Deep CORAL), 0.1 for "adversarial" (the DANN default of ADAPT;
         the reversed gradient of a stronger domain classifier destabilises small
-        networks). 0 ignores the target rows: the baseline of the same training without
-        domain loss, e.g. in a grid search.
+        networks), 1 for "cdan" (the weight of CDAN). 0 ignores the target rows: the
+        baseline of the same training without domain loss, e.g. in a grid search.
+    target_loss : {"mcc", "im"} or None, default=None
+        The loss on the head's class probabilities of the target batches: "mcc", minimum
+        class confusion; "im", information maximisation (mean entropy of the predictions
+        minus the entropy of their mean). Combines with ``domain_loss``.
+    target_loss_weight : float or "auto", default="auto"
+        Weight of the target loss; "auto": 1 (the weights of MCC and SHOT). It ramps up
+        with ``domain_warmup``.
     domain_warmup : {"sigmoid", "linear", "constant"}, default="sigmoid"
         How the domain term ramps up over the steps of the whole training (both phases):
         ``2 / (1 + exp(-10 p)) - 1`` at progress ``p`` (Ganin et al. 2016), ``p``, or 1
@@ -250,6 +265,8 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     _parameter_constraints: ClassVar[dict] = {
         **FineTunedCNN._parameter_constraints,
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "target_loss": [StrOptions(set(TARGET_LOSSES)), None],
+        "target_loss_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -285,6 +302,8 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         cache_features=True,
         domain_loss=None,
         domain_loss_weight="auto",
+        target_loss=None,
+        target_loss_weight="auto",
         domain_warmup="sigmoid",
         discriminator_units=(64,),
         batch_size=32,
@@ -321,6 +340,8 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         self.cache_features = cache_features
         self.domain_loss = domain_loss
         self.domain_loss_weight = domain_loss_weight
+        self.target_loss = target_loss
+        self.target_loss_weight = target_loss_weight
         self.domain_warmup = domain_warmup
         self.discriminator_units = discriminator_units
         self.batch_size = batch_size

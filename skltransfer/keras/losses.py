@@ -80,8 +80,8 @@ __all__ = [
 #: Warm-up schedules of the domain loss's weight over training progress ``p`` in [0, 1].
 WARMUP_SCHEDULES = ("constant", "linear", "sigmoid")
 
-#: Probabilities are clipped to [EPSILON, 1] before their logarithm.
-EPSILON = 1e-7
+# probabilities are clipped to [_EPSILON, 1] before their logarithm
+_EPSILON = 1e-7
 
 
 def warmup_factor(progress: float, schedule: str) -> float:
@@ -127,8 +127,8 @@ def warmup_factor(progress: float, schedule: str) -> float:
 
 
 def _entropy(proba):
-    """Shannon entropy (natural log) of each row of ``proba``, probabilities clipped at EPSILON."""
-    return -ops.sum(proba * ops.log(ops.clip(proba, EPSILON, 1.0)), axis=-1)
+    """Shannon entropy (natural log) of each row of ``proba``, probabilities clipped at _EPSILON."""
+    return -ops.sum(proba * ops.log(ops.clip(proba, _EPSILON, 1.0)), axis=-1)
 
 
 def _certainty_weights(proba):
@@ -970,7 +970,7 @@ class MCCLoss(TargetLoss):
         loss : scalar tensor
             ``mcc_loss(log(clip(target, 1e-7)), temperature)``.
         """
-        return mcc_loss(ops.log(ops.clip(target, EPSILON, 1.0)), self.temperature)
+        return mcc_loss(ops.log(ops.clip(target, _EPSILON, 1.0)), self.temperature)
 
 
 class InformationMaximizationLoss(TargetLoss):

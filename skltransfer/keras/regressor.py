@@ -105,7 +105,8 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
     cache_features : bool, default=True
         Train phase 1 on features computed once, when there is no augmentation.
     domain_loss : {"mmd", "coral", "adversarial"} or None, default=None
-        The domain loss on the adapted features of labeled and target batches.
+        The domain loss on the adapted features of labeled and target batches ("cdan"
+        needs class probabilities: a ``ValueError`` at ``fit``).
     domain_loss_weight : float or "auto", default="auto"
         Weight of the domain loss against the mean squared error.
     domain_warmup : {"sigmoid", "linear", "constant"}, default="sigmoid"
