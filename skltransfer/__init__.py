@@ -2,7 +2,7 @@
 
 Importing this package never imports TensorFlow: the Keras-backed estimators
 (``PretrainedFeatureExtractor``, ``FineTunedCNNClassifier``,
-``FineTunedCNNRegressor``) are loaded from
+``FineTunedCNNRegressor``, ``SHOTClassifier``, ``TENTClassifier``) are loaded from
 :mod:`skltransfer.keras` on first access.
 """
 
@@ -20,7 +20,13 @@ from .reweighting import __all__ as _reweighting_all
 
 __version__ = "0.1.0"
 
-_KERAS_NAMES = ("PretrainedFeatureExtractor", "FineTunedCNNClassifier", "FineTunedCNNRegressor")
+_KERAS_NAMES = (
+    "PretrainedFeatureExtractor",
+    "FineTunedCNNClassifier",
+    "FineTunedCNNRegressor",
+    "SHOTClassifier",
+    "TENTClassifier",
+)
 
 __all__ = sorted(
     [

@@ -9,8 +9,10 @@ estimators exported. Every module below it imports Keras as an ordinary module.
 extra ``keras`` of skltransfer) it raises an ``ImportError`` naming the extra.
 
 Public modules: :mod:`~skltransfer.keras.applications` (the ``keras.applications``
-backbones by name), :mod:`~skltransfer.keras.images` (image input) and
-:mod:`~skltransfer.keras.losses` (the domain losses).
+backbones by name), :mod:`~skltransfer.keras.images` (image input),
+:mod:`~skltransfer.keras.losses` (the domain losses) and
+:mod:`~skltransfer.keras.source_free` (source-free and test-time adaptation of a fitted
+classifier: :class:`SHOTClassifier`, :class:`TENTClassifier`).
 """
 
 import importlib.util
@@ -20,8 +22,8 @@ _INSTALL = 'pip install "skltransfer[keras]"'
 if importlib.util.find_spec("keras") is None or importlib.util.find_spec("tensorflow") is None:
     raise ImportError(
         "skltransfer's Keras estimators (PretrainedFeatureExtractor, FineTunedCNNClassifier, "
-        "FineTunedCNNRegressor) and image commands need TensorFlow and Keras 3, the optional "
-        f"extra 'keras' of skltransfer. Install it with: {_INSTALL}"
+        "FineTunedCNNRegressor, SHOTClassifier, TENTClassifier) and image commands need TensorFlow "
+        f"and Keras 3, the optional extra 'keras' of skltransfer. Install it with: {_INSTALL}"
     )
 
 from ._runtime import configure_threads  # noqa: E402
@@ -40,5 +42,12 @@ from . import _layers  # noqa: E402, F401  (registers the custom layers for kera
 from .classifier import FineTunedCNNClassifier  # noqa: E402
 from .extractor import PretrainedFeatureExtractor  # noqa: E402
 from .regressor import FineTunedCNNRegressor  # noqa: E402
+from .source_free import SHOTClassifier, TENTClassifier  # noqa: E402
 
-__all__ = ["FineTunedCNNClassifier", "FineTunedCNNRegressor", "PretrainedFeatureExtractor"]
+__all__ = [
+    "FineTunedCNNClassifier",
+    "FineTunedCNNRegressor",
+    "PretrainedFeatureExtractor",
+    "SHOTClassifier",
+    "TENTClassifier",
+]

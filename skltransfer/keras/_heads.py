@@ -9,7 +9,7 @@ import math
 import keras
 
 from ._runtime import scoped_seed
-from .losses import ConditionalAdversarialLoss
+from .losses import ConditionalAdversarialLoss, SelfTrainingLoss
 
 __all__ = [
     "AUGMENTATIONS",
@@ -27,6 +27,10 @@ AUGMENTATIONS = {
     "zoom": ("RandomZoom", (0.1,)),
     "translation": ("RandomTranslation", (0.1, 0.1)),
     "contrast": ("RandomContrast", (0.2,)),
+    # the strong view of self-training: twice the strength of the entries above
+    "strong_translation": ("RandomTranslation", (0.2, 0.2)),
+    "strong_zoom": ("RandomZoom", (0.2,)),
+    "strong_contrast": ("RandomContrast", (0.4,)),
 }
 
 
@@ -109,7 +113,7 @@ def build_head(
     return keras.Model(inputs, outputs, name="head")
 
 
-def adaptation_model(head, features, input_shape, domain_layer=None, target_layer=None):
+def adaptation_model(head, features, input_shape, domain_layer=None, target_layer=None, strong_features=None):
     """The training graph ``[labeled, target] -> head output of labeled``, sharing ``head``'s weights.
 
     ``head`` is a model of :func:`build_head` (or its part up to its output layer, its last
@@ -122,14 +126,19 @@ def adaptation_model(head, features, input_shape, domain_layer=None, target_laye
     :class:`~skltransfer.keras.losses.ConditionalAdversarialLoss` also sees the head's
     outputs (class probabilities) of both batches. ``target_layer`` (a
     :class:`~skltransfer.keras.losses.TargetLoss`) adds its loss on the head's outputs of the
-    target batch. Each loss layer returns its first input, so that it lies on the path to
-    the model's output.
+    target batch; a :class:`~skltransfer.keras.losses.SelfTrainingLoss` compares them with
+    the outputs of a strongly augmented view of the target batch, ``strong_features``
+    (inputs to pooled features, like ``features``). Each loss layer returns its first input,
+    so that it lies on the path to the model's output.
     """
     names = {layer.name for layer in head.layers}
     inputs = [keras.Input(input_shape, name="labeled"), keras.Input(input_shape, name="target")]
-    source, target = (head.get_layer("standardize")(features(x)) for x in inputs)
-    if "hidden" in names:
-        source, target = (head.get_layer("hidden")(a) for a in (source, target))
+
+    def adapted(x, view=features):
+        a = head.get_layer("standardize")(view(x))
+        return head.get_layer("hidden")(a) if "hidden" in names else a
+
+    source, target = adapted(inputs[0]), adapted(inputs[1])
     dropout = head.get_layer("dropout") if "dropout" in names else None
 
     def output(x):
@@ -140,7 +149,9 @@ def adaptation_model(head, features, input_shape, domain_layer=None, target_laye
     elif domain_layer is not None:
         source = domain_layer([source, target])
     outputs = output(source)
-    if target_layer is not None:
+    if isinstance(target_layer, SelfTrainingLoss):
+        outputs = target_layer([outputs, output(target), output(adapted(inputs[1], strong_features))])
+    elif target_layer is not None:
         outputs = target_layer([outputs, output(target)])
     return keras.Model(inputs, outputs, name="domain_adaptation")
 

@@ -49,7 +49,7 @@ from .._domains import score_labeled_rows
 from ..utils._sklearn_compat import HasMethods, Interval, RealNotInt, StrOptions, check_is_fitted
 from ..utils._tags import DomainTags
 from ..utils._warnings import warn_at_caller
-from ._backbone import known_input_shape
+from ._backbone import known_input_shape, set_batch_statistics
 from ._base import KerasImageEstimator
 from ._export import export_model
 from ._features import FrozenFeatures, build_frozen_features
@@ -78,6 +78,13 @@ HEAD_STEPS, MAX_HEAD_EPOCHS = 500, 200
 FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS = 300, 100
 PLATEAU_STEPS = 50
 
+#: The strong view of self-training (``target_loss="self_training"``): FixMatch's strong
+#: augmentation reduced to Keras' geometric and photometric layers, at twice the strength of
+#: the named ``augmentation`` entries; on cached features (phase 1 without augmentation),
+#: dropout of the pooled features at this rate.
+STRONG_AUGMENTATION = ("strong_translation", "strong_zoom", "strong_contrast")
+STRONG_FEATURE_DROPOUT = 0.5
+
 
 class _Rows(NamedTuple):
     """The rows of one fit (step 1)."""
@@ -105,6 +112,7 @@ class _Network(NamedTuple):
 
     frozen: FrozenFeatures
     features: Callable  # images -> augmented, pooled features in inference mode (for training)
+    strong_features: Callable  # the same with strong augmentation (self-training's second view)
 
 
 class _Training(NamedTuple):
@@ -170,6 +178,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         "domain_loss": [StrOptions(set(DOMAIN_LOSSES)), None],
         "domain_loss_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "domain_warmup": [StrOptions(set(WARMUP_SCHEDULES))],
+        "bn_statistics": [StrOptions({"source", "target"})],
         "discriminator_units": [tuple, list],
     }
     _keras_models = ("_model", "head_")
@@ -201,6 +210,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         self._initialize_head(fitting)
         self._initialize_training(fitting)
         self.history_ = {"head": self._train_head(fitting), "fine_tune": self._fine_tune(fitting)}
+        self._adapt_batch_statistics(fitting)
         self._finish(fitting)
         return self
 
@@ -221,7 +231,8 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         fine_tune_epochs = self._epochs(self.fine_tune_epochs, n_train, FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS)
         through_network = head_epochs > 0 and (bool(self.augmentation) or not self.cache_features)
         fitting.budget = _Budget(exact, head_epochs, fine_tune_epochs, through_network)
-        self._frozen_backbone = fine_tune_epochs == 0
+        # cached features are the source statistics': predictions must run the adapted network
+        self._frozen_backbone = fine_tune_epochs == 0 and self.bn_statistics == "source"
 
     def _initialize_network(self, fitting: _Fitting) -> None:
         """``network``, unless ``memory`` may serve every feature and nothing trains the backbone."""
@@ -231,7 +242,12 @@ class FineTunedCNN(KerasImageEstimator, ABC):
             self.base_model, input_size=self.input_size, image_size=None if shape is None else shape[:2]
         )
         budget = fitting.budget
-        needed = budget.fine_tune_epochs or budget.through_network or self._feature_cache() is None
+        needed = (
+            budget.fine_tune_epochs
+            or budget.through_network
+            or self.bn_statistics == "target"  # model_ keeps the target statistics
+            or self._feature_cache() is None
+        )
         if needed or self.input_shape_ is None:
             fitting.network = self._build_network(shape, fitting.seed)
 
@@ -353,12 +369,14 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         if not budget.head_epochs:
             return {}
         if budget.through_network:
+            network = fitting.network
             net, batches, validation = self._phase(
-                fitting, self._training_model(fitting), fitting.x, fitting.network.features
+                fitting, self._training_model(fitting), fitting.x, network.features, network.strong_features
             )
         else:
             head = self._task.training_head(fitting.head)
-            net, batches, validation = self._phase(fitting, head, fitting.features, lambda f: f)
+            strong = keras.layers.Dropout(STRONG_FEATURE_DROPOUT, seed=fitting.seed + 1)
+            net, batches, validation = self._phase(fitting, head, fitting.features, lambda f: f, strong)
         return train_phase(
             net,
             batches,
@@ -398,8 +416,9 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         guard = None
         if not fitting.training.adapts:
             guard = (self._loss(*monitored), self.model_.get_weights())
+        network = fitting.network
         net, batches, validation = self._phase(
-            fitting, self._training_model(fitting), fitting.x, fitting.network.features
+            fitting, self._training_model(fitting), fitting.x, network.features, network.strong_features
         )
         history = train_phase(
             net,
@@ -421,6 +440,27 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         self._reset_runtime()  # compiled before the backbone moved
         return history
 
+    def _adapt_batch_statistics(self, fitting: _Fitting) -> None:
+        """With ``bn_statistics="target"``: the target rows' statistics in the backbone's normalizations.
+
+        AdaBN at test time: the network trained with the source statistics predicts with
+        those of the target rows (see :func:`~skltransfer.keras._backbone.set_batch_statistics`).
+        """
+        if self.bn_statistics == "source":
+            return
+        frozen = fitting.network.frozen
+        target = fitting.x[fitting.rows.target]
+        batches = (
+            frozen.preprocessing(target[i : i + self.batch_size])
+            for i in range(0, len(target), self.batch_size)
+        )
+        if not set_batch_statistics(frozen.backbone, batches):
+            warn_at_caller(
+                f"{self._name}: bn_statistics='target', but the backbone has no BatchNormalization "
+                "layer: nothing to adapt."
+            )
+        self._reset_runtime()  # compiled with the source statistics
+
     def _finish(self, fitting: _Fitting) -> None:
         """After training: with a domain or target loss, warn when the features have collapsed."""
         if fitting.training.adapts:
@@ -434,6 +474,12 @@ class FineTunedCNN(KerasImageEstimator, ABC):
             raise ValueError(
                 f"{self._name} has no class probabilities to condition domain_loss='cdan' on; "
                 "use domain_loss='mmd', 'coral' or 'adversarial'."
+            )
+        if self.bn_statistics == "target" and self.domain_loss is None and self.target_loss is None:
+            raise ValueError(
+                "bn_statistics='target' takes the batch statistics of the target rows: mark them "
+                "with y == -1 (or sample_domain < 0) and set domain_loss or target_loss (a weight "
+                "of 0 trains without its term)."
             )
         if self.domain_loss is None and self.target_loss is None:
             if sample_domain is not None:
@@ -499,15 +545,25 @@ class FineTunedCNN(KerasImageEstimator, ABC):
             else self._assemble(fitting.network.features, head, fitting.seed)
         )
 
-    def _phase(self, fitting: _Fitting, net, inputs, input_features):
-        """The network to train and its batches; with a domain loss, the two-input graph."""
+    def _phase(self, fitting: _Fitting, net, inputs, input_features, strong_features):
+        """The network to train and its batches; with a domain or target loss, the two-input graph.
+
+        ``strong_features`` is the strongly augmented view of the target batch that
+        ``target_loss="self_training"`` compares: strong image augmentation when the inputs
+        are images, dropout of the features when they are cached features.
+        """
         rows, training = fitting.rows, fitting.training
         validation = None if rows.val is None else (inputs[rows.labeled[rows.val]], rows.targets[rows.val])
         target_inputs = None
         if training.adapts:
             head = self._task.training_head(fitting.head)
             net = adaptation_model(
-                head, input_features, inputs.shape[1:], training.domain_layer, training.target_layer
+                head,
+                input_features,
+                inputs.shape[1:],
+                training.domain_layer,
+                training.target_layer,
+                strong_features,
             )
             target_inputs = inputs[rows.target]
             if validation is not None:
@@ -564,14 +620,18 @@ class FineTunedCNN(KerasImageEstimator, ABC):
             self, None if image_shape is None else image_shape[:2], self._seed
         )
         augment = augmentation_layers(self.augmentation, seed)
+        strong = augmentation_layers(STRONG_AUGMENTATION, seed + 1)
         in_inference_mode = InferenceMode(frozen.backbone, name="backbone")
 
-        def features(x):
-            for aug in augment:
-                x = aug(x)
-            return frozen(x, in_inference_mode)
+        def through(layers):
+            def features(x):
+                for aug in layers:
+                    x = aug(x)
+                return frozen(x, in_inference_mode)
 
-        return _Network(frozen, features)
+            return features
+
+        return _Network(frozen, through(augment), through(strong))
 
     def _assemble(self, features, head, seed: int):
         """Raw images -> ``features`` -> ``head`` (the sub-model named ``"head"`` in ``model_``)."""

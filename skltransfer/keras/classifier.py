@@ -137,7 +137,9 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         ``k``-th training the top ``k / unfreeze_steps`` of the ``unfreeze`` layers.
     augmentation : list of str or keras layers, str or None, default=None
         Random transformations applied to training images only: names among ``"flip"``,
-        ``"rotation"``, ``"zoom"``, ``"translation"``, ``"contrast"``, or Keras
+        ``"rotation"``, ``"zoom"``, ``"translation"``, ``"contrast"`` (and
+        ``"strong_translation"``, ``"strong_zoom"``, ``"strong_contrast"``, twice as
+        strong: the strong view of ``target_loss="self_training"``), or Keras
         preprocessing layers (rebuilt from their config at fit).
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"} or keras optimizer, default="adam"
         A new optimizer is made for each phase (an object is rebuilt from its config with the
@@ -177,13 +179,17 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         the reversed gradient of a stronger domain classifier destabilises small
         networks), 1 for "cdan" (the weight of CDAN). 0 ignores the target rows: the
         baseline of the same training without domain loss, e.g. in a grid search.
-    target_loss : {"mcc", "im"} or None, default=None
+    target_loss : {"mcc", "im", "self_training"} or None, default=None
         The loss on the head's class probabilities of the target batches: "mcc", minimum
         class confusion; "im", information maximisation (mean entropy of the predictions
-        minus the entropy of their mean). Combines with ``domain_loss``.
+        minus the entropy of their mean); "self_training", FixMatch's consistency: the
+        predictions of confidence at least 0.95 on the target images become labels of a
+        strongly augmented view of them (translation, zoom and contrast at twice the
+        strength of the named augmentations; on cached features, dropout of half the
+        features). Combines with ``domain_loss``.
     target_loss_weight : float or "auto", default="auto"
-        Weight of the target loss; "auto": 1 (the weights of MCC and SHOT). It ramps up
-        with ``domain_warmup``.
+        Weight of the target loss; "auto": 1 (the weights of MCC, SHOT and FixMatch). It
+        ramps up with ``domain_warmup``.
     domain_warmup : {"sigmoid", "linear", "constant"}, default="sigmoid"
         How the domain term ramps up over the steps of the whole training (both phases):
         ``2 / (1 + exp(-10 p)) - 1`` at progress ``p`` (Ganin et al. 2016), ``p``, or 1
@@ -195,6 +201,14 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         share of the most frequent class; "linear" or a smaller weight then helps.
     discriminator_units : tuple of int, default=(64,)
         Hidden ReLU layers of the domain classifier ("adversarial" only).
+    bn_statistics : {"source", "target"}, default="source"
+        The statistics the backbone's batch normalizations predict with. "source": those it
+        was trained with. "target": AdaBN (Li et al. 2016) at test time: after training,
+        each batch normalization of the backbone takes the mean and variance of its inputs
+        over the target rows (``y == -1`` or ``sample_domain < 0``, which need a
+        ``domain_loss`` or a ``target_loss``; a weight of 0 trains without the term), so that
+        ``model_`` normalises target images with their own statistics. A backbone without
+        batch normalization warns.
     batch_size : int, default=32
     verbose : int, default=0
         Keras progress bars when positive (2: one line per epoch).
@@ -306,6 +320,7 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         target_loss_weight="auto",
         domain_warmup="sigmoid",
         discriminator_units=(64,),
+        bn_statistics="source",
         batch_size=32,
         verbose=0,
         random_state=None,
@@ -344,6 +359,7 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         self.target_loss_weight = target_loss_weight
         self.domain_warmup = domain_warmup
         self.discriminator_units = discriminator_units
+        self.bn_statistics = bn_statistics
         self.batch_size = batch_size
         self.verbose = verbose
         self.random_state = random_state

@@ -29,11 +29,14 @@ probabilities (or logits) of one batch:
 - :func:`mcc_loss`: Minimum Class Confusion (Jin et al. 2020), the confusion between
   classes of the certainty-weighted target predictions;
 - :func:`information_maximization_loss`: the information maximisation of RIM (Krause et al.
-  2010) and SHOT (Liang et al. 2020), confident predictions that are diverse over the batch.
+  2010) and SHOT (Liang et al. 2020), confident predictions that are diverse over the batch;
+- :func:`self_training_loss`: FixMatch's self-training (Sohn et al. 2020), confident
+  pseudo-labels of a weakly augmented view taught to a strongly augmented one.
 
-Each is one Keras layer class, :class:`MCCLoss` and :class:`InformationMaximizationLoss`, on
-the base :class:`TargetLoss`: called on ``[source_outputs, target_outputs]`` (the head's
-class probabilities), it returns the source outputs and, while training, adds its weighted
+Each is one Keras layer class, :class:`MCCLoss`, :class:`InformationMaximizationLoss` and
+:class:`SelfTrainingLoss`, on the base :class:`TargetLoss`: called on ``[source_outputs,
+target_outputs]`` (the head's class probabilities; the self-training loss takes the two
+views of the target batch), it returns the source outputs and, while training, adds its weighted
 loss to the model's. :func:`target_loss_layer` makes one by name (:data:`TARGET_LOSSES`).
 
 Every layer's term is scaled by a warm-up factor that :class:`DomainLossWarmup` sets before
@@ -64,6 +67,7 @@ __all__ = [
     "InformationMaximizationLoss",
     "MCCLoss",
     "MMDLoss",
+    "SelfTrainingLoss",
     "TargetLoss",
     "conditional_adversarial_loss",
     "coral_loss",
@@ -73,6 +77,7 @@ __all__ = [
     "mcc_loss",
     "mmd_loss",
     "multilinear_map",
+    "self_training_loss",
     "target_loss_layer",
     "warmup_factor",
 ]
@@ -1021,6 +1026,112 @@ class InformationMaximizationLoss(TargetLoss):
         return information_maximization_loss(target)
 
 
+def self_training_loss(weak_proba, strong_proba, threshold: float = 0.95):
+    """FixMatch's consistency loss: confident pseudo-labels of a weak view taught to a strong view.
+
+    The pseudo-label of a row is the most probable class of its weakly augmented view, held
+    constant; rows whose largest probability is below ``threshold`` are masked out. The
+    loss is the mean, over every row of the batch (masked rows count as 0, as in FixMatch),
+    of the cross-entropy of the strongly augmented view's probabilities to that label.
+
+    Parameters
+    ----------
+    weak_proba, strong_proba : tensor of shape (m, K)
+        Class probabilities of the weak and the strong view of the same rows.
+    threshold : float, default=0.95
+        Confidence a pseudo-label needs (FixMatch's setting).
+
+    Returns
+    -------
+    loss : scalar tensor
+
+    See Also
+    --------
+    SelfTrainingLoss : The layer that adds it to a model.
+
+    References
+    ----------
+    Sohn et al., "FixMatch: Simplifying semi-supervised learning with consistency and
+    confidence", NeurIPS 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skltransfer.keras.losses import self_training_loss
+    >>> weak = np.array([[0.99, 0.01], [0.6, 0.4]], dtype="float32")  # only row 0 is confident
+    >>> strong = np.array([[0.5, 0.5], [0.1, 0.9]], dtype="float32")
+    >>> round(float(self_training_loss(weak, strong)), 4)  # -log(0.5) / 2
+    0.3466
+    """
+    weak = ops.stop_gradient(ops.convert_to_tensor(weak_proba))
+    strong = ops.clip(ops.convert_to_tensor(strong_proba), _EPSILON, 1.0)
+    labels = ops.one_hot(ops.argmax(weak, axis=-1), ops.shape(weak)[-1], dtype=strong.dtype)
+    mask = ops.cast(ops.max(weak, axis=-1) >= threshold, strong.dtype)
+    return ops.mean(mask * -ops.sum(labels * ops.log(strong), axis=-1))
+
+
+class SelfTrainingLoss(TargetLoss):
+    """Self-training on the target rows with weak/strong consistency, FixMatch-style.
+
+    Called on ``[source_outputs, weak_target_outputs, strong_target_outputs]`` (the head's
+    class probabilities of the source batch and of two views of the target batch), it
+    returns the source outputs and, while training, adds ``weight * factor *
+    self_training_loss(weak, strong, threshold)``: the confident predictions on the weak
+    view become labels of the strong view (:func:`self_training_loss`).
+
+    Parameters
+    ----------
+    weight : float
+        Weight of the self-training term in the training objective.
+    threshold : float, default=0.95
+        Confidence a pseudo-label needs.
+    **kwargs
+        Keras layer arguments (``name``, ...).
+
+    See Also
+    --------
+    self_training_loss : The loss.
+    InformationMaximizationLoss : A target loss without pseudo-labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skltransfer.keras.losses import SelfTrainingLoss
+    >>> layer = SelfTrainingLoss(weight=1.0)
+    >>> _ = layer.factor.assign(1.0)
+    >>> weak = np.array([[0.99, 0.01], [0.6, 0.4]], dtype="float32")
+    >>> strong = np.array([[0.5, 0.5], [0.1, 0.9]], dtype="float32")
+    >>> _ = layer([weak, weak, strong], training=True)
+    >>> round(float(layer.losses[0]), 4)
+    0.3466
+    """
+
+    def __init__(self, weight: float, threshold: float = 0.95, **kwargs):
+        super().__init__(weight, **kwargs)
+        self.threshold = float(threshold)
+
+    def call(self, inputs, training=None):
+        source, weak, strong = inputs
+        if training:
+            self.add_loss(self.weight * self.factor * self_training_loss(weak, strong, self.threshold))
+        return source
+
+    def loss(self, target):
+        """Raise: the self-training term needs two views of the target batch (see :meth:`call`).
+
+        Parameters
+        ----------
+        target : tensor
+            Unused.
+
+        Returns
+        -------
+        loss : scalar tensor
+            Never: raises ``TypeError``.
+        """
+        raise TypeError("SelfTrainingLoss compares two views of the target batch: call it on three inputs.")
+
+
 #: The domain losses by name.
 DOMAIN_LOSSES = {
     "mmd": MMDLoss,
@@ -1033,11 +1144,11 @@ DOMAIN_LOSSES = {
 AUTO_WEIGHTS = {"mmd": 1.0, "coral": 1.0, "adversarial": 0.1, "cdan": 1.0}
 
 #: The target losses by name.
-TARGET_LOSSES = {"mcc": MCCLoss, "im": InformationMaximizationLoss}
+TARGET_LOSSES = {"mcc": MCCLoss, "im": InformationMaximizationLoss, "self_training": SelfTrainingLoss}
 
 #: The weight of each target loss when its weight is ``"auto"``: 1, the weight of MCC on most
-#: tasks of its paper and of the information maximisation in SHOT.
-AUTO_TARGET_WEIGHTS = {"mcc": 1.0, "im": 1.0}
+#: tasks of its paper, of the information maximisation in SHOT and of FixMatch's unlabeled term.
+AUTO_TARGET_WEIGHTS = {"mcc": 1.0, "im": 1.0, "self_training": 1.0}
 
 
 def domain_loss_layer(
@@ -1097,7 +1208,7 @@ def target_loss_layer(kind: str, *, weight: float, name="target_loss") -> Target
 
     Parameters
     ----------
-    kind : {"mcc", "im"}
+    kind : {"mcc", "im", "self_training"}
         The target loss: ``"mcc"`` Minimum Class Confusion, ``"im"`` information maximisation.
     weight : float
         Weight of the target term in the training objective.

@@ -113,6 +113,14 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         How the domain term ramps up over the whole training.
     discriminator_units : tuple of int, default=(64,)
         Hidden ReLU layers of the domain classifier ("adversarial" only).
+    bn_statistics : {"source", "target"}, default="source"
+        The statistics the backbone's batch normalizations predict with. "source": those it
+        was trained with. "target": AdaBN (Li et al. 2016) at test time: after training,
+        each batch normalization of the backbone takes the mean and variance of its inputs
+        over the target rows (``y == -1`` or ``sample_domain < 0``, which need a
+        ``domain_loss`` or a ``target_loss``; a weight of 0 trains without the term), so that
+        ``model_`` normalises target images with their own statistics. A backbone without
+        batch normalization warns.
     batch_size : int, default=32
     verbose : int, default=0
         Keras progress bars when positive.
@@ -200,6 +208,7 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         domain_loss_weight="auto",
         domain_warmup="sigmoid",
         discriminator_units=(64,),
+        bn_statistics="source",
         batch_size=32,
         verbose=0,
         random_state=None,
@@ -235,6 +244,7 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         self.domain_loss_weight = domain_loss_weight
         self.domain_warmup = domain_warmup
         self.discriminator_units = discriminator_units
+        self.bn_statistics = bn_statistics
         self.batch_size = batch_size
         self.verbose = verbose
         self.random_state = random_state
