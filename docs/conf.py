@@ -136,6 +136,9 @@ API_MODULES = {
     "skltransfer.datasets": "Data sets",
     "skltransfer.plotting": "Plotting",
     "skltransfer.keras": "Keras-backed estimators",
+    "skltransfer.keras.losses": "Deep domain-adaptation objectives",
+    "skltransfer.keras.applications": "The keras.applications backbones",
+    "skltransfer.keras.images": "Image input",
 }
 
 

@@ -13,7 +13,6 @@ import os
 from numbers import Integral
 
 import keras
-import numpy as np
 from sklearn.utils import check_random_state
 
 from ._persistence import load_keras_model, model_from_bytes, model_to_bytes
@@ -28,7 +27,6 @@ __all__ = [
     "pooling_layer",
     "reinitialize_model",
     "resolve_backbone",
-    "set_batch_statistics",
 ]
 
 
@@ -206,49 +204,3 @@ def reinitialize_model(model, random_state):
 
     with scoped_seed(derive_seed(rng)):  # initializers given as objects without a config seed
         return keras.models.clone_model(model, clone_function=reseeded, recursive=True)
-
-
-def set_batch_statistics(model, batches) -> int:
-    """Replace the moving statistics of ``model``'s batch normalizations by those of ``batches`` (AdaBN).
-
-    Every ``BatchNormalization`` layer of ``model`` (at its top level, over the channels
-    axis, the last) gets as moving mean
-    and variance the mean and variance of its inputs over all the rows of ``batches``, the
-    inputs being computed with every batch normalization normalising by its batch's own
-    statistics: AdaBN (Li et al. 2016), as its implementations run it, in one pass. The
-    other weights are unchanged.
-
-    Parameters
-    ----------
-    model : keras.Model
-        A functional model (e.g. a backbone cut at its feature layer).
-    batches : iterable of ndarray
-        The inputs of ``model``, batch by batch (at least two rows in all).
-
-    Returns
-    -------
-    n_layers : int
-        Number of batch normalizations updated (0: nothing to adapt).
-    """
-    norms = [
-        layer
-        for layer in model.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
-        and layer.axis in (-1, len(layer.input.shape) - 1)
-    ]
-    if not norms:
-        return 0
-    probe = keras.Model(model.inputs, {norm.name: norm.input for norm in norms})
-    moments = {}
-    for batch in batches:
-        for name, x in probe(batch, training=True).items():
-            x = keras.ops.convert_to_numpy(x).astype(np.float64)
-            x = x.reshape(-1, x.shape[-1])  # every position of a feature map is a row of its channel
-            sums = np.stack([x.sum(axis=0), (x * x).sum(axis=0), np.full(x.shape[1], len(x))])
-            moments[name] = moments.get(name, 0) + sums
-    for norm in norms:
-        total, squares, count = moments[norm.name]
-        mean = total / count
-        norm.moving_mean.assign(mean.astype("float32"))
-        norm.moving_variance.assign(np.maximum(squares / count - mean * mean, 0.0).astype("float32"))
-    return len(norms)

@@ -49,13 +49,14 @@ from .._domains import score_labeled_rows
 from ..utils._sklearn_compat import HasMethods, Interval, RealNotInt, StrOptions, check_is_fitted
 from ..utils._tags import DomainTags
 from ..utils._warnings import warn_at_caller
-from ._backbone import known_input_shape, set_batch_statistics
+from ._backbone import known_input_shape
 from ._base import KerasImageEstimator
 from ._export import export_model
 from ._features import FrozenFeatures, build_frozen_features
 from ._heads import adaptation_model, augmentation_layers, build_head, set_unfrozen, unfrozen_count
 from ._inference import fold_batch_normalization
 from ._layers import InferenceMode
+from ._layerwise import adapt_batch_statistics
 from ._runtime import derive_seed, scoped_seed
 from ._tasks import Task, float_targets
 from ._training import OPTIMIZERS, ShuffledBatches, auto_epochs, auto_patience, train_phase
@@ -444,17 +445,13 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         """With ``bn_statistics="target"``: the target rows' statistics in the backbone's normalizations.
 
         AdaBN at test time: the network trained with the source statistics predicts with
-        those of the target rows (see :func:`~skltransfer.keras._backbone.set_batch_statistics`).
+        those of the target rows (see :func:`~skltransfer.keras._layerwise.adapt_batch_statistics`).
         """
         if self.bn_statistics == "source":
             return
         frozen = fitting.network.frozen
-        target = fitting.x[fitting.rows.target]
-        batches = (
-            frozen.preprocessing(target[i : i + self.batch_size])
-            for i in range(0, len(target), self.batch_size)
-        )
-        if not set_batch_statistics(frozen.backbone, batches):
+        target = keras.ops.convert_to_numpy(frozen.preprocessing(fitting.x[fitting.rows.target]))
+        if not adapt_batch_statistics(frozen.backbone, target, self.batch_size):
             warn_at_caller(
                 f"{self._name}: bn_statistics='target', but the backbone has no BatchNormalization "
                 "layer: nothing to adapt."

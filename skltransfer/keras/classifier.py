@@ -54,7 +54,8 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     hidden layer) in phase 2; with ``hidden_units=0`` phase 1 trains only the output layer
     and the loss has nothing to move until phase 2.
 
-    TensorFlow is imported on the first ``fit``, never when :mod:`skltransfer` is imported.
+    TensorFlow is imported with this class (``from skltransfer import ...``), never by
+    ``import skltransfer`` alone.
 
     Parameters
     ----------

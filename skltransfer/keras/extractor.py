@@ -31,7 +31,8 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     ``preprocess_input`` applied) and run through one compiled, fixed-shape TensorFlow
     function, which is faster than ``model.predict``.
 
-    TensorFlow is imported on the first ``fit``, never when :mod:`skltransfer` is imported.
+    TensorFlow is imported with this class (``from skltransfer import ...``), never by
+    ``import skltransfer`` alone.
 
     Parameters
     ----------

@@ -40,7 +40,8 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
     :func:`skltransfer.stack_domains`; ``-1.0`` is a target like any other), or the rows that
     ``sample_domain`` marks as target, as in :class:`FineTunedCNNClassifier`.
 
-    TensorFlow is imported on the first ``fit``, never when :mod:`skltransfer` is imported.
+    TensorFlow is imported with this class (``from skltransfer import ...``), never by
+    ``import skltransfer`` alone.
 
     Parameters
     ----------
