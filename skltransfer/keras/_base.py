@@ -24,7 +24,6 @@ from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from . import _litert
 from ._backbone import is_saved_model_path
 from ._feature_cache import FeatureCache, feature_cache, file_digest
-from ._inference import Runtime
 from ._persistence import KerasStateMixin
 from .applications import normalize_name
 from .images import Images, as_images
@@ -62,18 +61,6 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
-
-    @property
-    def _name(self) -> str:
-        return type(self).__name__
-
-    @property
-    def _runtime(self) -> Runtime:
-        """Compiled predictors and inference copies of the fitted networks, built on first use."""
-        runtime = self.__dict__.get("_runtime")
-        if runtime is None:
-            runtime = self.__dict__["_runtime"] = Runtime()
-        return runtime
 
     def _reset_runtime(self) -> None:
         """Forget what was built for inference and the LiteRT conversions (at ``fit``)."""

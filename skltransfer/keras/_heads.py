@@ -13,6 +13,7 @@ from .losses import ConditionalAdversarialLoss, SelfTrainingLoss
 
 __all__ = [
     "AUGMENTATIONS",
+    "STRONG_AUGMENTATIONS",
     "adaptation_model",
     "augmentation_layers",
     "build_head",
@@ -27,18 +28,26 @@ AUGMENTATIONS = {
     "zoom": ("RandomZoom", (0.1,)),
     "translation": ("RandomTranslation", (0.1, 0.1)),
     "contrast": ("RandomContrast", (0.2,)),
-    # the strong view of self-training: twice the strength of the entries above
-    "strong_translation": ("RandomTranslation", (0.2, 0.2)),
-    "strong_zoom": ("RandomZoom", (0.2,)),
-    "strong_contrast": ("RandomContrast", (0.4,)),
+}
+
+#: The strong view of self-training (``target_loss="self_training"``): FixMatch's strong
+#: augmentation reduced to Keras' geometric and photometric layers, at twice the strength of
+#: the named augmentations.
+STRONG_AUGMENTATIONS = {
+    "translation": ("RandomTranslation", (0.2, 0.2)),
+    "zoom": ("RandomZoom", (0.2,)),
+    "contrast": ("RandomContrast", (0.4,)),
 }
 
 
-def augmentation_layers(augmentation, seed: int) -> list:
+def augmentation_layers(
+    augmentation, seed: int, table: dict = AUGMENTATIONS, prefix: str = "augment"
+) -> list:
     """Fresh, seeded Keras layers for ``augmentation`` (names or layer objects).
 
     Layer objects are rebuilt from their config, so the estimator's parameter is never
-    modified; names are looked up in :data:`AUGMENTATIONS`.
+    modified; names are looked up in ``table`` (default :data:`AUGMENTATIONS`), and the
+    layers named ``f"{prefix}_{name}"``.
 
     Raises
     ------
@@ -51,13 +60,13 @@ def augmentation_layers(augmentation, seed: int) -> list:
     with scoped_seed(seed):
         for i, entry in enumerate(entries):
             if isinstance(entry, str):
-                if entry not in AUGMENTATIONS:
+                if entry not in table:
                     raise ValueError(
                         f"Unknown augmentation {entry!r} (augmentation). Valid names: "
-                        f"{', '.join(sorted(AUGMENTATIONS))}; or pass Keras preprocessing layers."
+                        f"{', '.join(sorted(table))}; or pass Keras preprocessing layers."
                     )
-                cls_name, args = AUGMENTATIONS[entry]
-                layers.append(getattr(keras.layers, cls_name)(*args, seed=seed + i, name=f"augment_{entry}"))
+                cls_name, args = table[entry]
+                layers.append(getattr(keras.layers, cls_name)(*args, seed=seed + i, name=f"{prefix}_{entry}"))
             elif isinstance(entry, keras.layers.Layer):
                 layers.append(type(entry).from_config(entry.get_config()))
             else:

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import keras
 
+from ._inference import Runtime
 from ._runtime import configure_threads
 
 __all__ = ["KerasStateMixin", "load_keras_model", "model_from_bytes", "model_to_bytes"]
@@ -61,11 +62,24 @@ class KerasStateMixin:
     """Pickle the fitted Keras models of an estimator as ``.keras`` bytes.
 
     Attributes named in ``_keras_models`` (default ``("model_",)``) are saved as ``.keras``
-    archives (architecture and weights, no optimizer); the runtime cache ``_runtime`` is
-    dropped and rebuilt lazily.
+    archives (architecture and weights, no optimizer); the estimator's
+    :class:`~skltransfer.keras._inference.Runtime`, ``_runtime``, is dropped and rebuilt on
+    first use.
     """
 
     _keras_models: ClassVar[tuple[str, ...]] = ("model_",)
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def _runtime(self) -> Runtime:
+        """Compiled predictors and inference copies of the fitted networks, built on first use."""
+        runtime = self.__dict__.get("_runtime")
+        if runtime is None:
+            runtime = self.__dict__["_runtime"] = Runtime()
+        return runtime
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__ itself

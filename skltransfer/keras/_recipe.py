@@ -53,7 +53,14 @@ from ._backbone import known_input_shape
 from ._base import KerasImageEstimator
 from ._export import export_model
 from ._features import FrozenFeatures, build_frozen_features
-from ._heads import adaptation_model, augmentation_layers, build_head, set_unfrozen, unfrozen_count
+from ._heads import (
+    STRONG_AUGMENTATIONS,
+    adaptation_model,
+    augmentation_layers,
+    build_head,
+    set_unfrozen,
+    unfrozen_count,
+)
 from ._inference import fold_batch_normalization
 from ._layers import InferenceMode
 from ._layerwise import adapt_batch_statistics
@@ -79,11 +86,8 @@ HEAD_STEPS, MAX_HEAD_EPOCHS = 500, 200
 FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS = 300, 100
 PLATEAU_STEPS = 50
 
-#: The strong view of self-training (``target_loss="self_training"``): FixMatch's strong
-#: augmentation reduced to Keras' geometric and photometric layers, at twice the strength of
-#: the named ``augmentation`` entries; on cached features (phase 1 without augmentation),
-#: dropout of the pooled features at this rate.
-STRONG_AUGMENTATION = ("strong_translation", "strong_zoom", "strong_contrast")
+#: The strong view of self-training on cached features (phase 1 without augmentation):
+#: dropout of the pooled features at this rate (on images, ``STRONG_AUGMENTATIONS``).
 STRONG_FEATURE_DROPOUT = 0.5
 
 
@@ -376,7 +380,9 @@ class FineTunedCNN(KerasImageEstimator, ABC):
             )
         else:
             head = self._task.training_head(fitting.head)
-            strong = keras.layers.Dropout(STRONG_FEATURE_DROPOUT, seed=fitting.seed + 1)
+            strong = keras.layers.Dropout(
+                STRONG_FEATURE_DROPOUT, seed=fitting.seed + 1, name="strong_dropout"
+            )
             net, batches, validation = self._phase(fitting, head, fitting.features, lambda f: f, strong)
         return train_phase(
             net,
@@ -617,7 +623,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
             self, None if image_shape is None else image_shape[:2], self._seed
         )
         augment = augmentation_layers(self.augmentation, seed)
-        strong = augmentation_layers(STRONG_AUGMENTATION, seed + 1)
+        strong = augmentation_layers(list(STRONG_AUGMENTATIONS), seed + 1, STRONG_AUGMENTATIONS, "strong")
         in_inference_mode = InferenceMode(frozen.backbone, name="backbone")
 
         def through(layers):

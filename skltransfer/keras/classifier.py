@@ -138,9 +138,7 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         ``k``-th training the top ``k / unfreeze_steps`` of the ``unfreeze`` layers.
     augmentation : list of str or keras layers, str or None, default=None
         Random transformations applied to training images only: names among ``"flip"``,
-        ``"rotation"``, ``"zoom"``, ``"translation"``, ``"contrast"`` (and
-        ``"strong_translation"``, ``"strong_zoom"``, ``"strong_contrast"``, twice as
-        strong: the strong view of ``target_loss="self_training"``), or Keras
+        ``"rotation"``, ``"zoom"``, ``"translation"``, ``"contrast"``, or Keras
         preprocessing layers (rebuilt from their config at fit).
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"} or keras optimizer, default="adam"
         A new optimizer is made for each phase (an object is rebuilt from its config with the

@@ -1027,7 +1027,7 @@ class InformationMaximizationLoss(TargetLoss):
 
 
 def self_training_loss(weak_proba, strong_proba, threshold: float = 0.95):
-    """FixMatch's consistency loss: confident pseudo-labels of a weak view taught to a strong view.
+    """Compute FixMatch's consistency loss: confident pseudo-labels of a weak view for a strong one.
 
     The pseudo-label of a row is the most probable class of its weakly augmented view, held
     constant; rows whose largest probability is below ``threshold`` are masked out. The

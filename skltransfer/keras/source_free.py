@@ -203,18 +203,6 @@ class _SourceFreeClassifier(ClassifierMixin, KerasStateMixin, BaseEstimator):
         "check_classifiers_one_label": "the classes are the given classifier's; fit ignores y",
     }
 
-    @property
-    def _name(self) -> str:
-        return type(self).__name__
-
-    @property
-    def _runtime(self) -> Runtime:
-        """The compiled predictor and the folded inference copy of ``model_``, built on first use."""
-        runtime = self.__dict__.get("_runtime")
-        if runtime is None:
-            runtime = self.__dict__["_runtime"] = Runtime()
-        return runtime
-
     def __sklearn_clone__(self):
         # The fitted classifier is the point of the parameter: scikit-learn's clone would
         # return it unfitted. It is shared with the clone, never modified (fit copies its network).

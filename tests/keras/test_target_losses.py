@@ -13,6 +13,7 @@ from skltransfer.keras.losses import (  # noqa: E402
     DomainLossWarmup,
     InformationMaximizationLoss,
     MCCLoss,
+    SelfTrainingLoss,
     TargetLoss,
     information_maximization_loss,
     mcc_loss,
@@ -124,8 +125,12 @@ def test_information_maximization_loss_extremes():
 
 
 def test_registry_and_auto_weights():
-    assert TARGET_LOSSES == {"mcc": MCCLoss, "im": InformationMaximizationLoss}
-    assert AUTO_TARGET_WEIGHTS == {"mcc": 1.0, "im": 1.0}
+    assert TARGET_LOSSES == {
+        "mcc": MCCLoss,
+        "im": InformationMaximizationLoss,
+        "self_training": SelfTrainingLoss,
+    }
+    assert AUTO_TARGET_WEIGHTS == {"mcc": 1.0, "im": 1.0, "self_training": 1.0}
     assert all(issubclass(cls, TargetLoss) for cls in TARGET_LOSSES.values())
 
 
@@ -151,7 +156,9 @@ def test_target_loss_layer_adds_its_weighted_loss_only_while_training(kind):
 
 
 def test_unknown_target_loss():
-    with pytest.raises(ValueError, match=r"target_loss must be one of \('mcc', 'im'\) or None; got 'ent'"):
+    with pytest.raises(
+        ValueError, match=r"target_loss must be one of \('mcc', 'im', 'self_training'\) or None; got 'ent'"
+    ):
         target_loss_layer("ent", weight=1.0)
 
 
