@@ -173,3 +173,41 @@ DA_CHECKED = with_alternate_domains(FineTunedCNNRegressor)(
 @parametrize_with_checks([DA_CHECKED], expected_failed_checks=lambda e: e._expected_failed_checks)
 def test_sklearn_compatible_with_a_domain_loss(estimator, check):
     check(estimator)
+
+
+def test_training_phases_and_their_budget_warning_name_the_regressor(monkeypatch):
+    """The budget ConvergenceWarning of train_phase names the estimator it trains for."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skltransfer.keras import _recipe, _training
+
+    owners = []
+
+    def recording(*args, **kwargs):
+        owners.append(kwargs["owner"])
+        return _training.train_phase(*args, **kwargs)
+
+    monkeypatch.setattr(_recipe, "train_phase", recording)
+    X, y = _images(40)
+    _reg(hidden_units=4, epochs=1).fit(X, y)
+    assert owners == ["FineTunedCNNRegressor"]
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    batches = _training.ShuffledBatches(
+        np.ones((8, 3), "float32"), np.ones(8, "float32"), np.ones(8, "float32"), 4, np.random.RandomState(0)
+    )
+    phase = dict(
+        optimizer="sgd", lr_schedule="constant", early_stopping=False, patience=10, callbacks=[], verbose=0
+    )
+    with pytest.warns(ConvergenceWarning, match="^FineTunedCNNRegressor: the epochs='auto' budget"):
+        _training.train_phase(
+            model,
+            batches,
+            None,
+            steps=[(2, lambda: None)],
+            learning_rate=0.1,
+            budget="epochs",
+            loss="mean_squared_error",
+            metrics=(),
+            owner="FineTunedCNNRegressor",
+            **phase,
+        )
