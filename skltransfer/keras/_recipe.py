@@ -456,8 +456,9 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         if self.bn_statistics == "source":
             return
         frozen = fitting.network.frozen
-        target = keras.ops.convert_to_numpy(frozen.preprocessing(fitting.x[fitting.rows.target]))
-        if not adapt_batch_statistics(frozen.backbone, target, self.batch_size):
+        images = keras.Input(self.image_shape_)
+        network = keras.Model(images, frozen.backbone(frozen.preprocessing(images)))  # raw pixels in
+        if not adapt_batch_statistics(network, fitting.x[fitting.rows.target], self.batch_size):
             warn_at_caller(
                 f"{self._name}: bn_statistics='target', but the backbone has no BatchNormalization "
                 "layer: nothing to adapt."

@@ -188,7 +188,7 @@ def train_phase(
     budget: str | None = None,
     loss: str = "sparse_categorical_crossentropy",
     metrics: Sequence[str] = ("accuracy",),
-    owner: str = "FineTunedCNNClassifier",
+    owner: str,
 ) -> dict:
     """Train ``model`` for one phase and return its history.
 
@@ -228,7 +228,7 @@ def train_phase(
         to their end (or to early stopping).
     loss : str, default="sparse_categorical_crossentropy"
     metrics : sequence of str, default=("accuracy",)
-    owner : str, default="FineTunedCNNClassifier"
+    owner : str
         The estimator whose parameter ``budget`` is, named in the warning.
 
     Returns
