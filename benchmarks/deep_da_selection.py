@@ -3,13 +3,16 @@
 On ``skltransfer.datasets.make_digits_shift``, for each seed, the five settings of
 ``benchmarks/deep_da.py`` (no domain loss, MMD, CORAL and adversarial at their default
 weights, adversarial at weight 1) are built by
-``skltransfer.keras._demo.deep_adaptation_estimators`` and fitted on
+``skltransfer.keras._demo.deep_adaptation_estimators``, and two settings with a target loss
+(``target_loss="im"`` alone and with MMD: the MMD estimator with ``target_loss="im"`` set,
+and without its domain loss) are fitted on
 ``stack_domains(Xs_train, ys_train, Xt)``. ``Xs_train`` is the source minus a fixed
 stratified 20% (``train_test_split(..., stratify=ys, random_state=seed)``, the same rows for
 every setting of a seed): the importance-weighted scorers read source labels, and on the
 training rows they would score the fit, not the transfer. Each fitted model is scored on
 ``stack_domains(Xs_held, ys_held, Xt)`` (held-out labeled source rows, every target row with
-``y == -1``) by ``PredictionEntropyScorer``, ``ImportanceWeightedScorer``,
+``y == -1``) by ``PredictionEntropyScorer``, ``InformationMaximizationScorer``,
+``SoftNeighborhoodDensityScorer``, ``ImportanceWeightedScorer``,
 ``DeepEmbeddedValidationScorer`` and ``CircularValidationScorer`` (one extra fit per model),
 plus the plain accuracy on the held-out source rows as a reference. Target labels are read
 only to evaluate: accuracy on the target digits outside the demo's 10-per-class labeled set,
@@ -17,7 +20,7 @@ as in ``deep_da.py``.
 
 Per scorer and seed: the setting it picks (highest score), its regret (best target accuracy
 of the seed minus that of the pick) and the Spearman rank correlation between its scores and
-the target accuracies of the five settings; then the means over the seeds.
+the target accuracies of the seven settings; then the means over the seeds.
 
 Usage::
 
@@ -32,7 +35,7 @@ import time
 
 import numpy as np
 
-SETTINGS = ("none", "mmd", "coral", "adv 0.1", "adv 1.0")
+SETTINGS = ("none", "mmd", "coral", "adv 0.1", "adv 1.0", "im", "mmd + im")
 LOSSES = ("mmd", "coral", "adversarial", ("adversarial", 1.0))
 
 
@@ -43,7 +46,9 @@ def _scorers(circular: bool) -> dict:
         CircularValidationScorer,
         DeepEmbeddedValidationScorer,
         ImportanceWeightedScorer,
+        InformationMaximizationScorer,
         PredictionEntropyScorer,
+        SoftNeighborhoodDensityScorer,
     )
 
     def source_accuracy(estimator, X, y):
@@ -52,6 +57,8 @@ def _scorers(circular: bool) -> dict:
 
     scorers = {
         "PredictionEntropyScorer": PredictionEntropyScorer(),
+        "InformationMaximizationScorer": InformationMaximizationScorer(),
+        "SoftNeighborhoodDensityScorer": SoftNeighborhoodDensityScorer(),
         "ImportanceWeightedScorer": ImportanceWeightedScorer(),
         "DeepEmbeddedValidationScorer": DeepEmbeddedValidationScorer(),
     }
@@ -71,6 +78,7 @@ def _spearman(scores, accuracies) -> float:
 
 
 def run(seeds, circular: bool) -> None:
+    from sklearn.base import clone
     from sklearn.model_selection import train_test_split
 
     from skltransfer import stack_domains
@@ -91,6 +99,11 @@ def run(seeds, circular: bool) -> None:
         X, y = stack_domains(Xs[train], ys[train], Xt)
         X_score, y_score = stack_domains(Xs[held], ys[held], Xt)
         estimators = deep_adaptation_estimators(len(np.unique(ys)), (8, 8), LOSSES, random_state=seed)
+        mmd = estimators[1][1]
+        estimators += [
+            ("im", clone(mmd).set_params(domain_loss=None, target_loss="im")),
+            ("mmd + im", clone(mmd).set_params(target_loss="im")),
+        ]
         accuracy[seed] = np.zeros(len(SETTINGS))
         scores[seed] = {name: np.full(len(SETTINGS), np.nan) for name in scorers}
         for i, (setting, (_, clf)) in enumerate(zip(SETTINGS, estimators, strict=True)):

@@ -22,9 +22,9 @@ from sklearn.base import BaseEstimator
 
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from . import _litert
-from ._backbone import is_saved_model_path
+from ._backbone import input_ndim, is_saved_model_path
 from ._feature_cache import FeatureCache, feature_cache, file_digest
-from ._persistence import KerasStateMixin
+from ._persistence import KerasStateMixin, copy_model
 from .applications import normalize_name
 from .images import Images, as_images
 
@@ -51,7 +51,7 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         "base_model": [str, os.PathLike, HasMethods(["get_layer", "save"])],
         "weights": [str, os.PathLike, None],
         "layer": [str, Integral, None],
-        "pooling": [StrOptions({"avg", "max"}), None],
+        "pooling": [StrOptions({"avg", "max", "cls"}), None],
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
         "image_shape": [tuple, None],
         "preprocessing": [str, callable, None],
@@ -62,6 +62,23 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
+    def __sklearn_clone__(self):
+        """A clone whose ``base_model``, when it is a ``keras.Model``, is copied through its archive.
+
+        scikit-learn's ``clone`` deep-copies parameters, which Keras does through its own
+        archive without the model's classes: a subclassed model whose class is not
+        registered would not load. The copy here loads it with its own classes (see
+        :func:`~skltransfer.keras._persistence.copy_model`).
+        """
+        model = self.base_model
+        if not isinstance(model, keras.Model):
+            return super().__sklearn_clone__()
+        without_model = object.__new__(type(self))
+        without_model.__dict__.update(self.__dict__, base_model=None)
+        cloned = super(KerasImageEstimator, without_model).__sklearn_clone__()
+        cloned.base_model = copy_model(model)
+        return cloned
+
     def _reset_runtime(self) -> None:
         """Forget what was built for inference and the LiteRT conversions (at ``fit``)."""
         self.__dict__.update(_runtime=None, _litert={})
@@ -69,8 +86,16 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
     # ------------------------------------------------------------ images
 
     def _images(self, X, *, reset: bool):
-        """``X`` as :class:`~skltransfer.keras.images.Images`, checked against the fitted form."""
-        images = as_images(X, image_shape=self.image_shape, estimator=self, reset=reset)
+        """``X`` as :class:`~skltransfer.keras.images.Images`, checked against the fitted form.
+
+        Read in the form the backbone takes (images, 1-D signals or rows of features; see
+        :func:`~skltransfer.keras._backbone.input_ndim`): ``base_model``'s at ``fit``, the
+        fitted network's afterwards.
+        """
+        sample_ndim = input_ndim(self.base_model) if reset else len(self.input_shape_)
+        images = as_images(
+            X, image_shape=self.image_shape, estimator=self, reset=reset, sample_ndim=sample_ndim
+        )
         if reset and not images.from_rows:  # n_features_in_ describes 2-D input only
             for name in ("n_features_in_", "feature_names_in_"):
                 self.__dict__.pop(name, None)

@@ -1,10 +1,12 @@
-"""The one path from images to a frozen backbone's pooled features.
+"""The one path from images (or signals, or rows) to a frozen backbone's pooled features.
 
 Raw pixels go through the network's preprocessing layer (float32, grayscale repeated,
-resized, the application's own ``preprocess_input``), the backbone cut at its feature layer
-(in inference mode) and the pooling layer. :class:`PretrainedFeatureExtractor` returns these
-features; the fine-tuned estimators train their head on them (computed once, or read from
-``memory``) and put the same layers in front of the head of ``model_``.
+resized, the application's own ``preprocess_input``; signals and rows are only cast and
+preprocessed), the backbone cut at its feature layer (in inference mode) and the pooling
+layer (over the spatial axes of a feature map, or over the tokens of a token output).
+:class:`PretrainedFeatureExtractor` returns these features; the fine-tuned estimators train
+their head on them (computed once, or read from ``memory``) and put the same layers in front
+of the head of ``model_``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def preprocessing_layer(preprocessing, base_model, input_shape) -> ImagePreproce
 
     ``"auto"``: the named application's own ``preprocess_input`` (nothing for a model or a
     saved model); another string: that application's; a callable: applied as is; None: none.
+    ``input_shape`` is one sample's: ``(height, width, channels)``, ``(steps, channels)`` or
+    ``(n_features,)``.
     """
     application, function = None, None
     if preprocessing == "auto":
@@ -34,11 +38,11 @@ def preprocessing_layer(preprocessing, base_model, input_shape) -> ImagePreproce
         application = get_application(preprocessing).name
     else:
         function = preprocessing
-    return ImagePreprocessing(input_shape[:2], input_shape[-1], application, function, name="preprocess")
+    return ImagePreprocessing(input_shape[:-1], input_shape[-1], application, function, name="preprocess")
 
 
 class FrozenFeatures(NamedTuple):
-    """Images to pooled features: ``pooling(backbone(preprocessing(x), training=False))``.
+    """Images (signals, rows) to pooled features: ``pooling(backbone(preprocessing(x), training=False))``.
 
     Attributes
     ----------
@@ -88,7 +92,7 @@ class FrozenFeatures(NamedTuple):
         )
 
 
-def build_frozen_features(estimator, image_size, seed: int) -> tuple[FrozenFeatures, tuple[int, int, int]]:
+def build_frozen_features(estimator, sample_shape, seed: int) -> tuple[FrozenFeatures, tuple[int, ...]]:
     """Build, cut and freeze the backbone of ``estimator``'s parameters, with its preprocessing and pooling.
 
     Parameters
@@ -96,27 +100,31 @@ def build_frozen_features(estimator, image_size, seed: int) -> tuple[FrozenFeatu
     estimator : KerasImageEstimator
         Its ``base_model``, ``weights``, ``layer``, ``pooling``, ``input_size`` and
         ``preprocessing`` are read.
-    image_size : (height, width) or None
-        Size of the training images (the input size of a model that accepts any size).
+    sample_shape : tuple of int or None
+        Shape of one training sample, None for image files (the size of images or the
+        length of signals for a model that accepts any; the input shape of a model without
+        a defined input).
     seed : int
         Seeds the random initialisation (``weights=None``).
 
     Returns
     -------
     features : FrozenFeatures
-    input_shape : (height, width, channels)
-        What the backbone takes.
+    input_shape : tuple of int
+        What the backbone takes: ``(height, width, channels)``, ``(steps, channels)`` or
+        ``(n_features,)``.
     """
     model, input_shape = resolve_backbone(
         estimator.base_model,
         estimator.weights,
         input_size=estimator.input_size,
-        image_size=image_size,
+        sample_shape=sample_shape,
         random_state=seed,
     )
     layer = feature_layer(model, estimator.layer)
-    backbone = model if layer is model.layers[-1] else keras.Model(model.inputs, layer.output)
+    whole = len(model.outputs) == 1 and layer is model.layers[-1]
+    backbone = model if whole else keras.Model(model.inputs, layer.output)
     backbone.trainable = False
-    pooling = pooling_layer(len(backbone.outputs[0].shape), estimator.pooling)
+    pooling = pooling_layer(len(backbone.outputs[0].shape), estimator.pooling, layer.name)
     preprocessing = preprocessing_layer(estimator.preprocessing, estimator.base_model, input_shape)
     return FrozenFeatures(backbone, preprocessing, pooling), input_shape

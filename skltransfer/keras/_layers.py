@@ -13,22 +13,24 @@ import keras
 from .applications import get_application
 from .images import adapt_batch
 
-__all__ = ["FoldedBatchNormalization", "ImagePreprocessing", "InferenceMode"]
+__all__ = ["ClassTokenPooling", "FoldedBatchNormalization", "ImagePreprocessing", "InferenceMode"]
 
 
 @keras.saving.register_keras_serializable(package="skltransfer", name="ImagePreprocessing")
 class ImagePreprocessing(keras.layers.Layer):
-    """Raw pixels to the network's input: float32, channels repeated, resized, preprocessed.
+    """Raw input to the network's input: float32, channels repeated, resized, preprocessed.
 
     Grayscale is repeated to the network's ``channels``, images are resized (bilinear) to
     ``size``, and the named ``keras.applications`` network's own ``preprocess_input`` is
-    applied, so that a saved network takes raw images.
+    applied, so that a saved network takes raw images. Signals and rows of features (a
+    ``size`` of one or no entry) are only cast and preprocessed.
 
     Parameters
     ----------
-    size : (int, int)
-        Height and width the network takes.
+    size : tuple of int
+        Height and width the network takes; ``(steps,)`` for 1-D signals, ``()`` for rows.
     channels : int
+        Channels the network takes (features, for rows).
     application : str or None, default=None
         A ``keras.applications`` name whose ``preprocess_input`` to apply; None for none.
     function : callable or None, default=None
@@ -40,7 +42,7 @@ class ImagePreprocessing(keras.layers.Layer):
 
     def __init__(self, size, channels, application=None, function=None, **kwargs):
         super().__init__(**kwargs)
-        self.size = (int(size[0]), int(size[1]))
+        self.size = tuple(int(d) for d in size)
         self.channels = int(channels)
         self.application = application
         if isinstance(function, dict):
@@ -119,3 +121,26 @@ class FoldedBatchNormalization(keras.layers.Layer):
 
     def call(self, inputs, training=None, mask=None):
         return inputs
+
+
+@keras.saving.register_keras_serializable(package="skltransfer", name="ClassTokenPooling")
+class ClassTokenPooling(keras.layers.Layer):
+    """The first token of a sequence: ``(batch, tokens, dim)`` to ``(batch, dim)``.
+
+    The pooling ``"cls"`` of token outputs: the class token that ViT- and BERT-style
+    encoders put first and train to summarise the sequence.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skltransfer.keras._layers import ClassTokenPooling
+    >>> tokens = np.arange(12, dtype="float32").reshape(1, 3, 4)
+    >>> np.asarray(ClassTokenPooling()(tokens)).tolist()
+    [[0.0, 1.0, 2.0, 3.0]]
+    """
+
+    def call(self, x):
+        return x[:, 0]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *input_shape[2:])

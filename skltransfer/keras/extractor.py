@@ -12,16 +12,17 @@ from ..utils._sklearn_compat import _fit_context, check_is_fitted
 from ._backbone import pooling_layer
 from ._base import KerasImageEstimator
 from ._distributed import first_image, transform_dask
+from ._export import export_extractor
 from ._features import FrozenFeatures, build_frozen_features, preprocessing_layer
 from ._inference import CompiledPredictor
 from ._runtime import derive_seed
-from .images import check_channels
+from .images import check_sample_shape
 
 __all__ = ["PretrainedFeatureExtractor"]
 
 
 class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, KerasImageEstimator):
-    """Features of images computed by a pretrained Keras network.
+    """Features of images (or signals, or rows) computed by a pretrained Keras network.
 
     The classic transfer-learning recipe (a ``keras.applications`` network without its
     classification top, followed by global pooling) as one scikit-learn step, so that
@@ -40,9 +41,10 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         A ``keras.applications`` network by name, case-insensitive, in any common spelling
         (``"mobilenet_v2"``, ``"ResNet50"``, ``"efficientnet_b0"``; see
         :func:`skltransfer.keras.applications.list_applications`), a path to a saved
-        ``.keras`` model, or a functional or sequential ``keras.Model`` (copied at fit,
-        never modified). Pass a name or a path rather than a model object when the
-        estimator is cached by ``Pipeline(memory=...)``.
+        ``.keras`` model, or a ``keras.Model`` (copied at fit, never modified): functional,
+        sequential, subclassed or from KerasHub, taking images, 1-D signals or rows of
+        features (see "Backbones" below). Pass a name or a path rather than a model object
+        when the estimator is cached by ``Pipeline(memory=...)``.
     weights : "imagenet", None or path, default="imagenet"
         For a named network: the ImageNet weights (downloaded by Keras on first use and
         cached in ``~/.keras/models``; offline, the error names the file to place there),
@@ -51,23 +53,31 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         None re-initialises them and a path loads that weights file.
     layer : str, int or None, default=None
         Name or index (in ``model.layers``) of the layer whose output is the feature. None
-        takes the last layer with a 4-D output: the last convolutional block.
-    pooling : {"avg", "max"} or None, default="avg"
-        Global pooling of a 4-D feature map over its spatial axes; None flattens it. A 2-D
-        layer output (a dense layer) is returned as is.
+        takes the last layer (the input aside) whose output keeps a spatial or token axis
+        (3-D or more, batch included): the last convolutional block of a CNN, the last
+        block of a transformer; a tabular network is taken whole. Required for a model
+        with several outputs.
+    pooling : {"avg", "max", "cls"} or None, default="avg"
+        How a feature map or a sequence of tokens becomes one row: global average
+        (``"avg"``) or max (``"max"``) over its spatial axes (or over the tokens, or the
+        steps of a signal); ``"cls"`` takes the first token of a 3-D token output (the
+        class token of ViT- and BERT-style encoders); None flattens it. A 2-D layer output
+        (a dense layer) is returned as is.
     input_size : int, (height, width) or None, default=None
-        Network input size. None: the network's native size (224 for most applications;
-        a model's own input size; for a model that accepts any size, the size of the images
-        seen in ``fit``).
+        Network input size of images. None: the network's native size (224 for most
+        applications; a model's own input size; for a model that accepts any size, the
+        size of the images seen in ``fit``). Leave None for signal and tabular networks.
     image_shape : tuple of int, default=None
         Shape ``(height, width)`` or ``(height, width, channels)`` of one image when ``X``
-        is a 2-D array of flattened images (row-major; one entry may be -1).
+        is a 2-D array of flattened images (row-major; one entry may be -1); for a signal
+        network, ``(steps, channels)`` of one flattened signal.
     preprocessing : "auto", str, callable or None, default="auto"
         Applied to the float32 pixel batch (values as given, e.g. 0-255) inside the compiled
         function. "auto": the named application's own ``preprocess_input``, and nothing for
-        a model or saved model. Another string names the application whose
-        ``preprocess_input`` to use (e.g. for a saved fine-tuned MobileNetV2). A callable
-        must accept a TensorFlow tensor. None: no preprocessing.
+        a model or saved model (whatever its input: images, signals, rows). Another
+        string names the application whose ``preprocess_input`` to use (e.g. for a saved
+        fine-tuned MobileNetV2). A callable must accept a TensorFlow tensor (e.g. a KerasHub
+        preset's image converter). None: no preprocessing.
     memory : None, str, path or joblib.Memory, default=None
         A folder (or a ``joblib.Memory``, whose folder is used) where ``transform`` caches
         the features of each image, keyed by the image's pixels and the backbone's identity
@@ -99,7 +109,8 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     model_ : keras.Model
         The network truncated at ``layer`` (before pooling).
     input_shape_ : tuple of int
-        ``(height, width, channels)`` fed to ``model_``.
+        ``(height, width, channels)`` fed to ``model_``; ``(steps, channels)`` for a signal
+        network, ``(n_features,)`` for a tabular one.
     layer_name_ : str
         Name of the feature layer.
     n_features_in_ : int
@@ -113,6 +124,36 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     Notes
     -----
+    **Backbones.** What a sample is follows from the rank of the network's one input:
+
+    - *Images* (input ``(height, width, channels)``: ``keras.applications``, CNNs, vision
+      transformers, KerasHub image backbones). ``X`` as described above; images are
+      resized to the input size and grayscale is repeated to the network's channels.
+      Default cut: the last convolutional block of a CNN; for a token network (a layer
+      output ``(batch, tokens, features)``, e.g. a ViT), the last layer with token outputs,
+      pooled by ``pooling`` (``"cls"`` for the class token, ``"avg"`` for the mean token).
+      Preprocessing under ``"auto"``: the application's ``preprocess_input``, none for a
+      model (pass a KerasHub preset's image converter as ``preprocessing``).
+    - *1-D signals* (input ``(steps, channels)``, e.g. ``Conv1D`` networks). ``X`` is a 3-D
+      array ``(n, steps, channels)``, a 2-D array ``(n, steps)`` of one-channel signals, or
+      flattened signals with ``image_shape=(steps, channels)``; signals must have the
+      network's length (any length when its input is ``(None, channels)``). Default cut:
+      the last layer with a 3-D output (the last ``Conv1D`` block), pooled over the steps.
+      Preprocessing under ``"auto"``: none.
+    - *Rows of features* (input ``(n_features,)``: a tabular network). ``X`` is a 2-D array
+      ``(n, n_features)``, taken as it is. Default cut: none (the whole network, no
+      pooling); set ``layer`` to cut before a classification top. Preprocessing under
+      ``"auto"``: none.
+
+    A model without a defined input (a subclassed ``keras.Model``, a ``Sequential``
+    without ``keras.Input``) takes the samples seen in ``fit`` in their own form (4-D
+    arrays as images, 3-D as signals, 2-D as rows); image files then need the model to
+    have an input. A subclassed model is used whole, and its class (and its custom
+    layers') need a ``get_config`` when ``__init__`` takes arguments other than numbers,
+    strings and lists; it need not be registered with Keras: it is pickled by reference
+    with the estimator. A model with several inputs is not supported (pass a model with
+    one input).
+
     Fitting only builds the network. ``transform`` reads, converts and processes images in
     batches of ``batch_size`` through a ``tf.function`` with a fixed input signature, built
     lazily for each input image shape and never pickled; the last batch is zero-padded.
@@ -164,6 +205,14 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     >>> extractor = PretrainedFeatureExtractor(model, image_shape=(8, 8)).fit(X)
     >>> extractor.transform(X).shape, extractor.layer_name_
     ((5, 4), 'conv')
+
+    A network over 1-D signals (here 20 steps of 2 channels), pooled over the
+    steps of its last ``Conv1D`` block:
+
+    >>> signals = keras.Sequential([keras.Input((20, 2)), keras.layers.Conv1D(6, 3, name="conv1d")])
+    >>> waves = np.random.RandomState(0).randn(5, 20, 2)
+    >>> PretrainedFeatureExtractor(signals).fit_transform(waves).shape
+    (5, 6)
 
     A Dask array of images, computed block by block (here by Dask's local threads; with a
     ``dask.distributed`` client, by its workers):
@@ -229,9 +278,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         images = self._images(X, reset=True)
         self._seed = derive_seed(self.random_state)
         self._record_backbone_identity(self._seed)
-        frozen, self.input_shape_ = build_frozen_features(
-            self, None if images.shape is None else images.shape[:2], self._seed
-        )
+        frozen, self.input_shape_ = build_frozen_features(self, images.shape, self._seed)
         self.model_ = frozen.backbone
         self.layer_name_ = self.model_.layers[-1].name
         self._reset_runtime()
@@ -244,14 +291,15 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         def build():
             rank = len(self.model_.outputs[0].shape)
             preprocessing = preprocessing_layer(self.preprocessing, self.base_model, self.input_shape_)
-            return FrozenFeatures(self.model_, preprocessing, pooling_layer(rank, self.pooling))
+            pooling = pooling_layer(rank, self.pooling, self.layer_name_)
+            return FrozenFeatures(self.model_, preprocessing, pooling)
 
         return self._runtime.get("frozen", build)
 
     def _predictor(self, images) -> CompiledPredictor:
-        """The compiled features for images of this shape and dtype, traced on first use."""
+        """The compiled features for samples of this shape and dtype, traced on first use."""
         shape = tuple(int(d) for d in (images.shape or self.input_shape_))
-        check_channels(shape[-1], self.input_shape_[-1])
+        check_sample_shape(shape, self.input_shape_)
         uint8 = images.array is None or images.array.dtype == np.uint8  # files decode to uint8
         return self._frozen().compiled(self._runtime, shape, self.batch_size, "uint8" if uint8 else "float32")
 
@@ -276,6 +324,29 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         return self._run_batches(
             self._predictor(images), images, size=self.input_shape_[:2], cache=self._feature_cache()
         )
+
+    def export(self, path, format: str = "keras") -> str:
+        """Save the feature network for serving without scikit-learn.
+
+        One ``keras.Model``: float32 images of ``input_shape_`` in (its input is named
+        ``"images"``), the preprocessing, the cut backbone and the pooling, the features of
+        :meth:`transform` out. Images of another size must be resized first, as
+        ``transform`` does.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A ``.keras`` file, a SavedModel folder, a ``.tflite`` file or a ``.onnx`` file.
+        format : {"keras", "saved_model", "tflite", "onnx"}, default="keras"
+            As for :meth:`FineTunedCNNClassifier.export`; ``"onnx"`` needs the extra
+            ``onnx`` (tf2onnx and onnx).
+
+        Returns
+        -------
+        path : str
+        """
+        check_is_fitted(self, "model_")
+        return export_extractor(self, path, format)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -9,6 +9,12 @@
   :mod:`skltransfer.model_selection` that puts the unlabeled rows in the test folds. They
   are defined in :mod:`skltransfer.model_selection` and listed here as well.
 - :func:`transfer_report` scores a fitted model on labeled target rows.
+- Transferability scores rank pretrained networks (or their layers) for a labeled target
+  data set before any fine-tuning, from one forward pass: :func:`logme_score` and
+  :func:`h_score` score features, :func:`leep_score` and :func:`nce_score` a source
+  classifier's probabilities or labels. :class:`LogMEScorer`, :class:`HScoreScorer`,
+  :class:`LEEPScorer` and :class:`NCEScorer` are the same scores as ``scoring=`` of
+  ``GridSearchCV`` over feature extractors.
 """
 
 from ..label_shift import label_shift_test
@@ -22,17 +28,35 @@ from ..model_selection._scorers import (
 )
 from ._mmd import maximum_mean_discrepancy, median_heuristic_gamma, mmd_permutation_test
 from ._report import transfer_report
+from ._transferability import (
+    HScoreScorer,
+    LEEPScorer,
+    LogMEScorer,
+    NCEScorer,
+    h_score,
+    leep_score,
+    logme_score,
+    nce_score,
+)
 
 __all__ = [
     "CircularValidationScorer",
     "DeepEmbeddedValidationScorer",
+    "HScoreScorer",
     "ImportanceWeightedScorer",
     "InformationMaximizationScorer",
+    "LEEPScorer",
+    "LogMEScorer",
+    "NCEScorer",
     "PredictionEntropyScorer",
     "SoftNeighborhoodDensityScorer",
+    "h_score",
     "label_shift_test",
+    "leep_score",
+    "logme_score",
     "maximum_mean_discrepancy",
     "median_heuristic_gamma",
     "mmd_permutation_test",
+    "nce_score",
     "transfer_report",
 ]

@@ -132,3 +132,31 @@ def test_load_image_folder_nested_and_errors(tmp_path):
         load_image_folder(tmp_path / "b" / "deep" / "x.JPG")
     with pytest.raises(ValueError, match="No images in"):
         load_image_folder(tmp_path / "a")
+
+
+def test_signal_and_row_forms():
+    rng = np.random.RandomState(0)
+    signals = rng.rand(4, 10, 2)
+    assert as_images(signals, sample_ndim=2).array is signals  # no channel axis added
+    one_channel = as_images(signals[..., 0], sample_ndim=2)
+    assert one_channel.shape == (10, 1) and one_channel.from_rows
+    assert_array_equal(as_images(signals.reshape(4, -1), image_shape=(10, 2), sample_ndim=2).array, signals)
+    rows = rng.rand(4, 7)
+    assert as_images(rows, sample_ndim=1).shape == (7,)
+    assert as_images(rows, sample_ndim=None).shape == (7,)  # a model without a defined input
+    assert as_images(signals, sample_ndim=None).shape == (10, 2)
+
+
+@pytest.mark.parametrize(
+    "X, image_shape, sample_ndim, match",
+    [
+        (["a.png"], None, 2, r"takes 1-D signals \(steps, channels\), but X is a list of image files"),
+        (np.zeros((2, 4, 4, 1)), None, 2, r"but X is a 4-D array: pass a 3-D array \(n, steps, channels\)"),
+        (np.zeros((2, 4, 4)), None, 1, r"takes rows \(features\), but X is a 3-D array: pass a 2-D array"),
+        (np.zeros((2, 6)), (6, 1), 1, "leave image_shape=None"),
+        (np.zeros((2, 6)), (2, 2, 2), 2, r"image_shape must be \(steps, channels\)"),
+    ],
+)
+def test_forms_a_network_does_not_take(X, image_shape, sample_ndim, match):
+    with pytest.raises(ValueError, match=match):
+        as_images(X, image_shape=image_shape, sample_ndim=sample_ndim)
