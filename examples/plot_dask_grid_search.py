@@ -24,12 +24,13 @@ from sklearn.preprocessing import Normalizer
 
 from skltransfer import MMDAligner, make_da_pipeline, stack_domains
 from skltransfer.datasets import make_digits_shift
+from skltransfer.model_selection import DomainAwareSplit
 
 Xs, ys, Xt, yt = make_digits_shift(random_state=0)
 X, y = stack_domains(Xs, ys, Xt)
 pipe = make_da_pipeline(Normalizer(), MMDAligner(10, kernel="rbf", gamma=1.0), KNeighborsClassifier(1))
 grid = {"mmdaligner__n_components": [5, 10, 20, 40]}
-search = GridSearchCV(pipe, grid, cv=KFold(2, shuffle=True, random_state=0))
+search = GridSearchCV(pipe, grid, cv=DomainAwareSplit(KFold(2, shuffle=True, random_state=0)))
 
 start = time.perf_counter()
 local = search.fit(X, y).cv_results_

@@ -37,6 +37,7 @@ from sklearn.preprocessing import Normalizer
 from skltransfer import MMDAligner, make_da_pipeline, stack_domains
 from skltransfer.datasets import make_digits_shift
 from skltransfer.metrics import maximum_mean_discrepancy
+from skltransfer.model_selection import DomainAwareSplit
 
 
 def write_digit_images(folder, n_images):
@@ -58,7 +59,7 @@ def grid_search():
         Normalizer(), MMDAligner(10, kernel="rbf", gamma=1.0, random_state=0), KNeighborsClassifier(1)
     )
     grid = {"mmdaligner__n_components": [5, 10, 20, 40]}
-    return GridSearchCV(pipe, grid, cv=KFold(2, shuffle=True, random_state=0), n_jobs=-1)
+    return GridSearchCV(pipe, grid, cv=DomainAwareSplit(KFold(2, shuffle=True, random_state=0)), n_jobs=-1)
 
 
 def main(argv=None):

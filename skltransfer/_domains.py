@@ -45,13 +45,31 @@ def _float_labels_are_classes(y: np.ndarray) -> bool:
     return values.size > 0 and type_of_target(values) in ("binary", "multiclass")
 
 
+def _reject_text_marker(y: np.ndarray) -> None:
+    """Raise a ``ValueError`` naming the rows of ``y`` that hold the text ``"-1"``."""
+    if y.dtype.kind in "US":
+        marked = np.flatnonzero(y == y.dtype.type("-1"))
+    else:
+        marked = np.flatnonzero([isinstance(v, (str, bytes)) and v in ("-1", b"-1") for v in y])
+    if marked.size:
+        raise ValueError(
+            f"y holds the text '-1' at rows {marked[:5].tolist()}{' ...' if marked.size > 5 else ''}: "
+            "numpy turns the -1 marker into text when it joins it with string labels (as "
+            "np.r_[labels, -1] does). Build y with skltransfer.stack_domains or as an object array "
+            "(np.concatenate([labels.astype(object), np.full(n, -1, dtype=object)])), where -1 "
+            "stays the marker of unlabeled rows."
+        )
+
+
 def unlabeled_mask(y, *, regression: bool | None = None) -> np.ndarray:
     """Boolean mask of the rows of ``y`` whose label is unknown.
 
     - Integer labels: ``-1`` marks the unknown ones (integers cannot hold NaN).
     - String labels cannot hold ``-1``: no row is unlabeled; use an object array (as
       :func:`stack_domains` builds) or ``sample_domain``. In an object array ``-1``, NaN and
-      ``None`` mark the unknown ones.
+      ``None`` mark the unknown ones. Labels holding the text ``"-1"`` (what numpy makes of
+      ``-1`` joined with strings, as ``np.r_[labels, -1]`` does) raises a ``ValueError``:
+      ``-1`` is reserved for the marker.
     - Float labels: NaN marks the unknown ones. ``-1.0`` marks them too when ``y`` holds
       class labels: ``regression=False``, or ``regression=None`` and every finite value is
       integral (:func:`~sklearn.utils.multiclass.type_of_target` says ``"binary"`` or
@@ -71,6 +89,11 @@ def unlabeled_mask(y, *, regression: bool | None = None) -> np.ndarray:
     -------
     mask : ndarray of shape (n_samples,), dtype=bool
 
+    Raises
+    ------
+    ValueError
+        When ``y`` holds the text ``"-1"``.
+
     Examples
     --------
     >>> import numpy as np
@@ -87,6 +110,8 @@ def unlabeled_mask(y, *, regression: bool | None = None) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim == 2:
         return unlabeled_mask(y.ravel(), regression=regression).reshape(y.shape).any(axis=1)
+    if y.dtype.kind in "USO":
+        _reject_text_marker(y)
     if y.dtype.kind in "US":
         return np.zeros(y.shape[0], dtype=bool)
     if y.dtype.kind == "f":

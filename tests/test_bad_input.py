@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 import skltransfer as skt
@@ -727,6 +728,137 @@ case(
     "density-scorer-one-target-row",
     lambda: model_selection.SoftNeighborhoodDensityScorer()(_pipe, X[: N_SOURCE + 1], Y[: N_SOURCE + 1]),
     Error(ValueError, "at least 2 target rows"),
+)
+
+# ------------------------------------------------- unlabeled rows, weights, priors, scale
+
+# the text "-1": numpy turns the -1 marker into a string beside string labels
+TEXT_MARKER_Y = np.r_[np.array(["cat", "dog"])[YS], np.full(N_TARGET, -1)]
+for name, spec in SPECS.items():
+    if spec.regression:
+        continue
+    Xf, _, SDf = spec.data()
+    case(
+        f"{name}-text-minus-one",
+        lambda spec=spec, Xf=Xf: spec.make().fit(X, TEXT_MARKER_Y),
+        Error(ValueError, r"y holds the text '-1' at rows \[24, 25, 26, 27, 28\] \.\.\.: numpy turns"),
+    )
+    if name not in ("LabeledOnly", "TrAdaBoostClassifier"):  # their output is the estimator's
+        case(
+            f"{name}-output-empty-list",
+            lambda name=name, spec=spec: spec.output(_fitted(name), []),
+            Error(ValueError, rf"{name} got an empty X \(0 rows\): pass at least one row of 3 features"),
+        )
+
+_accuracy = model_selection.get_labeled_scorer("accuracy")
+_NAMED_Y = np.where(Y == -1, -1, NAMES[np.maximum(Y, 0)])  # object array: -1 stays the marker
+_split = KFold(3, shuffle=True, random_state=0)
+
+
+def _labeled_accuracy_by_hand():
+    scores = []
+    for train, test in _split.split(X, Y):
+        model = skt.make_da_pipeline(LogisticRegression()).fit(X[train], Y[train])
+        kept = test[Y[test] != -1]
+        scores.append(np.mean(model.predict(X[kept]) == Y[kept]))
+    return scores
+
+
+case(
+    "labeled-scorer-cross-val-score",
+    lambda: cross_val_score(skt.make_da_pipeline(LogisticRegression()), X, Y, cv=_split, scoring=_accuracy),
+    Result(_same_as(_labeled_accuracy_by_hand)),
+)
+case(
+    "labeled-scorer-string-labels",
+    lambda: _accuracy(skt.make_da_pipeline(LogisticRegression()).fit(X, _NAMED_Y), X, _NAMED_Y),
+    Result(lambda v: assert_allclose(v, _pipe.score(XS, YS))),
+)
+case(
+    "labeled-scorer-no-labeled-rows",
+    lambda: _accuracy(_pipe, XT, np.full(N_TARGET, -1)),
+    Error(ValueError, "The labeled scorer got no labeled rows"),
+)
+case(
+    "labeled-scorer-unknown-name",
+    lambda: model_selection.get_labeled_scorer("acuracy"),
+    Error(ValueError, "'acuracy' is not a valid scoring value"),
+)
+
+
+def _weights(name):
+    est = _fitted(name)
+    return est.weights_[:N_SOURCE], est.effective_sample_size_
+
+
+for name in ("DomainClassifierWeighting", "KernelMeanMatching", "LeastSquaresImportanceFitting"):
+    case(
+        f"{name}-weights-mean-one-and-ess",
+        lambda name=name: _weights(name),
+        Result(
+            lambda got: (
+                assert_allclose(got[0].mean(), 1.0, rtol=1e-12),
+                assert_allclose(got[1], got[0].sum() ** 2 / np.sum(got[0] ** 2), rtol=1e-12),
+            )
+        ),
+    )
+
+
+def _warned(call):
+    """``call()`` and the messages of the warnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    return result, [str(w.message) for w in caught]
+
+
+case(
+    "KernelMeanMatching-concentrated-weights-warn",
+    lambda: _warned(
+        lambda: skt.KernelMeanMatching(LogisticRegression(), gamma=50.0).fit(
+            *skt.stack_domains(XS, YS, XS[:2] + 0.01)
+        )
+    )[1],
+    Result(lambda messages: assert_allclose(sum("effective sample size" in m for m in messages), 1)),
+)
+case(
+    "LabelShiftClassifier-one-target-row",
+    lambda: _warned(
+        lambda: skt.LabelShiftClassifier(LogisticRegression()).fit(*skt.stack_domains(XS, YS, XT[:1]))
+    ),
+    Result(
+        lambda got: (
+            # one row, two pseudo-rows at the source priors [1/2, 1/2]: no prior below 1/3
+            assert_array_equal(got[0].target_priors_ >= 1 / 3 - 1e-12, True),
+            assert_array_equal(np.unique(got[0].predict(XT)), [0, 1]),
+            assert_allclose(sum("got 1 target row(s) for 2 classes" in m for m in got[1]), 1),
+        )
+    ),
+)
+case(
+    "LabelShiftClassifier-prior-strength-negative",
+    lambda: skt.LabelShiftClassifier(LogisticRegression(), prior_strength=-1).fit(X, Y),
+    Error(ValueError, "The 'prior_strength' parameter of LabelShiftClassifier"),
+)
+for name, make in [
+    ("MMDAligner-linear", lambda: skt.MMDAligner(n_components=2, kernel="linear")),
+    ("JointMMDAligner", lambda: skt.JointMMDAligner(n_components=2, n_iter=2)),
+    ("MEDAClassifier", lambda: skt.MEDAClassifier(2, max_iter=2, random_state=0)),
+]:
+    case(
+        f"{name}-1e76",
+        lambda make=make: make().fit(X * 1e76, Y),
+        Error(ValueError, r"X holds values up to .* the sums of their products of 4 overflow float64"),
+    )
+case(
+    "MMDAligner-linear-1e70",  # below its limit: the embedding has every column
+    lambda: skt.MMDAligner(n_components=2, kernel="linear").fit(X * 1e70, Y).transform(XT * 1e70),
+    Result(lambda Z: (assert_array_equal(Z.shape, (N_TARGET, 2)), assert_array_equal(np.isfinite(Z), True))),
+)
+case(
+    "MMDAligner-rbf-1e76",  # a bounded kernel keeps the general limit
+    lambda: skt.MMDAligner(n_components=2, kernel="rbf").fit(X * 1e76, Y).transform(XT * 1e76).shape,
+    Result(lambda shape: assert_array_equal(shape, (N_TARGET, 2))),
 )
 
 # --------------------------------------------------------------------------- datasets

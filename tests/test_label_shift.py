@@ -122,7 +122,7 @@ def test_bbse_through_the_estimator_uses_the_held_out_confusion_matrix(method):
     target_priors = np.array([0.5, 0.4, 0.1])
     Xs, ys, Xt, _ = _shifted_problem(1500, 2000, target_priors, seed=2)
     X, y = stack_domains(Xs, ys, Xt)
-    clf = LabelShiftClassifier(_frozen_bayes(), method=method, calibration=None).fit(X, y)
+    clf = LabelShiftClassifier(_frozen_bayes(), method=method, calibration=None, prior_strength=0).fit(X, y)
     bayes = GaussianBayes()
     C = confusion_matrix(ys, bayes.predict(Xs), normalize="all").T
     mu = np.bincount(bayes.predict(Xt), minlength=3) / Xt.shape[0]
@@ -291,3 +291,37 @@ def test_zero_weight_class_keeps_finite_log_probabilities():
     proba = clf.predict_proba(Xt)
     assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(axis=1), 1.0)
     assert logsumexp(clf.predict_log_proba(Xt), axis=1) == pytest.approx(np.zeros(len(Xt)))
+
+
+def test_one_target_row_warns_and_keeps_every_class_predictable():
+    Xs, ys, _, _ = _shifted_problem(600, 0, [1 / 3, 1 / 3, 1 / 3], seed=12)
+    X, y = stack_domains(Xs, ys, np.array([[-2.5]]))  # one target row, clearly class 0
+    with pytest.warns(UserWarning, match=r"got 1 target row\(s\) for 3 classes: too few"):
+        clf = LabelShiftClassifier(_frozen_bayes(), calibration=None).fit(X, y)
+    # EM on one row puts every prior on class 0; the prior_strength=1 pseudo-rows (one per
+    # class at the source priors) give the posterior mean (1 * [1, 0, 0] + 3 * pi_s) / 4.
+    mle = LabelShiftClassifier(_frozen_bayes(), calibration=None, prior_strength=0)
+    with pytest.warns(UserWarning, match="too few"):
+        mle.fit(X, y)
+    assert mle.target_priors_[0] > 0.999
+    expected = (mle.target_priors_ + 3 * clf.source_priors_) / 4
+    np.testing.assert_allclose(clf.target_priors_, expected, atol=1e-12)
+    grid = np.array([[-3.0], [0.0], [3.0]])
+    assert clf.predict(grid).tolist() == [0, 1, 2]
+    assert mle.predict(grid).tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("method", ["em", "bbse", "rlls"])
+def test_prior_strength_mixes_pseudo_rows_at_the_source_priors(method):
+    Xs, ys, Xt, _ = _shifted_problem(900, 50, [0.7, 0.2, 0.1], seed=13)
+    X, y = stack_domains(Xs, ys, Xt)
+    plain = LabelShiftClassifier(_frozen_bayes(), method=method, calibration=None, prior_strength=0)
+    mixed = LabelShiftClassifier(_frozen_bayes(), method=method, calibration=None, prior_strength=5.0)
+    plain.fit(X, y)
+    mixed.fit(X, y)
+    m = 5.0 * 3
+    expected = (50 * plain.target_priors_ + m * plain.source_priors_) / (50 + m)
+    np.testing.assert_allclose(mixed.target_priors_, expected, atol=1e-12)
+    np.testing.assert_allclose(mixed.weights_, expected / mixed.source_priors_, atol=1e-12)
+    with pytest.raises(ValueError, match="The 'prior_strength' parameter"):
+        LabelShiftClassifier(_frozen_bayes(), prior_strength=-1.0).fit(X, y)

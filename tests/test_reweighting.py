@@ -119,6 +119,7 @@ def test_kmm_estimator_weights_are_the_qp_solution():
     K = rbf_kernel(Xs, gamma=0.5)
     kappa = 80 / 60 * rbf_kernel(Xs, Xt, gamma=0.5).sum(axis=1)
     expected = kmm_qp(K, kappa, eps=0.3, tol=1e-10, max_iter=5000)
+    expected /= expected.mean()  # the fitted weights are scaled to mean 1
     np.testing.assert_allclose(kmm.weights_[:80], expected, rtol=1e-6, atol=1e-8)
     assert np.all(kmm.weights_[80:] == 0)
     assert 1 <= kmm.n_iter_ <= 5000
@@ -173,8 +174,12 @@ def test_domain_classifier_max_weight_clips():
     X, y = stack_domains(Xs, ys, Xt)
     free = DomainClassifierWeighting(LogisticRegression()).fit(X, y)
     clipped = DomainClassifierWeighting(LogisticRegression(), max_weight=1.5).fit(X, y)
-    np.testing.assert_allclose(clipped.weights_, np.minimum(free.weights_, 1.5))
-    assert free.weights_.max() > 1.5
+    ratio = free.domain_classifier_.predict_proba(Xs)[:, 1]
+    ratio = ratio / (1 - ratio) * 80 / 60
+    assert ratio.max() > 1.5
+    clipped_ratio = np.minimum(ratio, 1.5)  # the ratio is clipped, then scaled to mean 1
+    np.testing.assert_allclose(clipped.weights_[:80], clipped_ratio / clipped_ratio.mean())
+    np.testing.assert_allclose(free.weights_[:80], ratio / ratio.mean())
 
 
 def test_domain_classifier_uses_the_given_classifier():
@@ -222,7 +227,8 @@ def test_ulsif_weights_are_the_closed_form():
     phi_s, phi_t = rbf_kernel(Xs, Xt, gamma=0.4), rbf_kernel(Xt, Xt, gamma=0.4)
     H, h = phi_s.T @ phi_s / 80, phi_t.mean(axis=0)
     theta = np.maximum(0.0, np.linalg.solve(H + 0.05 * np.eye(60), h))
-    np.testing.assert_allclose(clf.weights_[:80], phi_s @ theta, rtol=1e-8)
+    ratio = phi_s @ theta
+    np.testing.assert_allclose(clf.weights_[:80], ratio / ratio.mean(), rtol=1e-8)
     assert (clf.gamma_, clf.alpha_) == (0.4, 0.05)
 
 
@@ -593,3 +599,62 @@ def test_data_frame_columns_are_checked_and_not_passed_on(Weighting):
         model.predict_proba(X), model.score(X.iloc[:30], y[:30])
     with pytest.raises(ValueError, match="feature names should match"):
         model.predict(X[["c", "b", "a"]])
+
+
+# --- normalisation and effective sample size ------------------------------------------
+
+
+@pytest.mark.parametrize("estimator", _weighting_estimators())
+def test_weights_have_mean_one_and_report_their_effective_sample_size(estimator):
+    Xs, ys, Xt = _shifted()
+    X, y = stack_domains(Xs, ys, Xt)
+    est = clone(estimator).fit(X, y)
+    w = est.weights_[:80]
+    assert w.mean() == pytest.approx(1.0, rel=1e-12)
+    assert est.effective_sample_size_ == pytest.approx(w.sum() ** 2 / np.sum(w**2), rel=1e-12)
+    assert 0 < est.effective_sample_size_ <= 80
+
+
+def test_mean_one_weights_keep_the_strength_of_the_regularisation():
+    # A domain classifier that separates the domains well gives density ratios of mean far
+    # below 1 on the source rows (here about 0.03): fitted with them as they are, the wrapped
+    # model would see a 30 times stronger penalty. Scaled to mean 1, the wrapped fit is the
+    # one a user gets from the same ratio scaled by hand.
+    rng = np.random.default_rng(0)
+    Xs = rng.normal(size=(200, 20))
+    ys = (Xs[:, 0] + 0.5 * Xs[:, 1] > 0).astype(int)
+    X, y = stack_domains(Xs, ys, rng.normal(1.0, 1.0, size=(100, 20)))
+    with pytest.warns(UserWarning, match="effective sample size"):
+        est = DomainClassifierWeighting(LogisticRegression()).fit(X, y)
+    p = est.domain_classifier_.predict_proba(Xs)[:, 1]
+    raw = p / (1 - p) * 200 / 100
+    assert raw.mean() < 0.05
+    reference = LogisticRegression().fit(Xs, ys, sample_weight=raw / raw.mean())
+    np.testing.assert_allclose(est.decision_function(Xs), reference.decision_function(Xs), rtol=1e-6)
+    unnormalised = LogisticRegression().fit(Xs, ys, sample_weight=raw)
+    assert np.abs(unnormalised.coef_).sum() < 0.5 * np.abs(est.estimator_.coef_).sum()
+
+
+def test_concentrated_weights_warn_with_the_effective_sample_size():
+    # A target far in the tail of the source: a handful of source rows carry the weight.
+    rng = np.random.default_rng(1)
+    Xs = rng.normal(size=(200, 1))
+    ys = (Xs[:, 0] > 0).astype(int)
+    X, y = stack_domains(Xs, ys, rng.normal(3.0, 0.3, size=(100, 1)))
+    with pytest.warns(UserWarning, match=r"effective sample size is \d+\.\d of 200 labeled source rows"):
+        est = DomainClassifierWeighting(LogisticRegression(C=1e4)).fit(X, y)
+    assert est.effective_sample_size_ < 20
+    Xs, ys, Xt = _shifted()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        DomainClassifierWeighting(LogisticRegression()).fit(*stack_domains(Xs, ys, Xt))
+
+
+def test_weights_all_zero_raise_naming_the_estimator():
+    class Zero(DomainClassifierWeighting):
+        def _source_weights(self, X_source, X_target):
+            return np.zeros(X_source.shape[0])
+
+    Xs, ys, Xt = _shifted()
+    with pytest.raises(ValueError, match="Zero gave every labeled source row a weight of 0"):
+        Zero(LogisticRegression()).fit(*stack_domains(Xs, ys, Xt))

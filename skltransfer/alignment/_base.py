@@ -9,7 +9,7 @@ from sklearn.utils import metadata_routing
 from .._domains import Domains, resolve_domains
 from ..utils._base import DomainFitMixin
 from ..utils._sklearn_compat import _fit_context, check_is_fitted, validate_data
-from ..utils._validation import check_magnitude
+from ..utils._validation import check_magnitude, reject_empty
 from ..utils._warnings import warn_at_caller
 
 __all__ = ["BaseDomainAligner", "clip_n_components"]
@@ -58,10 +58,14 @@ class BaseDomainAligner(DomainFitMixin, ClassNamePrefixFeaturesOutMixin, Transfo
 
     Class attributes:
 
-    - ``_requires_labels``: the method uses the source labels (at least two classes needed).
+    - ``_requires_labels``: the method uses the source labels (at least two classes needed);
+    - ``_magnitude_power``: the highest power of the values the solver sums, the ``power``
+      of :func:`~skltransfer.utils._validation.check_magnitude` (a property where it depends
+      on a parameter).
     """
 
     _requires_labels = False
+    _magnitude_power = 2
 
     # ``transform``'s ``sample_domain`` is for direct calls: a pipeline routes it to ``fit``
     # and ``fit_transform`` only, so ``set_fit_request(sample_domain=True)`` is all it needs.
@@ -69,7 +73,7 @@ class BaseDomainAligner(DomainFitMixin, ClassNamePrefixFeaturesOutMixin, Transfo
 
     def _fit(self, X, y, sample_domain):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
-        check_magnitude(X)
+        check_magnitude(X, power=self._magnitude_power)
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
         y = None if y is None else np.asarray(y)
         self._n_features_out = self._fit_domains(X, y, domains)
@@ -128,8 +132,9 @@ class BaseDomainAligner(DomainFitMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         X_new : ndarray of shape (n_samples, n_features_out)
         """
         check_is_fitted(self)
+        reject_empty(self, X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        check_magnitude(X)
+        check_magnitude(X, power=self._magnitude_power)
         if sample_domain is None:
             source = np.zeros(X.shape[0], dtype=bool)
         else:

@@ -203,6 +203,16 @@ class MMDAligner(BaseDomainAligner):
 
     # -- kernel ---------------------------------------------------------------------------
 
+    @property
+    def _magnitude_power(self) -> int:
+        # the solver multiplies kernel matrices (K M K): a linear kernel makes that a sum of
+        # products of four values, a polynomial one of 4 * degree; other kernels are bounded
+        if self.kernel == "linear":
+            return 4
+        if self.kernel in ("poly", "polynomial") and isinstance(self.degree, Real):
+            return max(2, int(np.ceil(4 * self.degree)))
+        return 2
+
     def _kernel(self, X, Y) -> np.ndarray:
         params = resolve_kernel_params(
             self.kernel,

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from ..utils._base import DomainFitMixin
 from ..utils._sklearn_compat import check_is_fitted, validate_data
 from ..utils._tags import LearnsFromTargetMixin
-from ..utils._validation import check_magnitude
+from ..utils._validation import check_magnitude, reject_empty
 
 __all__ = ["BaseDAClassifier"]
 
@@ -23,7 +23,11 @@ class BaseDAClassifier(LearnsFromTargetMixin, DomainFitMixin, ClassifierMixin, B
     Subclasses call :meth:`_validate_fit` at the start of ``fit`` (validated ``X`` and
     ``y`` and the domain of every row) and implement ``_class_scores(X) -> (n_samples,
     n_classes)`` on validated rows; :meth:`decision_function` and :meth:`predict` follow.
+    ``_magnitude_power`` is the highest power of the values the solver sums, the ``power``
+    of :func:`~skltransfer.utils._validation.check_magnitude`.
     """
+
+    _magnitude_power = 2
 
     _expected_failed_checks: ClassVar[dict] = {
         "check_classifiers_classes": (
@@ -34,7 +38,7 @@ class BaseDAClassifier(LearnsFromTargetMixin, DomainFitMixin, ClassifierMixin, B
 
     def _validate_fit(self, X, y, sample_domain):
         X, y = validate_data(self, X, y, dtype=_DTYPES)
-        check_magnitude(X)
+        check_magnitude(X, power=self._magnitude_power)
         return X, y, self._resolve_domains(y, sample_domain, X.shape[0])
 
     def _class_scores(self, X) -> np.ndarray:
@@ -42,8 +46,9 @@ class BaseDAClassifier(LearnsFromTargetMixin, DomainFitMixin, ClassifierMixin, B
 
     def _scores(self, X) -> np.ndarray:
         check_is_fitted(self)
+        reject_empty(self, X)
         X = validate_data(self, X, dtype=_DTYPES, reset=False)
-        check_magnitude(X)
+        check_magnitude(X, power=self._magnitude_power)
         return self._class_scores(X)
 
     def decision_function(self, X):

@@ -160,6 +160,10 @@ class MEDAClassifier(BaseDAClassifier):
     0.93
     """
 
+    # the linear SVMs of the proxy A-distances (``mu="auto"``) read the embedded rows at the
+    # scale of X and stall from about the fourth root of the float maximum
+    _magnitude_power = 4
+
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "kernel": [StrOptions({"rbf", "linear"})],

@@ -26,7 +26,8 @@ from ..utils._sklearn_compat import (
     validate_data,
 )
 from ..utils._tags import LearnsFromTargetMixin
-from ..utils._validation import check_magnitude
+from ..utils._validation import check_magnitude, reject_empty
+from ..utils._warnings import warn_at_caller
 from ._calibration import apply_calibration, fit_calibration, proba_to_logits
 from ._priors import (
     bbse_weights,
@@ -114,6 +115,14 @@ class LabelShiftClassifier(
         EM stops when the priors move by less than this (L1 norm).
     max_iter : int, default=10000
         Most EM steps; a ``ConvergenceWarning`` says when they were not enough.
+    prior_strength : float, default=1.0
+        Pseudo-rows per class at the source priors, mixed with the ``n_t`` target rows: the
+        estimate ``p`` of ``method`` becomes ``(n_t p + m source_priors_) / (n_t + m)``
+        with ``m = prior_strength * n_classes``, the posterior mean under a Dirichlet prior
+        of ``m`` rows centred on "no shift". A handful of target rows then moves the
+        priors a little instead of setting a class's prior to 0 for good (one target row
+        alone would otherwise give ``[1, 0, 0]``); with hundreds of target rows it changes
+        the estimate by less than ``m / n_t``. ``0`` keeps the estimate as it is.
 
     Attributes
     ----------
@@ -124,7 +133,8 @@ class LabelShiftClassifier(
     source_priors_ : ndarray of shape (n_classes,)
         Class frequencies of the labeled source rows, in ``classes_`` order.
     target_priors_ : ndarray of shape (n_classes,)
-        Estimated class priors of the target rows, in ``classes_`` order.
+        Estimated class priors of the target rows, in ``classes_`` order, mixed with the
+        ``prior_strength`` pseudo-rows.
     weights_ : ndarray of shape (n_classes,)
         ``target_priors_ / source_priors_``.
     temperature_ : float
@@ -146,7 +156,10 @@ class LabelShiftClassifier(
     Notes
     -----
     Labeled target rows given by ``sample_domain`` count as target rows; their labels are
-    not used. Under covariate or concept shift the correction has no guarantee.
+    not used. Under covariate or concept shift the correction has no guarantee. With fewer
+    target rows than classes a ``UserWarning`` says that the target priors cannot be
+    estimated: they are then mostly the pseudo-rows of ``prior_strength``, close to the
+    source priors.
 
     References
     ----------
@@ -189,6 +202,7 @@ class LabelShiftClassifier(
         "rlls_alpha": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "prior_strength": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -202,6 +216,7 @@ class LabelShiftClassifier(
         rlls_alpha=0.01,
         tol=1e-6,
         max_iter=10_000,
+        prior_strength=1.0,
     ):
         self.estimator = estimator
         self.method = method
@@ -211,6 +226,7 @@ class LabelShiftClassifier(
         self.rlls_alpha = rlls_alpha
         self.tol = tol
         self.max_iter = max_iter
+        self.prior_strength = prior_strength
 
     _requires_labels = True
 
@@ -267,8 +283,16 @@ class LabelShiftClassifier(
                     heldout, codes, bias=self.calibration == "bcts"
                 )
         target = softmax(self._source_scores(_safe_indexing(X, np.flatnonzero(domains.target))), axis=1)
+        n_target = target.shape[0]
+        pseudo_rows = self.prior_strength * n_classes
+        if n_target < n_classes:
+            warn_at_caller(
+                f"LabelShiftClassifier got {n_target} target row(s) for {n_classes} classes: too few "
+                f"to estimate the target priors; they are mixed with {pseudo_rows:g} pseudo-rows at "
+                f"the source priors (prior_strength={self.prior_strength}). Fit with more target rows."
+            )
         if self.method == "em":
-            self.target_priors_, self.n_iter_ = em_priors(
+            target_priors, self.n_iter_ = em_priors(
                 target, self.source_priors_, tol=self.tol, max_iter=self.max_iter
             )
         else:
@@ -281,7 +305,10 @@ class LabelShiftClassifier(
                 weights = bbse_weights(C, mu)
             else:
                 weights = rlls_weights(C, mu, rho=self.rlls_alpha * rlls_rho(n_classes, codes.shape[0]))
-            self.target_priors_, self.n_iter_ = priors_from_weights(weights, self.source_priors_), 0
+            target_priors, self.n_iter_ = priors_from_weights(weights, self.source_priors_), 0
+        self.target_priors_ = (n_target * target_priors + pseudo_rows * self.source_priors_) / (
+            n_target + pseudo_rows
+        )
         self.weights_ = self.target_priors_ / self.source_priors_
         return self
 
@@ -311,6 +338,7 @@ class LabelShiftClassifier(
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        reject_empty(self, X)
         scores = self._source_scores(X)  # the estimator validates X first
         validate_data(self, X, skip_check_array=True, reset=False)
         with np.errstate(divide="ignore"):

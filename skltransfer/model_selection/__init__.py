@@ -3,7 +3,9 @@
 Splitters for ``cv=`` (:class:`DomainAwareSplit`, :class:`LeaveOneDomainOut`,
 :class:`BootstrapSplit`) keep every unlabeled target row in every training fold and split the
 labeled rows only. :func:`bootstrap_632_score` and :func:`bootstrap_confidence_interval`
-summarise bootstrap resampling. The unsupervised scorers for ``scoring=``
+summarise bootstrap resampling. :func:`get_labeled_scorer` gives any scikit-learn scorer
+(``"accuracy"``, ``"f1_macro"``, ...) that leaves the unlabeled rows (``y == -1``) out,
+where a plain scikit-learn scorer would count them as wrong answers. The unsupervised scorers for ``scoring=``
 (:class:`PredictionEntropyScorer`, :class:`InformationMaximizationScorer`,
 :class:`SoftNeighborhoodDensityScorer`, :class:`ImportanceWeightedScorer`,
 :class:`DeepEmbeddedValidationScorer`, :class:`CircularValidationScorer`) are defined here
@@ -11,6 +13,7 @@ summarise bootstrap resampling. The unsupervised scorers for ``scoring=``
 """
 
 from ._bootstrap import bootstrap_632_score, bootstrap_confidence_interval
+from ._labeled import get_labeled_scorer
 from ._scorers import (
     CircularValidationScorer,
     DeepEmbeddedValidationScorer,
@@ -33,4 +36,5 @@ __all__ = [
     "SoftNeighborhoodDensityScorer",
     "bootstrap_632_score",
     "bootstrap_confidence_interval",
+    "get_labeled_scorer",
 ]

@@ -15,9 +15,20 @@ from ..pipeline import FittedEstimatorDelegationMixin, _estimator_has
 from ..utils._base import DomainFitMixin
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
 from ..utils._tags import LearnsFromTargetMixin
-from ..utils._validation import check_magnitude
+from ..utils._validation import check_magnitude, reject_empty
+from ..utils._warnings import warn_at_caller
 
-__all__ = ["BaseImportanceWeighting", "check_sample_weight_support", "require_y"]
+__all__ = [
+    "MIN_EFFECTIVE_FRACTION",
+    "BaseImportanceWeighting",
+    "check_sample_weight_support",
+    "normalize_weights",
+    "require_y",
+]
+
+#: A fit warns when the effective sample size of the weights is below this fraction of the
+#: labeled source rows: the weighted fit then rests on a handful of rows.
+MIN_EFFECTIVE_FRACTION = 0.1
 
 # scikit-learn's checks call fit(X, y) on fully labeled rows; tests/_checks.py makes some
 # rows target rows, and this check's labels then leave a single class on the source rows.
@@ -46,6 +57,17 @@ def check_sample_weight_support(meta_estimator, estimator) -> None:
         )
 
 
+def normalize_weights(estimator, weights: np.ndarray) -> np.ndarray:
+    """``weights`` scaled to mean 1; a ``ValueError`` naming ``estimator`` when they are all 0."""
+    total = float(np.sum(weights))
+    if not total > 0:
+        raise ValueError(
+            f"{type(estimator).__name__} gave every labeled source row a weight of 0: no source row "
+            "resembles the target rows; check that both domains have the same features."
+        )
+    return weights * (weights.shape[0] / total)
+
+
 class BaseImportanceWeighting(
     LearnsFromTargetMixin, DomainFitMixin, FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator
 ):
@@ -56,6 +78,13 @@ class BaseImportanceWeighting(
     labeled source row with :meth:`_source_weights`, and fits a clone of ``estimator`` on the
     labeled source rows with these weights as ``sample_weight``. Prediction methods are those
     of the fitted estimator. Target rows (labeled or not) only shape the weights.
+
+    The weights are scaled to mean 1 over the labeled source rows, so that the weighted fit
+    keeps the strength of the estimator's regularisation (a mean weight of 0.01 acts as a
+    100 times stronger penalty). Their concentration is reported as Kish's effective sample
+    size ``(sum w)^2 / sum w^2`` in ``effective_sample_size_``; below
+    ``MIN_EFFECTIVE_FRACTION`` (10 %) of the labeled source rows a ``UserWarning`` says that
+    the fit rests on few rows.
 
     Subclasses implement ``_source_weights(X_source, X_target) -> weights``.
     """
@@ -97,7 +126,17 @@ class BaseImportanceWeighting(
         check_consistent_length(X, y)
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
         source = domains.source & domains.labeled
-        weights = self._source_weights(X[source], X[domains.target])
+        weights = normalize_weights(self, self._source_weights(X[source], X[domains.target]))
+        self.effective_sample_size_ = float(weights.sum() ** 2 / np.sum(weights**2))
+        n_source = weights.shape[0]
+        if self.effective_sample_size_ < MIN_EFFECTIVE_FRACTION * n_source:
+            warn_at_caller(
+                f"{type(self).__name__}: the importance weights concentrate on a few rows: their "
+                f"effective sample size is {self.effective_sample_size_:.1f} of {n_source} labeled "
+                f"source rows (below {MIN_EFFECTIVE_FRACTION:.0%}). The weighted fit has a high "
+                "variance; bound or smooth the weights (max_weight, B, a wider kernel) or check that "
+                "the target rows lie where source rows do."
+            )
         self.weights_ = np.zeros(X.shape[0])
         self.weights_[source] = weights
         self.estimator_ = clone(self.estimator).fit(X[source], y[source], sample_weight=weights)
@@ -109,6 +148,7 @@ class BaseImportanceWeighting(
     def _delegated_input(self, X):
         # fit gave the estimator the validated array: prediction does the same (and checks
         # the column names against those seen in fit)
+        reject_empty(self, X)
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
     @available_if(_estimator_has("score"))

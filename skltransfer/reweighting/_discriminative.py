@@ -32,15 +32,19 @@ class DomainClassifierWeighting(BaseImportanceWeighting):
         rows; ``None`` means ``LogisticRegression()``. Calibrated probabilities give the
         right ratio: a well-specified logistic model recovers it exactly in the limit.
     max_weight : float, default=None
-        Clip the weights at this value (``None``: no clipping). Large weights come from
-        source rows the domain classifier is sure belong to the target; clipping trades
-        the bias of the clip for a lower variance of the weighted fit.
+        Clip the density ratio at this value before the weights are scaled to mean 1
+        (``None``: no clipping). Large weights come from source rows the domain classifier
+        is sure belong to the target; clipping trades the bias of the clip for a lower
+        variance of the weighted fit.
 
     Attributes
     ----------
     weights_ : ndarray of shape (n_samples,)
-        Weight of every training row: the density ratio for labeled source rows, ``0`` for
-        target rows and unlabeled source rows.
+        Weight of every training row: the density ratio for labeled source rows, scaled to
+        mean 1 over them, ``0`` for target rows and unlabeled source rows.
+    effective_sample_size_ : float
+        Kish's effective sample size ``(sum w)^2 / sum w^2`` of the labeled source weights;
+        a ``UserWarning`` says when it is below 10 % of the labeled source rows.
     domain_classifier_ : classifier
         The fitted domain classifier (classes ``[0, 1]``: source, target).
     estimator_ : estimator object

@@ -218,8 +218,11 @@ class KernelMeanMatching(BaseImportanceWeighting):
     Attributes
     ----------
     weights_ : ndarray of shape (n_samples,)
-        Weight of every training row: the KMM weight for labeled source rows, ``0`` for
-        target rows and unlabeled source rows.
+        Weight of every training row: the KMM weight for labeled source rows, scaled to
+        mean 1 over them, ``0`` for target rows and unlabeled source rows.
+    effective_sample_size_ : float
+        Kish's effective sample size ``(sum w)^2 / sum w^2`` of the labeled source weights;
+        a ``UserWarning`` says when it is below 10 % of the labeled source rows.
     estimator_ : estimator object
         The clone of ``estimator`` fitted on the weighted labeled source rows.
     classes_ : ndarray of shape (n_classes,)

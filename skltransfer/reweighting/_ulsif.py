@@ -106,8 +106,11 @@ class LeastSquaresImportanceFitting(BaseImportanceWeighting):
     Attributes
     ----------
     weights_ : ndarray of shape (n_samples,)
-        Weight of every training row: the estimated ratio for labeled source rows, ``0`` for
-        target rows and unlabeled source rows.
+        Weight of every training row: the estimated ratio for labeled source rows, scaled
+        to mean 1 over them, ``0`` for target rows and unlabeled source rows.
+    effective_sample_size_ : float
+        Kish's effective sample size ``(sum w)^2 / sum w^2`` of the labeled source weights;
+        a ``UserWarning`` says when it is below 10 % of the labeled source rows.
     gamma_ : float
         The chosen kernel width.
     alpha_ : float
