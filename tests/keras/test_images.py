@@ -36,6 +36,8 @@ def test_array_forms():
         (np.full((2, 3, 3), np.nan), None, "Input X contains NaN"),
         (np.full((2, 3, 3, 1), np.inf), None, "Input X contains infinity"),
         (np.zeros((0, 3, 3)), None, "0 sample"),
+        ([], None, r"X is empty \(0 samples\)"),
+        (np.zeros((0, 4)), (2, 2), r"X is empty \(0 samples\)"),
         ("one.jpg", None, "X is a single path"),
     ],
 )
