@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -12,6 +13,13 @@ from . import _cli
 def _demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
+    if not args.no_keras:
+        try:
+            _cli.import_keras()
+        except ImportError as e:
+            raise _cli.CommandError(
+                f"{e}; or leave out the rows that train a CNN: python -m skltransfer demo --no-keras"
+            ) from e
     run_demo(args.random_state, deep=not args.no_keras)
     return 0
 
@@ -27,6 +35,16 @@ def _count(minimum: int):
 
     parse.__name__ = "int"  # argparse names the type in its message
     return parse
+
+
+def _budget(text: str) -> int | str:
+    """An argparse type: a number of epochs (at least 0) or ``auto``, as the estimator takes."""
+    if text == "auto":
+        return text
+    try:
+        return _count(0)(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of epochs or 'auto', got {text!r}") from None
 
 
 def _add_backbone_options(parser: argparse.ArgumentParser) -> None:
@@ -112,15 +130,24 @@ def _add_image_commands(commands) -> None:
         default=None,
         help="weight of the domain loss (default: 1 for mmd and coral, 0.1 for adversarial)",
     )
-    finetune.add_argument("--epochs", type=_count(0), default=10, help="epochs of the new head (default 10)")
+    # None: FineTunedCNNClassifier's own default, the one source of the training budget
     finetune.add_argument(
-        "--learning-rate", type=float, default=1e-3, help="learning rate of the new head (default 0.001)"
+        "--epochs",
+        type=_budget,
+        metavar="N|auto",
+        help="epochs of the new head, or auto (default: FineTunedCNNClassifier's, see its epochs)",
+    )
+    finetune.add_argument(
+        "--learning-rate",
+        type=float,
+        help="learning rate of the new head (default: FineTunedCNNClassifier's learning_rate)",
     )
     finetune.add_argument(
         "--fine-tune-epochs",
-        type=_count(0),
-        default=5,
-        help="epochs of fine-tuning the top layers (default 5)",
+        type=_budget,
+        metavar="N|auto",
+        help="epochs of fine-tuning the top layers, or auto (default: FineTunedCNNClassifier's, see its "
+        "fine_tune_epochs)",
     )
     finetune.add_argument(
         "-o", "--output", required=True, help="the model file to write (.keras, or .joblib for the estimator)"
@@ -173,22 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for usage errors, 1 for other errors)."""
     args = build_parser().parse_args(argv)
-    # TensorFlow's C++ start-up notes are noise on a command line; errors still show. The
-    # variable is removed again, so that main() called from Python leaves os.environ as it was.
+    # TensorFlow's start-up notes are noise on a command line, unless the user asked for them
     quiet = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
-    if quiet:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     try:
-        return args.run(args)
+        with _cli.quiet_tensorflow() if quiet else contextlib.nullcontext():
+            return args.run(args)
     except _cli.CommandError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    finally:
-        if quiet:
-            del os.environ["TF_CPP_MIN_LOG_LEVEL"]
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Every command returns the exit code. Errors a shell user can fix (a missing folder, an
 unreadable image, a file that is not a skltransfer model) raise :class:`CommandError`, which
 ``main`` prints as one ``error: ...`` line on stderr with exit code 1. TensorFlow is imported
-only by the commands that run a network.
+only by the commands that run a network, through :func:`import_keras`, once their arguments
+are checked: a mistyped folder is reported at once, without TensorFlow's start-up time.
 """
 
 from __future__ import annotations
@@ -12,17 +13,21 @@ import argparse
 import contextlib
 import csv
 import functools
+import importlib
 import json
+import logging
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .datasets._image_folder import IMAGE_EXTENSIONS, load_image_folder
 
-__all__ = ["CommandError", "evaluate", "extract", "finetune", "predict"]
+__all__ = ["CommandError", "evaluate", "extract", "finetune", "import_keras", "predict", "quiet_tensorflow"]
 
 
 class CommandError(Exception):
@@ -45,6 +50,97 @@ def _user_errors(command):
             raise CommandError(str(e)) from e
 
     return run
+
+
+# ---------------------------------------------------------------------- TensorFlow
+
+#: Whether a command runs under :func:`quiet_tensorflow` (read by :func:`import_keras`).
+_quiet = False
+
+
+@contextlib.contextmanager
+def quiet_tensorflow() -> Iterator[None]:
+    """Run a command without TensorFlow's start-up notes and retracing warnings.
+
+    ``main`` runs every command in this context unless the user has set
+    ``TF_CPP_MIN_LOG_LEVEL`` (their setting is then kept, and shows what it shows). Within
+    it, ``TF_CPP_MIN_LOG_LEVEL`` is 2 (TensorFlow's C++ errors only), TensorFlow's Python
+    logger shows errors only, and :func:`import_keras` imports TensorFlow without the notes
+    its libraries write while they load and look for a GPU (which ignore that variable).
+    Everything is restored on exit, so that ``main()`` called from Python leaves the
+    process as it was.
+
+    Examples
+    --------
+    >>> import os
+    >>> from skltransfer._cli import quiet_tensorflow
+    >>> with quiet_tensorflow():
+    ...     os.environ["TF_CPP_MIN_LOG_LEVEL"]
+    '2'
+    """
+    global _quiet
+    logger = logging.getLogger("tensorflow")
+    level, variable = logger.level, os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    logger.setLevel(logging.ERROR)
+    _quiet = True
+    try:
+        yield
+    finally:
+        _quiet = False
+        logger.setLevel(level)
+        if variable is None:
+            del os.environ["TF_CPP_MIN_LOG_LEVEL"]
+        else:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = variable
+
+
+@contextlib.contextmanager
+def _stderr_discarded() -> Iterator[None]:
+    """Point the process's stderr file descriptor at the null device (C++ libraries write there)."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_keras():
+    """:mod:`skltransfer.keras` (imported with TensorFlow on first use), for a command that runs a network.
+
+    Under :func:`quiet_tensorflow`, the first import also looks for the GPUs, with the
+    process's stderr discarded meanwhile: TensorFlow writes its loading notes and the
+    result of that search there, whatever ``TF_CPP_MIN_LOG_LEVEL`` says. Python errors
+    are raised as usual.
+
+    Returns
+    -------
+    module : module
+        :mod:`skltransfer.keras`.
+
+    Raises
+    ------
+    ImportError
+        When TensorFlow or Keras is not installed; the message names the ``keras`` extra.
+
+    Examples
+    --------
+    >>> from skltransfer._cli import import_keras
+    >>> import_keras().FineTunedCNNClassifier  # doctest: +SKIP
+    <class 'skltransfer.keras.classifier.FineTunedCNNClassifier'>
+    """
+    if not _quiet or "tensorflow" in sys.modules:
+        return importlib.import_module("skltransfer.keras")
+    with _stderr_discarded():
+        module = importlib.import_module("skltransfer.keras")
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    return module
 
 
 # --------------------------------------------------------------------------- input
@@ -214,9 +310,7 @@ def _load_keras(path: str) -> _ExportedClassifier:
             f"{path!r} holds no class names ({_CLASSES_ENTRY}): write the model with "
             "'skltransfer finetune ... -o MODEL.keras', which adds them to the Keras archive"
         )
-    # registers the layers the archive refers to; without TensorFlow, the ImportError names the extra
-    from .keras import _layers  # noqa: F401
-
+    import_keras()  # registers the layers the archive refers to; without TensorFlow, names the extra
     try:
         import keras
 
@@ -226,15 +320,21 @@ def _load_keras(path: str) -> _ExportedClassifier:
     return _ExportedClassifier(network, meta["classes"], meta["image_shape"])
 
 
+def _check_model_file(path: str) -> None:
+    """Fail before any work when there is no model file at ``path``."""
+    if not os.path.isfile(path):
+        raise CommandError(f"no model file at {path!r}")
+
+
 def _load_model(path: str):
-    """The fitted skltransfer image model at ``path``: a ``.keras`` export or a joblib file."""
+    """The fitted skltransfer image model at ``path`` (see :func:`_check_model_file`): a ``.keras``
+    export or a joblib file."""
     import joblib
     from sklearn.pipeline import Pipeline
 
-    if not os.path.isfile(path):
-        raise CommandError(f"no model file at {path!r}")
     if path.lower().endswith(".keras"):
         return _load_keras(path)
+    import_keras()  # a fitted image model unpickles Keras networks
     try:
         model = joblib.load(path)
     except Exception as e:  # a pickle of anything may fail in any way
@@ -275,13 +375,13 @@ def _partial_batches(partial: str, manifest: dict) -> None:
 @_user_errors
 def extract(args: argparse.Namespace) -> int:
     """``extract IMAGE_DIR -o features.npz``: features of every image, resumable batch by batch."""
-    from .keras import PretrainedFeatureExtractor
-
     _check_output(args.output)
     paths, labels = _list_images(args.image_dir, labeled=False)
     options = _backbone_options(args)
     partial = args.output + ".partial"
-    extractor = PretrainedFeatureExtractor(**options).fit(paths[:1])  # fails early on a bad model
+    extractor = (
+        import_keras().PretrainedFeatureExtractor(**options).fit(paths[:1])
+    )  # fails early on a bad model
     _partial_batches(partial, {**options, "paths": paths})
     starts = range(0, len(paths), args.batch_size)
     files = [os.path.join(partial, f"batch-{i:06d}.npy") for i in range(len(starts))]
@@ -321,8 +421,6 @@ def finetune(args: argparse.Namespace) -> int:
     """``finetune DATA_DIR -o model.joblib|model.keras``: fit a FineTunedCNNClassifier on a class tree."""
     import joblib
 
-    from .keras import FineTunedCNNClassifier
-
     _check_output(args.output)
     paths, labels = _list_images(args.data_dir, labeled=True)
     y, adaptation = labels, {}
@@ -341,14 +439,20 @@ def finetune(args: argparse.Namespace) -> int:
         adaptation = {"domain_loss": args.domain_loss or "mmd"}
         if args.domain_loss_weight is not None:  # a negative weight: the estimator's own error
             adaptation["domain_loss_weight"] = args.domain_loss_weight
-    clf = FineTunedCNNClassifier(
-        **_backbone_options(args),
-        **adaptation,
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        fine_tune_epochs=args.fine_tune_epochs,
-        verbose=0 if args.quiet else 2,
-    ).fit(paths, y)
+    # the training budget: what was given, the estimator's own defaults for the rest
+    given = {
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "fine_tune_epochs": args.fine_tune_epochs,
+    }
+    budget = {name: value for name, value in given.items() if value is not None}
+    clf = (
+        import_keras()
+        .FineTunedCNNClassifier(
+            **_backbone_options(args), **adaptation, **budget, verbose=0 if args.quiet else 2
+        )
+        .fit(paths, y)
+    )
     if args.output.lower().endswith(".keras"):
         with _atomic_path(args.output) as tmp:
             _export_keras(clf, tmp)
@@ -365,8 +469,9 @@ def finetune(args: argparse.Namespace) -> int:
 def predict(args: argparse.Namespace) -> int:
     """``predict MODEL IMAGE_DIR -o predictions.csv``: predicted class and probabilities per image."""
     _check_output(args.output)
-    model = _load_model(args.model)
+    _check_model_file(args.model)
     paths, _ = _list_images(args.image_dir, labeled=False)
+    model = _load_model(args.model)
     classes = [str(c) for c in model.classes_]
     with _atomic_output(args.output, "w") as f:
         writer = csv.writer(f)
@@ -412,14 +517,16 @@ def evaluate(args: argparse.Namespace) -> int:
 
     from .metrics import transfer_report
 
-    model = _load_model(args.model)
+    _check_model_file(args.model)
     paths, labels = _list_images(args.data_dir, labeled=True)
+    if args.source_dir is not None:
+        source, source_labels = _list_images(args.source_dir, labeled=False)
+    model = _load_model(args.model)
     if args.source_dir is None:
         print(f"Target images scored: {len(paths)}\n")
         print(classification_report(labels, model.predict(paths), digits=3, zero_division=0))
         print("Domain gap: pass --source-dir (the training images) to measure it.")
         return 0
-    source, source_labels = _list_images(args.source_dir, labeled=False)
     if source_labels is None:
         source_labels = np.full(len(source), -1, dtype=object)
     all_paths = source + paths

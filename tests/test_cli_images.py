@@ -236,6 +236,30 @@ def test_finetune_domain_loss_weight_needs_target_images(data_dir, tiny_model, t
     assert "--domain-loss-weight needs --target-dir" in err
 
 
+def test_finetune_trains_with_the_estimators_defaults(data_dir, tiny_model, tmp_path, capsys):
+    from skltransfer import FineTunedCNNClassifier
+
+    out = tmp_path / "model.joblib"
+    code, _, err = _run(
+        capsys, "finetune", data_dir, "--model", tiny_model, "--fine-tune-epochs", 0, "-q", "-o", out
+    )
+    assert code == 0, err
+    clf, defaults = joblib.load(out), FineTunedCNNClassifier().get_params()
+    assert (clf.epochs, clf.learning_rate) == (defaults["epochs"], defaults["learning_rate"])
+    assert clf.history_["head"]["stop_reason"] == "converged"  # epochs="auto": the exact solve
+
+
+@pytest.mark.slow
+def test_a_command_prints_no_tensorflow_start_up_notes(data_dir, tiny_model, tmp_path):
+    env = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
+    argv = ["extract", data_dir, "--model", tiny_model, "-q", "-o", tmp_path / "f.npz"]
+    done = subprocess.run(
+        [sys.executable, "-m", "skltransfer", *argv], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0
+    assert done.stderr == ""
+
+
 def test_predict_writes_probabilities_of_every_image(finetuned, target_dir, tmp_path, capsys):
     out = tmp_path / "predictions.csv"
     code, _, _ = _run(capsys, "predict", finetuned, target_dir, "-o", out)
@@ -383,7 +407,7 @@ def test_a_corrupt_image_is_named(data_dir, finetuned, tmp_path, capsys):
     [
         (["extract", "x"], "the following arguments are required: -o/--output"),
         (["extract", "x", "-o", "f.npz", "--batch-size", "0"], "--batch-size: must be at least 1, got 0"),
-        (["finetune", "x", "-o", "m.joblib", "--epochs", "two"], "invalid int value: 'two'"),
+        (["finetune", "x", "-o", "m.joblib", "--epochs", "two"], "must be a number of epochs or 'auto'"),
         (["extract", "x", "-o", "f.npz", "--pooling", "sum"], "invalid choice: 'sum'"),
     ],
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 
 from ._runtime import scoped_seed
 from .losses import ConditionalAdversarialLoss, SelfTrainingLoss
@@ -18,6 +19,7 @@ __all__ = [
     "augmentation_layers",
     "build_head",
     "set_unfrozen",
+    "standardize_layer",
     "unfrozen_count",
 ]
 
@@ -94,10 +96,10 @@ def build_head(
 ):
     """The head: standardise -> [Dense(hidden_units, relu)] -> [Dropout] -> Dense(activation) [-> rescale].
 
-    The first layer, ``"standardize"``, is a ``Normalization`` with the training features'
-    ``mean`` and ``variance`` (constant features get a variance of 1, as in scikit-learn's
-    ``StandardScaler``), so every head, and the exported network, sees standardised
-    features. The output layer, ``output_name``, has ``n_outputs`` units: a softmax over the
+    The first layer, ``"standardize"`` (:func:`standardize_layer`), standardises with the
+    training features' ``mean`` and ``variance`` (constant features get a variance of 1, as in
+    scikit-learn's ``StandardScaler``), so every head, and the exported network, sees
+    standardised features. The output layer, ``output_name``, has ``n_outputs`` units: a softmax over the
     classes, or linear (``activation=None``) for standardised regression targets, which
     ``rescale=(scale, offset)`` maps back to the targets' units by a final ``Rescaling``
     layer named ``"destandardize"``. L1/L2 penalties apply to the kernels of the dense
@@ -107,7 +109,7 @@ def build_head(
     regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
     with scoped_seed(seed):
         inputs = keras.Input((n_features,), name="features")
-        x = layers.Normalization(mean=mean, variance=variance, name="standardize")(inputs)
+        x = standardize_layer(n_features, mean, variance)(inputs)
         if hidden_units:
             x = layers.Dense(hidden_units, activation="relu", kernel_regularizer=regularizer, name="hidden")(
                 x
@@ -120,6 +122,53 @@ def build_head(
         if rescale is not None:
             outputs = layers.Rescaling(*rescale, name="destandardize")(outputs)
     return keras.Model(inputs, outputs, name="head")
+
+
+def standardize_layer(n_features: int, mean, variance):
+    """The head's first layer, ``"standardize"``: ``(x - mean) / sqrt(variance)``.
+
+    Keras' ``Normalization`` divides by ``max(sqrt(variance), epsilon)`` (``epsilon`` is
+    ``keras.config.epsilon()``, 1e-7): features of a smaller scale, such as those of a
+    randomly initialised deep network (about 1e-12), would come out squashed to nearly 0.
+    When the smallest standard deviation is within a factor 1000 of ``epsilon``, the layer
+    is a small model of the same name that first multiplies the features by the power of two
+    that brings that standard deviation to about 1 (a ``Rescaling`` named
+    ``"feature_scale"``), then normalises them (``"normalize"``); otherwise it is the
+    ``Normalization`` itself.
+
+    Parameters
+    ----------
+    n_features : int
+    mean, variance : array-like of shape (n_features,)
+        The statistics, in float64 (the variance of tiny features underflows float32).
+
+    Returns
+    -------
+    layer : keras.layers.Normalization or keras.Model
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skltransfer.keras._heads import standardize_layer
+    >>> layer = standardize_layer(2, mean=[0.0, 1e-12], variance=[1e-24, 4e-24])
+    >>> np.round(np.asarray(layer(np.array([[1e-12, 3e-12]], dtype="float32"))), 4).tolist()
+    [[1.0, 1.0]]
+    """
+    mean, variance = np.asarray(mean, dtype=np.float64), np.asarray(variance, dtype=np.float64)
+    smallest = float(np.sqrt(variance.min(initial=1.0)))
+    if smallest >= 1e3 * keras.config.epsilon():
+        return keras.layers.Normalization(
+            mean=mean.astype(np.float32), variance=variance.astype(np.float32), name="standardize"
+        )
+    scale = 2.0 ** -np.floor(np.log2(smallest))
+    inputs = keras.Input((n_features,), name="features")
+    scaled = keras.layers.Rescaling(scale, name="feature_scale")(inputs)
+    outputs = keras.layers.Normalization(
+        mean=(mean * scale).astype(np.float32),
+        variance=(variance * scale**2).astype(np.float32),
+        name="normalize",
+    )(scaled)
+    return keras.Model(inputs, outputs, name="standardize")
 
 
 def adaptation_model(head, features, input_shape, domain_layer=None, target_layer=None, strong_features=None):

@@ -67,7 +67,7 @@ from ._layerwise import adapt_batch_statistics
 from ._runtime import derive_seed, scoped_seed
 from ._tasks import Task, float_targets
 from ._training import OPTIMIZERS, ShuffledBatches, auto_epochs, auto_patience, train_phase
-from .images import Images, check_channels
+from .images import Images, check_channels, check_fitted_shape
 from .losses import (
     AUTO_TARGET_WEIGHTS,
     AUTO_WEIGHTS,
@@ -85,6 +85,10 @@ __all__ = ["FineTunedCNN"]
 HEAD_STEPS, MAX_HEAD_EPOCHS = 500, 200
 FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS = 300, 100
 PLATEAU_STEPS = 50
+
+#: The target collapse check: at least this many target rows, the most predicted class taking
+#: at least this share of them (see FineTunedCNN._warn_if_target_collapsed).
+MIN_COLLAPSE_ROWS, TARGET_COLLAPSE_SHARE = 10, 0.9
 
 #: The strong view of self-training on cached features (phase 1 without augmentation):
 #: dropout of the pooled features at this rate (on images, ``STRONG_AUGMENTATIONS``).
@@ -224,7 +228,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         images = self._images(X, reset=True)
         self._task = self._make_task()
         labeled, target = self._labeled_and_target(y, sample_domain, len(images))
-        targets = self._task.encode(y, None if target is None else labeled, len(images))
+        targets = self._task.encode(y, labeled)
         train, val = self._split(targets, fitting.rng)
         fitting.rows = _Rows(images, labeled, target, targets, train, val, self._task.sample_weight(targets))
 
@@ -243,9 +247,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         """``network``, unless ``memory`` may serve every feature and nothing trains the backbone."""
         shape = fitting.rows.images.shape
         self._record_backbone_identity(self._seed)
-        self.input_shape_ = known_input_shape(
-            self.base_model, input_size=self.input_size, image_size=None if shape is None else shape[:2]
-        )
+        self.input_shape_ = known_input_shape(self.base_model, input_size=self.input_size, sample_shape=shape)
         budget = fitting.budget
         needed = (
             budget.fine_tune_epochs
@@ -466,44 +468,66 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         self._reset_runtime()  # compiled with the source statistics
 
     def _finish(self, fitting: _Fitting) -> None:
-        """After training: with a domain or target loss, warn when the features have collapsed."""
-        if fitting.training.adapts:
-            self._warn_if_collapsed(fitting.rows.targets[fitting.rows.train])
+        """After training: with a domain or target loss, warn when the features or the target
+        predictions have collapsed."""
+        if not fitting.training.adapts:
+            return
+        targets = fitting.rows.targets[fitting.rows.train]
+        self._warn_if_collapsed(targets)
+        if not self._task.regression:
+            self._warn_if_target_collapsed(self._target_outputs(fitting), targets)
 
     # ------------------------------------------------------- fit, helpers
 
     def _labeled_and_target(self, y, sample_domain, n_images: int):
-        """Indices of the labeled rows (every row without a domain loss) and of the target rows (or None)."""
+        """Indices of the labeled rows and of the target rows an objective uses (or None).
+
+        Rows without a target (``y == -1`` of class labels, NaN of float targets: the domain
+        convention) are never a class or a value to fit: they are the target rows of
+        ``domain_loss``, ``target_loss`` and ``bn_statistics="target"``, and are left out of
+        a fit that uses none of them.
+        """
         if self._task.regression and self.domain_loss == "cdan":
             raise ValueError(
                 f"{self._name} has no class probabilities to condition domain_loss='cdan' on; "
                 "use domain_loss='mmd', 'coral' or 'adversarial'."
             )
-        if self.bn_statistics == "target" and self.domain_loss is None and self.target_loss is None:
+        losses = self.domain_loss is not None or self.target_loss is not None
+        if not losses and sample_domain is not None and self.bn_statistics == "source":
             raise ValueError(
-                "bn_statistics='target' takes the batch statistics of the target rows: mark them "
-                "with y == -1 (or sample_domain < 0) and set domain_loss or target_loss (a weight "
-                "of 0 trains without its term)."
+                "sample_domain marks target rows for a domain loss, but domain_loss is None, "
+                "target_loss is None and bn_statistics='source'; set domain_loss (and "
+                "domain_loss_weight=0 for training without its term), target_loss or "
+                "bn_statistics='target'."
             )
-        if self.domain_loss is None and self.target_loss is None:
-            if sample_domain is not None:
+        marker = self._task.unlabeled_marker
+        unlabeled = self._task.unlabeled(y, n_images)
+        if unlabeled.all():
+            raise ValueError(
+                f"{self._name}: every row of y is unlabeled ({marker}, the marker of unlabeled "
+                "target rows; see skltransfer.stack_domains): no row has a target to fit."
+            )
+        if not losses:
+            if self.bn_statistics == "source":
+                return np.flatnonzero(~unlabeled), None
+            if sample_domain is None and not unlabeled.any():
                 raise ValueError(
-                    "sample_domain marks target rows for a domain loss, but domain_loss is None "
-                    "and target_loss is None; set domain_loss (and domain_loss_weight=0 for "
-                    "training without its term) or target_loss."
+                    "bn_statistics='target' takes the batch statistics of the target rows: mark "
+                    f"them with {marker} (skltransfer.stack_domains does it) or sample_domain < 0."
                 )
-            return np.arange(n_images), None
         domains = self._resolve_domains(y, sample_domain, n_images)
         labeled, target = np.flatnonzero(domains.labeled), np.flatnonzero(domains.target)
         if len(target) < 2:
-            loss = (
+            objective = (
                 f"domain_loss={self.domain_loss!r}"
                 if self.domain_loss
                 else f"target_loss={self.target_loss!r}"
+                if self.target_loss
+                else "bn_statistics='target'"
             )
             raise ValueError(
-                f"{loss} needs at least 2 target rows "
-                f"({self._task.unlabeled_marker} or sample_domain < 0); got {len(target)}."
+                f"{objective} needs at least 2 target rows ({marker} or sample_domain < 0); "
+                f"got {len(target)}."
             )
         return labeled, target
 
@@ -611,6 +635,38 @@ class FineTunedCNN(KerasImageEstimator, ABC):
                 "(epochs > 0)."
             )
 
+    def _target_outputs(self, fitting: _Fitting) -> np.ndarray:
+        """The fitted network's outputs for the target rows of this fit."""
+        target = fitting.rows.target
+        if self._frozen_backbone:  # the head on the features computed for the fit
+            features = fitting.features[target]
+            return self.head_.predict(features, batch_size=max(self.batch_size, 256), verbose=0)
+        return self.model_.predict(fitting.x[target], batch_size=self.batch_size, verbose=0)
+
+    def _warn_if_target_collapsed(self, proba: np.ndarray, codes: np.ndarray) -> None:
+        """Warn when the target rows' predictions have collapsed onto one class.
+
+        A domain or target loss can align the target features with those of a single class
+        while the labeled rows stay well classified, which the training metric does not see.
+        With at least ``MIN_COLLAPSE_ROWS`` target rows, the check warns when the most
+        predicted class takes at least ``TARGET_COLLAPSE_SHARE`` of them and at least half
+        of the way from the labeled rows' largest class share to all of them.
+        """
+        if len(proba) < MIN_COLLAPSE_ROWS:
+            return
+        shares = np.bincount(np.argmax(proba, axis=1), minlength=proba.shape[1]) / len(proba)
+        largest = np.bincount(codes).max() / len(codes)
+        top = int(np.argmax(shares))
+        if shares[top] >= max(TARGET_COLLAPSE_SHARE, (1 + largest) / 2):
+            warn_at_caller(
+                f"{self._name}: {shares[top]:.0%} of the {len(proba)} target rows are predicted as "
+                f"class {self._task.classes_.tolist()[top]!r}, while the labeled rows' largest class holds "
+                f"{largest:.0%}: the domain or target loss has probably collapsed the target "
+                "predictions onto one class. Try domain_warmup='linear', a smaller "
+                "domain_loss_weight or target_loss_weight, or a pretrained backbone with its head "
+                "trained first (epochs > 0)."
+            )
+
     # ---------------------------------------------------------------- network
 
     def _build_network(self, image_shape, seed: int) -> _Network:
@@ -620,9 +676,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         (:class:`~skltransfer.keras._layers.InferenceMode`); augmentation layers are seeded
         by ``seed``.
         """
-        frozen, self.input_shape_ = build_frozen_features(
-            self, None if image_shape is None else image_shape[:2], self._seed
-        )
+        frozen, self.input_shape_ = build_frozen_features(self, image_shape, self._seed)
         augment = augmentation_layers(self.augmentation, seed)
         strong = augmentation_layers(list(STRONG_AUGMENTATIONS), seed + 1, STRONG_AUGMENTATIONS, "strong")
         in_inference_mode = InferenceMode(frozen.backbone, name="backbone")
@@ -678,11 +732,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         check_is_fitted(self, "head_")
         images = self._images(X, reset=False)
         shape = images.shape or self.image_shape_
-        if shape != self.image_shape_:
-            raise ValueError(
-                f"X holds images of shape {shape}, but {self._name} was fitted on images of shape "
-                f"{self.image_shape_}; resize them (or pass image files, which are resized)."
-            )
+        check_fitted_shape(shape, self.image_shape_, self._name)
         cache = self._feature_cache() if self._frozen_backbone else None
         if cache is not None:  # the head on cached features of the frozen backbone
 
@@ -704,12 +754,9 @@ class FineTunedCNN(KerasImageEstimator, ABC):
     def _score_labeled(self, score, X, y, sample_weight) -> float:
         """``score`` (the task mixin's) on the labeled rows: unlabeled target rows left out.
 
-        Rows with ``y == -1`` when there is a domain loss (without one, ``-1`` is a class
-        like any other), rows with a NaN target of a regressor.
+        Rows with ``y == -1`` of a classifier, rows with a NaN target of a regressor.
         """
         regression = is_regressor(self)
-        if self.domain_loss is None and self.target_loss is None and not regression:
-            return score(X, y, sample_weight=sample_weight)
         if regression:  # floats: a target -1 is a value like any other
             y = float_targets(y, self._name)
         return score_labeled_rows(score, X, y, sample_weight, regression=regression)
@@ -738,12 +785,14 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         Parameters
         ----------
         path : str or path-like
-            A ``.keras`` file, a SavedModel folder or a ``.tflite`` file.
-        format : {"keras", "saved_model", "tflite"}, default="keras"
+            A ``.keras`` file, a SavedModel folder, a ``.tflite`` file or a ``.onnx`` file.
+        format : {"keras", "saved_model", "tflite", "onnx"}, default="keras"
             ``"keras"``: a Keras archive, loaded with ``keras.saving.load_model`` once
             ``skltransfer.keras`` is imported (its custom layers are registered under
             ``skltransfer>``). ``"saved_model"``: a TensorFlow SavedModel with a ``serve``
-            endpoint. ``"tflite"``: a TensorFlow Lite flat buffer.
+            endpoint. ``"tflite"``: a TensorFlow Lite flat buffer. ``"onnx"``: an ONNX graph
+            (one float32 input ``"images"`` with a dynamic batch size, one output
+            ``"output"``), converted by tf2onnx: ``pip install "skltransfer[onnx]"``.
 
         Returns
         -------
@@ -753,7 +802,11 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         return export_model(self.model_, path, format)
 
     def __skltransfer_tags__(self) -> DomainTags:
-        return DomainTags(learns_from_unlabeled=self.domain_loss is not None or self.target_loss is not None)
+        return DomainTags(
+            learns_from_unlabeled=self.domain_loss is not None
+            or self.target_loss is not None
+            or self.bn_statistics == "target"
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -762,8 +815,18 @@ class FineTunedCNN(KerasImageEstimator, ABC):
 
 
 def _standardization(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of the training features; constant features get a variance of 1."""
+    """Mean and variance (float64) of the training features; constant features get a variance of 1.
+
+    A feature is constant when its variance is within the error of computing it: the bound
+    of scikit-learn's ``StandardScaler`` for the float64 computation, plus the float32
+    rounding of the features themselves. Both are relative to the feature's own scale, so
+    that features of any magnitude, e.g. the 1e-12 of a randomly initialised deep network,
+    are standardised.
+    """
+    n_samples = features.shape[0]
+    eps64, eps32 = np.finfo(np.float64).eps, np.finfo(np.float32).eps
     features = np.asarray(features, dtype=np.float64)
-    variance = features.var(axis=0)
-    variance[variance < 1e-12] = 1.0
-    return features.mean(axis=0).astype(np.float32), variance.astype(np.float32)
+    mean, variance = features.mean(axis=0), features.var(axis=0)
+    bound = n_samples * eps64 * variance + (n_samples * eps64 * mean) ** 2 + (eps32 * mean) ** 2
+    variance[variance <= bound] = 1.0
+    return mean, variance

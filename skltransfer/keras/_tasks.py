@@ -59,11 +59,12 @@ class Task(ABC):
         return resolve_domains(y, sample_domain, n_samples=n_samples)
 
     @abstractmethod
-    def encode(self, y, labeled: np.ndarray | None, n_images: int) -> np.ndarray:
-        """Learn the targets' form (classes, scale); return the training targets of the labeled rows.
+    def unlabeled(self, y, n_samples: int) -> np.ndarray:
+        """Boolean mask of the rows of ``y`` without a target (the domain convention's marker)."""
 
-        ``labeled``: the rows of ``y`` that hold a target (None: every row of ``n_images``).
-        """
+    @abstractmethod
+    def encode(self, y, labeled: np.ndarray) -> np.ndarray:
+        """Learn the targets' form (classes, scale); return the training targets of the ``labeled`` rows."""
 
     @property
     @abstractmethod
@@ -128,12 +129,15 @@ class Classification(Task):
         super().__init__(owner)
         self.class_weight = class_weight
 
-    def encode(self, y, labeled, n_images: int) -> np.ndarray:
-        """Learn ``classes_``; return the class codes of the labeled rows."""
-        if labeled is not None:
-            y, n_images = column_or_1d(y, warn=True, dtype=None)[labeled], len(labeled)
+    def unlabeled(self, y, n_samples: int) -> np.ndarray:
+        """Rows labeled ``-1`` (or NaN, or None in an object array): class labels, never values."""
         y = column_or_1d(y, warn=True)
-        check_consistent_length(np.empty(n_images), y)
+        check_consistent_length(np.empty(n_samples), y)
+        return unlabeled_mask(y, regression=False)
+
+    def encode(self, y, labeled) -> np.ndarray:
+        """Learn ``classes_``; return the class codes of the labeled rows."""
+        y = column_or_1d(y, warn=True)[labeled]
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -221,13 +225,15 @@ class Regression(Task):
         marker = np.where(unlabeled_mask(float_targets(y, self.owner), regression=True), np.nan, 0.0)
         return resolve_domains(marker, sample_domain, n_samples=n_samples, regression=True)
 
-    def encode(self, y, labeled, n_images: int) -> np.ndarray:
-        """Learn the targets' shape and scale; return the standardised 2-D targets."""
+    def unlabeled(self, y, n_samples: int) -> np.ndarray:
+        """Rows with a NaN target (any NaN of a 2-D ``y``); ``-1.0`` is a value like any other."""
         y = float_targets(y, self.owner)
-        check_consistent_length(np.empty(n_images), y)
-        if labeled is not None:
-            y = y[labeled]
-        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")  # no NaN left
+        check_consistent_length(np.empty(n_samples), y)
+        return unlabeled_mask(y, regression=True)
+
+    def encode(self, y, labeled) -> np.ndarray:
+        """Learn the targets' shape and scale; return the standardised 2-D targets of the labeled rows."""
+        y = float_targets(y, self.owner)[labeled]
         self.one_dimensional_ = y.ndim == 1
         y = y.reshape(len(y), -1)
         self.n_outputs_ = y.shape[1]

@@ -170,7 +170,8 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     domain_loss : {"mmd", "coral", "adversarial", "cdan"} or None, default=None
         The domain loss on the adapted features of labeled and target batches
         (:mod:`skltransfer.keras.losses`); None (with ``target_loss=None``) trains a plain
-        classifier, on every row (a label ``-1`` is then a class like any other).
+        classifier on the labeled rows: rows with ``y == -1`` are never a class, and are
+        left out unless ``bn_statistics="target"`` takes their statistics.
     domain_loss_weight : float or "auto", default="auto"
         Weight of the domain loss against the classification loss (for "adversarial", of
         the domain classifier's cross-entropy). "auto": 1 for "mmd" and "coral" (the
@@ -204,10 +205,9 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         The statistics the backbone's batch normalizations predict with. "source": those it
         was trained with. "target": AdaBN (Li et al. 2016) at test time: after training,
         each batch normalization of the backbone takes the mean and variance of its inputs
-        over the target rows (``y == -1`` or ``sample_domain < 0``, which need a
-        ``domain_loss`` or a ``target_loss``; a weight of 0 trains without the term), so that
-        ``model_`` normalises target images with their own statistics. A backbone without
-        batch normalization warns.
+        over the target rows (``y == -1`` or ``sample_domain < 0``; with or without a
+        ``domain_loss`` or a ``target_loss``), so that ``model_`` normalises target images
+        with their own statistics. A backbone without batch normalization warns.
     batch_size : int, default=32
     verbose : int, default=0
         Keras progress bars when positive (2: one line per epoch).
@@ -280,6 +280,12 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "target_loss": [StrOptions(set(TARGET_LOSSES)), None],
         "target_loss_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+    }
+    _expected_failed_checks: ClassVar[dict] = {
+        "check_classifiers_classes": (
+            "the check trains on the labels [-1, 1]; -1 is the marker of unlabeled target rows, "
+            "as in SelfTrainingClassifier"
+        ),
     }
 
     def __init__(
@@ -377,12 +383,15 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         X : array-like of shape (n, height, width[, channels]) or (n, n_features), or list of paths
             Training images (see :class:`PretrainedFeatureExtractor` for the accepted forms).
         y : array-like of shape (n,)
-            Class labels (ints or strings), at least two classes. With ``domain_loss``,
-            ``-1`` marks unlabeled target images (:func:`skltransfer.stack_domains`).
+            Class labels (ints or strings), at least two classes. ``-1`` marks unlabeled
+            target images (:func:`skltransfer.stack_domains`), never a class: the target rows
+            of ``domain_loss``, ``target_loss`` and ``bn_statistics="target"``, left out of
+            a fit without them.
         sample_domain : array-like of int of shape (n,), default=None
-            With ``domain_loss`` only: the domain of each row (``>= 0`` source, ``< 0``
-            target), overriding the ``-1`` rule, e.g. for labeled target rows. Requested
-            through metadata routing (``set_fit_request(sample_domain=True)``).
+            With ``domain_loss``, ``target_loss`` or ``bn_statistics="target"`` only: the
+            domain of each row (``>= 0`` source, ``< 0`` target), overriding the ``-1``
+            rule, e.g. for labeled target rows. Requested through metadata routing
+            (``set_fit_request(sample_domain=True)``).
 
         Returns
         -------
@@ -427,7 +436,7 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     def score(self, X, y, sample_weight=None) -> float:
         """Mean accuracy on the labeled rows.
 
-        With ``domain_loss``, rows with ``y == -1`` are unlabeled target rows and left out,
+        Rows with ``y == -1`` are unlabeled target rows and left out,
         as :class:`skltransfer.LabeledOnly` does, so that ``GridSearchCV`` and
         ``cross_val_score`` on stacked source and target rows score meaningfully.
 

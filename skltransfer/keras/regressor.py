@@ -107,7 +107,9 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         Train phase 1 on features computed once, when there is no augmentation.
     domain_loss : {"mmd", "coral", "adversarial"} or None, default=None
         The domain loss on the adapted features of labeled and target batches ("cdan"
-        needs class probabilities: a ``ValueError`` at ``fit``).
+        needs class probabilities: a ``ValueError`` at ``fit``). None trains a plain
+        regressor on the labeled rows: rows with a NaN target are left out unless
+        ``bn_statistics="target"`` takes their statistics.
     domain_loss_weight : float or "auto", default="auto"
         Weight of the domain loss against the mean squared error.
     domain_warmup : {"sigmoid", "linear", "constant"}, default="sigmoid"
@@ -118,10 +120,9 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         The statistics the backbone's batch normalizations predict with. "source": those it
         was trained with. "target": AdaBN (Li et al. 2016) at test time: after training,
         each batch normalization of the backbone takes the mean and variance of its inputs
-        over the target rows (``y == -1`` or ``sample_domain < 0``, which need a
-        ``domain_loss`` or a ``target_loss``; a weight of 0 trains without the term), so that
-        ``model_`` normalises target images with their own statistics. A backbone without
-        batch normalization warns.
+        over the target rows (a NaN target or ``sample_domain < 0``; with or without a
+        ``domain_loss``), so that ``model_`` normalises target images with their own
+        statistics. A backbone without batch normalization warns.
     batch_size : int, default=32
     verbose : int, default=0
         Keras progress bars when positive.
@@ -264,11 +265,13 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         X : array-like of shape (n, height, width[, channels]) or (n, n_features), or list of paths
             Training images (see :class:`PretrainedFeatureExtractor` for the accepted forms).
         y : array-like of shape (n,) or (n, n_outputs)
-            Float targets. With ``domain_loss``, NaN marks unlabeled target images
-            (:func:`skltransfer.stack_domains`); ``-1.0`` is a target like any other.
+            Float targets. NaN marks unlabeled target images
+            (:func:`skltransfer.stack_domains`): the target rows of ``domain_loss`` and
+            ``bn_statistics="target"``, left out of a fit without them; ``-1.0`` is a
+            target like any other.
         sample_domain : array-like of int of shape (n,), default=None
-            With ``domain_loss`` only: the domain of each row (``>= 0`` source, ``< 0``
-            target), overriding the NaN rule. Requested through metadata routing
+            With ``domain_loss`` or ``bn_statistics="target"`` only: the domain of each row
+            (``>= 0`` source, ``< 0`` target), overriding the NaN rule. Requested through metadata routing
             (``set_fit_request(sample_domain=True)``).
 
         Returns

@@ -195,7 +195,7 @@ def test_class_weight():
     expected = compute_class_weight("balanced", classes=np.arange(3), y=codes)[codes]
     assert_allclose(clf._task.sample_weight(codes), expected)
     task = clf.set_params(class_weight={"rare": 5.0})._make_task()
-    assert_array_equal(task.encode(y, None, len(y)), codes)
+    assert_array_equal(task.encode(y, np.arange(len(y))), codes)
     assert_allclose(task.sample_weight(codes), np.where(y == "rare", 5.0, 1.0))
     # A class of weight 0 is absent from the loss: the network learns to predict the others only.
     ignored = _clf(epochs="auto", class_weight={"bright": 0.0}).fit(X[4:], y[4:])
@@ -217,10 +217,10 @@ def test_errors_name_the_fault():
     Xnan[1, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         _clf().fit(Xnan, y)
-    with pytest.raises(ValueError, match="3 channels but the network takes 1"):
+    with pytest.raises(ValueError, match=r"3 channels.* network takes 1"):
         _clf(image_shape=(8, 8, 3), epochs=1).fit(np.zeros((4, 192)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="format must be"):
-        clf.export("model.onnx", format="onnx")
+        clf.export("model.pt", format="torchscript")
     with pytest.raises(ValueError, match="unfreeze"):
         _clf(epochs=0, fine_tune_epochs=1, unfreeze="nope").fit(X, y)
 

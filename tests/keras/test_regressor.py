@@ -150,9 +150,9 @@ def test_domain_loss_takes_nan_rows_as_target_and_minus_one_as_a_value():
 def test_errors_name_the_target_rows():
     X, y = _images(20)
     y_nan = y.copy()
-    y_nan[0] = np.nan
-    with pytest.raises(ValueError, match="Input y contains NaN"):
-        _reg().fit(X, y_nan)
+    y_nan[0] = np.nan  # one unlabeled row
+    with pytest.raises(ValueError, match=r"every row of y is unlabeled \(NaN in y, the marker"):
+        _reg().fit(X, np.full_like(y, np.nan))
     with pytest.raises(ValueError, match=r"needs at least 2 target rows \(NaN in y"):
         _reg(domain_loss="mmd").fit(X, y_nan)
     with pytest.raises(ValueError, match="requires y to be passed"):
