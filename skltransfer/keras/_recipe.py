@@ -674,11 +674,17 @@ class FineTunedCNN(KerasImageEstimator, ABC):
 
         The backbone is cut at ``layer``, frozen, and called in inference mode
         (:class:`~skltransfer.keras._layers.InferenceMode`); augmentation layers are seeded
-        by ``seed``.
+        by ``seed``. A signal or tabular network takes no image augmentation: its strong view
+        (self-training's) drops features instead, as on cached features.
         """
         frozen, self.input_shape_ = build_frozen_features(self, image_shape, self._seed)
-        augment = augmentation_layers(self.augmentation, seed)
-        strong = augmentation_layers(list(STRONG_AUGMENTATIONS), seed + 1, STRONG_AUGMENTATIONS, "strong")
+        takes_images = len(self.input_shape_) == 3
+        if self.augmentation and not takes_images:
+            kind = "1-D signals" if len(self.input_shape_) == 2 else "table rows"
+            raise ValueError(
+                f"augmentation transforms images, but base_model takes {kind} of shape "
+                f"{self.input_shape_}: set augmentation=None."
+            )
         in_inference_mode = InferenceMode(frozen.backbone, name="backbone")
 
         def through(layers):
@@ -689,6 +695,11 @@ class FineTunedCNN(KerasImageEstimator, ABC):
 
             return features
 
+        if not takes_images:
+            drop = keras.layers.Dropout(STRONG_FEATURE_DROPOUT, seed=seed + 1, name="strong_dropout")
+            return _Network(frozen, through([]), lambda x: drop(through([])(x)))
+        augment = augmentation_layers(self.augmentation, seed)
+        strong = augmentation_layers(list(STRONG_AUGMENTATIONS), seed + 1, STRONG_AUGMENTATIONS, "strong")
         return _Network(frozen, through(augment), through(strong))
 
     def _assemble(self, features, head, seed: int):

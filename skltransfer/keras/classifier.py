@@ -71,8 +71,12 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     layer : str, int or None, default=None
         Name or index of the backbone layer whose output feeds the head. None: the last
         layer with a 4-D output (the last convolutional block).
-    pooling : {"avg", "max"} or None, default="avg"
-        Global pooling of a 4-D feature map; None flattens it.
+    pooling : {"avg", "max", "cls"} or None, default="avg"
+        How the cut layer's output becomes one row: global average or max over the spatial
+        axes of a feature map (or over the tokens, or the steps of a signal); ``"cls"``
+        takes the first (class) token of a 3-D token output; None flattens it. A 2-D
+        output (a dense layer) is taken as is. See :class:`PretrainedFeatureExtractor`
+        for the backbones taken (images, tokens, 1-D signals, table rows).
     input_size : int, (height, width) or None, default=None
         Network input size; None: the network's native size (a model's own; for a model that
         accepts any size, the size of the training images).

@@ -226,6 +226,23 @@ def test_fine_tuned_classifier_on_tabular_and_signal_backbones(model, X):
     )
 
 
+@pytest.mark.parametrize(
+    "model, X, kind",
+    [
+        (_tabular_model(), np.random.RandomState(5).randn(12, 7), "table rows"),
+        (_signal_model(), np.random.RandomState(5).randn(12, 20, 2), "1-D signals"),
+    ],
+    ids=["tabular", "signal"],
+)
+def test_image_augmentation_is_refused_and_self_training_drops_features(model, X, kind):
+    y = np.r_[np.arange(8) % 2, -np.ones(4, int)]
+    params = dict(epochs=1, fine_tune_epochs=1, batch_size=4, random_state=0)
+    with pytest.raises(ValueError, match=f"augmentation transforms images, but base_model takes {kind}"):
+        FineTunedCNNClassifier(model, augmentation=["flip"], **params).fit(X, y)
+    classifier = FineTunedCNNClassifier(model, target_loss="self_training", **params).fit(X, y)
+    assert classifier.predict_proba(X).shape == (12, 2)
+
+
 # ------------------------------------------------------------------ KerasHub
 
 
