@@ -36,11 +36,22 @@ rows; the other target rows are the test set. Every method uses ``Ridge(alpha=1)
   intercept free, the strength chosen among ``logspace(-3, 3, 13)`` by the closed-form
   leave-one-out error on the labeled target rows), both from the source-only ridge.
 
+Part ``c``, the guard against negative transfer: the same diabetes splits with
+``n_labeled`` (default 20) labeled target rows, for three base regressors, ``Ridge(alpha=1)``,
+``DecisionTreeRegressor(max_depth=4)`` and ``HistGradientBoostingRegressor(max_iter=30)``
+(30 boosting iterations rather than 100 keep the two-stage boosting, hundreds of fits, within
+minutes on two cores): source only, target only, pooled, then ours with the base regressor
+without the guard (``guard=False``) and with it (the default): ``TrAdaBoostRegressor`` (for the
+histogram boosting 3 steps of 5 rounds, else the defaults) and, for the ridge,
+``TransferRidge`` (its source model the same ridge). The fit without the guard is the guarded
+estimator's own transfer fit (``estimator_``, ``coef_``), identical to a ``guard=False`` fit.
+
 The ADAPT rows need ``adapt`` (which pins TensorFlow; install it in a separate environment
 and run this script there with the repository on ``PYTHONPATH``); without it they are left
 out. Run from the repository root::
 
-    python -m benchmarks.regression [--part a|b|all] [--draws-a 50] [--draws-b 20] [--labeled 15]
+    python -m benchmarks.regression [--part a|b|c|all] [--draws-a 50] [--draws-b 20] [--labeled 15]
+    python -m benchmarks.regression --part c [--draws-c 10] [--bases ridge,tree,hgb] [--splits sex,age]
 """
 
 from __future__ import annotations
@@ -53,10 +64,12 @@ import numpy as np
 from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import mean_squared_error
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+from sklearn.tree import DecisionTreeRegressor
 
 from skltransfer import (
     DomainClassifierWeighting,
@@ -220,12 +233,100 @@ def part_b(n_draws: int, n_labeled: int) -> None:
         print()
 
 
+# --- part c: the guard against negative transfer -------------------------------------
+
+#: short name -> (label, base regressor, TrAdaBoostRegressor settings)
+GUARD_BASES = {
+    "ridge": ("Ridge(alpha=1)", Ridge(alpha=1.0), {}),
+    "tree": ("DecisionTreeRegressor(max_depth=4)", DecisionTreeRegressor(max_depth=4), {}),
+    "hgb": (
+        "HistGradientBoostingRegressor(max_iter=30)",
+        HistGradientBoostingRegressor(max_iter=30),
+        {"n_steps": 3, "n_estimators": 5},
+    ),
+}
+
+
+def _guarded_methods(base, boosting: dict, seed: int) -> dict:
+    """name -> unfitted guarded estimator of ours (its transfer fit gives the unguarded row)."""
+    methods = {"TrAdaBoostRegressor": TrAdaBoostRegressor(base, random_state=seed, **boosting)}
+    if isinstance(base, Ridge):
+        methods["TransferRidge"] = TransferRidge(clone(base))
+    return methods
+
+
+def _unguarded_predict(model, X):
+    """The transfer fit of a guarded estimator, whatever the guard kept."""
+    if isinstance(model, TransferRidge):
+        return X @ model.coef_ + model.intercept_
+    return model.estimator_.predict(X)
+
+
+def part_c(n_draws: int, n_labeled: int, bases=tuple(GUARD_BASES), splits=("sex", "age")) -> None:
+    print(
+        f"## (c) the guard: diabetes, {n_labeled} labeled target rows, {n_draws} draws: target test MSE "
+        "/ source-only MSE (mean over draws; draws better than source only)\n"
+    )
+    for by in splits:
+        Xs, ys, Xt, yt = _diabetes_split(by)
+        print(f"### split by {by}: {len(Xs)} source rows, {len(Xt)} target rows\n")
+        print("| base | source only | target only | pooled | ours | no guard | guard | guard kept |")
+        print("| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+        for base_name, base, boosting in (GUARD_BASES[name] for name in bases):
+            ratios: dict[str, list[float]] = {}
+            kept: dict[str, dict[str, int]] = {}
+            for draw in range(n_draws):
+                rng = np.random.default_rng(draw)
+                labeled = rng.permutation(len(Xt))[:n_labeled]
+                test = np.setdiff1d(np.arange(len(Xt)), labeled)
+                Xl, yl = Xt[labeled], yt[labeled]
+                X, y, domain = stack_domains(Xs, ys, Xl, yl, return_sample_domain=True)
+
+                def mse(prediction, truth=yt[test]):
+                    return mean_squared_error(truth, prediction)
+
+                source = mse(clone(base).fit(Xs, ys).predict(Xt[test]))
+                plain = {
+                    "source only": source,
+                    "target only": mse(clone(base).fit(Xl, yl).predict(Xt[test])),
+                    "pooled": mse(clone(base).fit(np.r_[Xs, Xl], np.r_[ys, yl]).predict(Xt[test])),
+                }
+                for label, value in plain.items():
+                    ratios.setdefault(label, []).append(value / source)
+                for label, model in _guarded_methods(base, boosting, draw).items():
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        model.fit(X, y, sample_domain=domain)
+                    ratios.setdefault(f"{label} off", []).append(
+                        mse(_unguarded_predict(model, Xt[test])) / source
+                    )
+                    ratios.setdefault(f"{label} on", []).append(mse(model.predict(Xt[test])) / source)
+                    counts = kept.setdefault(label, {})
+                    counts[model.selected_] = counts.get(model.selected_, 0) + 1
+
+            def cell(label, ratios=ratios):
+                values = np.array(ratios[label])
+                return f"{values.mean():.3f} ({int(np.sum(values < 1.0))}/{n_draws})"
+
+            for label in kept:
+                choices = ", ".join(f"{name} {count}" for name, count in sorted(kept[label].items()))
+                print(
+                    f"| {base_name} | {cell('source only')} | {cell('target only')} | {cell('pooled')} "
+                    f"| `{label}` | {cell(label + ' off')} | {cell(label + ' on')} | {choices} |",
+                    flush=True,
+                )
+        print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["a", "b", "all"], default="all")
+    parser.add_argument("--part", choices=["a", "b", "c", "all"], default="all")
     parser.add_argument("--draws-a", type=int, default=50)
     parser.add_argument("--draws-b", type=int, default=20)
-    parser.add_argument("--labeled", type=int, default=15)
+    parser.add_argument("--draws-c", type=int, default=10)
+    parser.add_argument("--bases", default=",".join(GUARD_BASES), help="part c: some of ridge,tree,hgb")
+    parser.add_argument("--splits", default="sex,age", help="part c: comma-separated sex,age")
+    parser.add_argument("--labeled", type=int, default=None, help="15 for part b, 20 for part c")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
     if args.part in ("a", "all"):
@@ -233,7 +334,9 @@ def main() -> None:
     if args.part in ("b", "all"):
         if adapt_instance is None:
             print("(adapt is not installed: the ADAPT rows are left out)\n")
-        part_b(args.draws_b, args.labeled)
+        part_b(args.draws_b, args.labeled or 15)
+    if args.part in ("c", "all"):
+        part_c(args.draws_c, args.labeled or 20, args.bases.split(","), args.splits.split(","))
 
 
 if __name__ == "__main__":

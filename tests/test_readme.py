@@ -93,6 +93,6 @@ def test_tensorflow_is_the_extra_the_readme_names():
     extras = project["optional-dependencies"]
     assert not any(d.startswith("tensorflow") for d in project["dependencies"])
     assert [d for d in extras["keras"] if d.startswith("tensorflow")]
-    assert extras["test"] == ["skltransfer[keras,core-test]"]
+    assert extras["test"] == ["skltransfer[keras,core-test,onnx]"]
     assert not any(d.startswith("tensorflow") for d in extras["core-test"])
     assert 'pip install "skltransfer[keras]"' in README.read_text()

@@ -315,6 +315,7 @@ def deep_adaptation_estimators(n_classes, image_shape, losses=("mmd",), random_s
             unfreeze=1.0,
             domain_loss=loss,
             domain_loss_weight=weight,
+            target_loss=None,
             random_state=random_state,
         )
         if weight == 0.0:

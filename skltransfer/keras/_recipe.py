@@ -196,6 +196,8 @@ class FineTunedCNN(KerasImageEstimator, ABC):
 
     #: The loss on the target rows' class probabilities: a parameter of the classifier only.
     target_loss = None
+    #: What ``target_loss="auto"`` becomes in a fit with target rows.
+    AUTO_TARGET_LOSS: ClassVar[str | None] = None
 
     @abstractmethod
     def _make_task(self) -> Task:
@@ -336,19 +338,19 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         shuffle_rng = np.random.RandomState(derive_seed(fitting.rng))
         domain_layer = target_layer = None
         if fitting.rows.target is not None:
-            if self.domain_loss is not None:
+            if self.domain_loss_ is not None:
                 domain_layer = domain_loss_layer(
-                    self.domain_loss,
-                    weight=AUTO_WEIGHTS[self.domain_loss]
+                    self.domain_loss_,
+                    weight=AUTO_WEIGHTS[self.domain_loss_]
                     if self.domain_loss_weight == "auto"
                     else self.domain_loss_weight,
                     discriminator_units=self.discriminator_units,
                     seed=derive_seed(fitting.rng),
                 )
-            if self.target_loss is not None:
+            if self.target_loss_ is not None:
                 target_layer = target_loss_layer(
-                    self.target_loss,
-                    weight=AUTO_TARGET_WEIGHTS[self.target_loss]
+                    self.target_loss_,
+                    weight=AUTO_TARGET_WEIGHTS[self.target_loss_]
                     if self.target_loss_weight == "auto"
                     else self.target_loss_weight,
                 )
@@ -492,7 +494,12 @@ class FineTunedCNN(KerasImageEstimator, ABC):
                 f"{self._name} has no class probabilities to condition domain_loss='cdan' on; "
                 "use domain_loss='mmd', 'coral' or 'adversarial'."
             )
-        losses = self.domain_loss is not None or self.target_loss is not None
+        marker = self._task.unlabeled_marker
+        unlabeled = self._task.unlabeled(y, n_images)
+        self._resolve_objectives(
+            int(unlabeled.sum()) if sample_domain is None else int(np.sum(np.asarray(sample_domain) < 0))
+        )
+        losses = self.domain_loss_ is not None or self.target_loss_ is not None
         if not losses and sample_domain is not None and self.bn_statistics == "source":
             raise ValueError(
                 "sample_domain marks target rows for a domain loss, but domain_loss is None, "
@@ -500,8 +507,6 @@ class FineTunedCNN(KerasImageEstimator, ABC):
                 "domain_loss_weight=0 for training without its term), target_loss or "
                 "bn_statistics='target'."
             )
-        marker = self._task.unlabeled_marker
-        unlabeled = self._task.unlabeled(y, n_images)
         if unlabeled.all():
             raise ValueError(
                 f"{self._name}: every row of y is unlabeled ({marker}, the marker of unlabeled "
@@ -519,10 +524,10 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         labeled, target = np.flatnonzero(domains.labeled), np.flatnonzero(domains.target)
         if len(target) < 2:
             objective = (
-                f"domain_loss={self.domain_loss!r}"
-                if self.domain_loss
-                else f"target_loss={self.target_loss!r}"
-                if self.target_loss
+                f"domain_loss={self.domain_loss_!r}"
+                if self.domain_loss_
+                else f"target_loss={self.target_loss_!r}"
+                if self.target_loss_
                 else "bn_statistics='target'"
             )
             raise ValueError(
@@ -530,6 +535,13 @@ class FineTunedCNN(KerasImageEstimator, ABC):
                 f"got {len(target)}."
             )
         return labeled, target
+
+    def _resolve_objectives(self, n_target: int) -> None:
+        """Set ``domain_loss_`` and ``target_loss_``; "auto" adapts when the fit has 2+ target rows."""
+        self.domain_loss_ = self.domain_loss
+        self.target_loss_ = self.target_loss
+        if self.target_loss == "auto":
+            self.target_loss_ = self.AUTO_TARGET_LOSS if n_target >= 2 else None
 
     def _resolve_domains(self, y, sample_domain, n_samples: int):
         """The source, target and labeled rows, by the task's rule for ``y``."""

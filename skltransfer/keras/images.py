@@ -315,8 +315,9 @@ def as_images(
         if missing:
             raise ValueError(f"{len(missing)} image file(s) not found, e.g. {os.fspath(missing[0])!r}.")
         return Images(paths=paths)
-    ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
-    if ndim >= 1 and len(X) == 0:
+    shape = X.shape if hasattr(X, "shape") else np.asarray(X).shape
+    ndim = len(shape)
+    if ndim >= 1 and shape[0] == 0:
         raise ValueError("X is empty (0 samples): pass at least one image, signal or row.")
     if ndim == 2:
         flattened = image_shape is not None or sample_ndim == 3

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.metrics import classification_report, roc_auc_score
+from sklearn.base import is_classifier, is_regressor
+from sklearn.metrics import (
+    classification_report,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from .._domains import resolve_domains
@@ -38,7 +46,33 @@ def _roc_auc(estimator, X_target, y_target) -> float | None:
     return float(roc_auc_score(y_target, scores, multi_class="ovr", labels=classes))
 
 
-def _format(report: dict, text: str, digits: int) -> str:
+def _guarded(estimator):
+    """The estimator, or a pipeline's final step, when it has the transfer guard (``guard``)."""
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    return final if hasattr(final, "baseline_scores_") else None
+
+
+def _guard_lines(guarded, digits: int) -> list[str]:
+    """The guard's part of the text report: what it kept and every compared fit's scores."""
+    if guarded.baseline_scores_ is None:
+        why = "off" if not guarded.guard else "nothing compared (too few labeled target rows)"
+        return ["", f"Guard: {why}; the transfer fit predicts"]
+    score = "accuracy" if is_classifier(guarded) else "minus the squared error"
+    lines = [
+        "",
+        f"Guard: kept {guarded.selected_!r} (cross-validated {score} on the labeled target rows of the fit; "
+        "gain: against the transfer fit, row by row)",
+    ]
+    width = max(len(name) for name in guarded.baseline_scores_)
+    for name, entry in guarded.baseline_scores_.items():
+        lines.append(
+            f"  {name:<{width}}  {entry['mean']:.{digits}f} +/- {entry['std_error']:.{digits}f}  "
+            f"gain {entry['gain']:+.{digits}f} +/- {entry['gain_std_error']:.{digits}f}"
+        )
+    return lines
+
+
+def _format(report: dict, text: str, digits: int, guarded) -> str:
     def value(v):
         return "n/a" if v is None else f"{v:.{digits}f}"
 
@@ -48,10 +82,15 @@ def _format(report: dict, text: str, digits: int) -> str:
         "",
         text.rstrip(),
         "",
-        f"ROC-AUC (macro, one-vs-rest): {value(report['roc_auc'])}",
-        f"MMD^2 source vs target ({report['mmd_kernel']}): before alignment {value(report['mmd_before'])}, "
-        f"after alignment {value(report['mmd_after'])}",
     ]
+    if "roc_auc" in report:
+        lines.append(f"ROC-AUC (macro, one-vs-rest): {value(report['roc_auc'])}")
+    lines.append(
+        f"MMD^2 source vs target ({report['mmd_kernel']}): before alignment {value(report['mmd_before'])}, "
+        f"after alignment {value(report['mmd_after'])}"
+    )
+    if guarded is not None:
+        lines.extend(_guard_lines(guarded, digits))
     return "\n".join(lines) + "\n"
 
 
@@ -67,17 +106,22 @@ def transfer_report(
     digits: int = 3,
     output_dict: bool = False,
 ) -> str | dict:
-    """Report a fitted domain adaptation model: target scores and the domain gap.
+    """Report a fitted domain adaptation model: target scores, the domain gap and the guard.
 
-    Classification scores on the *labeled target rows* (accuracy; precision, recall and F1
-    per class and macro-averaged, as :func:`sklearn.metrics.classification_report`;
-    macro one-vs-rest ROC-AUC), and the squared maximum mean discrepancy between the source
-    and the target rows before the model (on ``X``) and after the pipeline's alignment step
-    (the output of the transformers before the final step, each row mapped by its domain).
+    Scores on the *labeled target rows*: for a classifier accuracy, precision, recall and F1
+    per class and macro-averaged, as :func:`sklearn.metrics.classification_report`, and
+    macro one-vs-rest ROC-AUC; for a regressor the mean squared and absolute errors and
+    R². Then the squared maximum mean discrepancy between the source and the target rows
+    before the model (on ``X``) and after the pipeline's alignment step (the output of the
+    transformers before the final step, each row mapped by its domain). For an estimator
+    with the guard against negative transfer (``guard``: ``TrAdaBoostClassifier``,
+    ``TrAdaBoostRegressor``, ``TransferRidge``, alone or as a pipeline's final step), the
+    fit it kept (``selected_``) and the cross-validated scores of every fit it compared
+    (``baseline_scores_``).
 
     Parameters
     ----------
-    estimator : fitted classifier
+    estimator : fitted classifier or regressor
         Usually a ``make_da_pipeline``; for other estimators ``mmd_after`` is None.
     X : array-like of shape (n_samples, n_features)
         Source and target rows.
@@ -103,10 +147,13 @@ def transfer_report(
     Returns
     -------
     report : str or dict
-        The dict holds ``classification_report``'s entries (per class, ``accuracy``,
-        ``macro avg``, ``weighted avg``) and ``roc_auc``, ``mmd_before``, ``mmd_after``,
-        ``mmd_kernel``, ``n_source``, ``n_target``, ``n_target_labeled``. Values that are
-        undefined (ROC-AUC with one class present) are None, never NaN.
+        The dict holds, for a classifier, ``classification_report``'s entries (per class,
+        ``accuracy``, ``macro avg``, ``weighted avg``) and ``roc_auc``; for a regressor
+        ``mse``, ``mae`` and ``r2``; and ``mmd_before``, ``mmd_after``, ``mmd_kernel``,
+        ``n_source``, ``n_target``, ``n_target_labeled``. With the guard, also
+        ``guard_selected`` (the estimator's ``selected_``) and ``guard_scores`` (its
+        ``baseline_scores_``, None when nothing was compared). Values that are undefined
+        (ROC-AUC with one class present) are None, never NaN.
 
     Raises
     ------
@@ -148,15 +195,28 @@ def transfer_report(
         )
     X_scored, y_scored = _safe_indexing(X, scored), np.asarray(y)[scored]
     y_pred = estimator.predict(X_scored)
-    report = classification_report(
-        y_scored, y_pred, target_names=target_names, output_dict=True, zero_division=0
-    )
-    text = classification_report(y_scored, y_pred, target_names=target_names, digits=digits, zero_division=0)
+    if is_regressor(estimator):
+        report = {
+            "mse": float(mean_squared_error(y_scored, y_pred)),
+            "mae": float(mean_absolute_error(y_scored, y_pred)),
+            "r2": float(r2_score(y_scored, y_pred)) if scored.shape[0] > 1 else None,
+        }
+        text = "  ".join(
+            f"{label} {'n/a' if report[key] is None else format(report[key], f'.{digits}f')}"
+            for key, label in (("mse", "MSE"), ("mae", "MAE"), ("r2", "R^2"))
+        )
+    else:
+        report = classification_report(
+            y_scored, y_pred, target_names=target_names, output_dict=True, zero_division=0
+        )
+        text = classification_report(
+            y_scored, y_pred, target_names=target_names, digits=digits, zero_division=0
+        )
+        report["roc_auc"] = _roc_auc(estimator, X_scored, y_scored)
     source, target = np.flatnonzero(domains.source), np.flatnonzero(domains.target)
     features = transform_by_domain(estimator, X, source)
     kernel_name = kernel if isinstance(kernel, str) else getattr(kernel, "__name__", "callable")
     report.update(
-        roc_auc=_roc_auc(estimator, X_scored, y_scored),
         mmd_before=maximum_mean_discrepancy(X[source], X[target], kernel, gamma),
         mmd_after=None
         if features is X
@@ -166,4 +226,7 @@ def transfer_report(
         n_target=int(target.shape[0]),
         n_target_labeled=int(scored.shape[0]),
     )
-    return report if output_dict else _format(report, text, digits)
+    guarded = _guarded(estimator)
+    if guarded is not None:
+        report.update(guard_selected=guarded.selected_, guard_scores=guarded.baseline_scores_)
+    return report if output_dict else _format(report, text, digits, guarded)

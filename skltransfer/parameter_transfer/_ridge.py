@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import RidgeCV
 
 from ..reweighting._tradaboost import LabeledTargetMixin
+from ..utils._guard import TransferGuardMixin
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
 
 __all__ = ["TransferRidge"]
@@ -16,7 +17,7 @@ __all__ = ["TransferRidge"]
 _ALPHAS = np.logspace(-3, 3, 13)
 
 
-class TransferRidge(LabeledTargetMixin, RegressorMixin, BaseEstimator):
+class TransferRidge(TransferGuardMixin, LabeledTargetMixin, RegressorMixin, BaseEstimator):
     """Ridge regression on the labeled target rows, pulled towards the source model's coefficients.
 
     A linear model ``source_estimator`` is fitted on the labeled source rows, giving
@@ -37,7 +38,12 @@ class TransferRidge(LabeledTargetMixin, RegressorMixin, BaseEstimator):
     unreliable: on scikit-learn's diabetes data (9 features) with 10 labeled target rows, 2
     of 40 draws chose ``alpha = 0.001`` and ended 10 to 20 times worse than the source model,
     while with 20 rows it beat the source model in 36 of 40 draws
-    (``benchmarks/results/regression.md``). Give more rows, or a single ``alpha``.
+    (``benchmarks/results/regression.md``). Give more rows, or a single ``alpha``. The guard
+    (``guard=True``, the default) compares the pulled ridge with
+    ``source_estimator`` fitted on the source rows only, on the labeled target rows only and
+    on both pooled, by cross-validation over the labeled target rows, and keeps the pulled
+    ridge unless one of them beats it by more than one standard error of the squared error
+    difference (Notes).
 
     The labeled target rows are given by ``sample_domain`` (``< 0``); rows whose label is
     unknown (NaN) are ignored. Scale the features first (e.g. ``StandardScaler``): one
@@ -53,20 +59,36 @@ class TransferRidge(LabeledTargetMixin, RegressorMixin, BaseEstimator):
         ``numpy.logspace(-3, 3, 13)``.
     fit_intercept : bool, default=True
         Fit an unpenalised target intercept on top of the source one.
+    guard : bool, default=True
+        Compare the pulled ridge with the plain fits of ``source_estimator`` (source only,
+        target only, pooled) by cross-validation over the labeled target rows and keep the
+        best by the rule of the Notes; ``False`` keeps the pulled ridge without comparing.
 
     Attributes
     ----------
     source_estimator_ : regressor
         The fitted clone of ``source_estimator``.
     coef_ : ndarray of shape (n_features_in_,)
-        The target coefficients ``w``.
+        The target coefficients ``w`` of the pulled ridge (also when the guard did not keep
+        it).
     intercept_ : float
-        The target intercept ``b``.
+        The target intercept ``b`` of the pulled ridge.
     alpha_ : float
         The chosen strength.
     best_score_ : float
         Minus the leave-one-out mean squared error of the chosen strength on the labeled
         target rows.
+    selected_ : {"transfer", "source only", "target only", "pooled"}
+        The fit used for prediction: the pulled ridge (``"transfer"``) or the plain fit the
+        guard kept instead.
+    baseline_scores_ : dict or None
+        Each compared fit's cross-validated score on the labeled target rows (minus the
+        squared error, averaged over the rows), by name: ``{"mean", "std_error", "gain",
+        "gain_std_error"}`` (``gain``: mean score difference with the pulled ridge on the
+        same rows). None when the guard is off or the labeled target rows are too few.
+    baseline_estimator_ : regressor or None
+        The plain fit used for prediction, fitted on all its rows; None when the pulled
+        ridge is kept.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -75,6 +97,18 @@ class TransferRidge(LabeledTargetMixin, RegressorMixin, BaseEstimator):
     See Also
     --------
     TrAdaBoostRegressor : Instance transfer for regression by boosting.
+
+    Notes
+    -----
+    The guard's rule, as in :class:`TrAdaBoostClassifier`: (at most) 5 shuffled folds of the
+    labeled target rows, all source rows in every training fold; each fit (the pulled ridge
+    with ``guard=False``; ``source_estimator`` on the source rows, on the training fold's
+    target rows, on both) predicts every labeled target row from the fold that leaves it
+    out. A fit's gain is the pulled ridge's mean squared error minus its own, on the same
+    rows, and its standard error that of the per-row differences. The pulled ridge is kept
+    unless a gain exceeds its standard error; then the fit of largest such gain is refitted
+    on all its rows, predicts, and a ``UserWarning`` says so. With too few labeled target
+    rows for two folds of which each leaves 2 for training, nothing is compared.
 
     References
     ----------
@@ -90,20 +124,22 @@ class TransferRidge(LabeledTargetMixin, RegressorMixin, BaseEstimator):
     >>> Xt = rng.normal(size=(8, 3)); yt = Xt @ [1.0, 2.0, 0.5] + 1.0
     >>> X, y, domain = stack_domains(Xs, ys, Xt, yt, return_sample_domain=True)
     >>> reg = TransferRidge().fit(X, y, sample_domain=domain)
-    >>> reg.coef_.round(1).tolist(), round(reg.intercept_, 1)
-    ([1.0, 2.0, 0.5], 1.0)
+    >>> reg.coef_.round(1).tolist(), round(reg.intercept_, 1), reg.selected_
+    ([1.0, 2.0, 0.5], 1.0, 'transfer')
     """
 
     _parameter_constraints: ClassVar[dict] = {
         "source_estimator": [HasMethods(["fit", "predict"]), None],
         "alphas": ["array-like", None],
         "fit_intercept": ["boolean"],
+        "guard": ["boolean"],
     }
 
-    def __init__(self, source_estimator=None, *, alphas=None, fit_intercept=True):
+    def __init__(self, source_estimator=None, *, alphas=None, fit_intercept=True, guard=True):
         self.source_estimator = source_estimator
         self.alphas = alphas
         self.fit_intercept = fit_intercept
+        self.guard = guard
 
     # leave-one-out needs two labeled target rows
     _min_labeled_target = 2
@@ -133,15 +169,30 @@ class TransferRidge(LabeledTargetMixin, RegressorMixin, BaseEstimator):
         ValueError
             When fewer than 2 target rows are labeled, when ``alphas`` holds a value that is
             not positive, or when the source estimator has no 1-D ``coef_``.
+
+        Warns
+        -----
+        UserWarning
+            When the guard keeps a plain fit instead of the pulled ridge.
         """
         X, y, rows, is_target = self._labeled_rows(X, y, sample_domain)
-        y = y.astype(np.float64)
-        source, target = rows[~is_target], rows[is_target]
+        return self._fit_guarded(X, y.astype(np.float64), rows, is_target)
+
+    def _alphas(self) -> np.ndarray:
         alphas = _ALPHAS if self.alphas is None else np.atleast_1d(np.asarray(self.alphas, dtype=float))
         if alphas.ndim != 1 or alphas.size == 0 or not np.all(alphas > 0):
             raise ValueError(f"alphas must be a non-empty 1-D list of positive floats, got {self.alphas!r}.")
-        source_estimator = RidgeCV(alphas=alphas) if self.source_estimator is None else self.source_estimator
-        self.source_estimator_ = clone(source_estimator).fit(X[source], y[source])
+        return alphas
+
+    def _guard_baseline(self):
+        if self.source_estimator is None:
+            return RidgeCV(alphas=self._alphas())
+        return clone(self.source_estimator)
+
+    def _fit_transfer(self, X, y, rows, is_target) -> None:
+        source, target = rows[~is_target], rows[is_target]
+        alphas = self._alphas()
+        self.source_estimator_ = clone(self._guard_baseline()).fit(X[source], y[source])
         coef = np.asarray(getattr(self.source_estimator_, "coef_", np.empty(0)), dtype=float)
         if coef.shape != (X.shape[1],):
             raise ValueError(
@@ -155,10 +206,9 @@ class TransferRidge(LabeledTargetMixin, RegressorMixin, BaseEstimator):
         self.intercept_ = intercept + float(pull.intercept_)
         self.alpha_ = float(pull.alpha_)
         self.best_score_ = float(pull.best_score_)
-        return self
 
     def predict(self, X):
-        """Predict with the target model, ``X @ coef_ + intercept_``.
+        """Predict with the fit the guard kept: by default the pulled ridge, ``X @ coef_ + intercept_``.
 
         Parameters
         ----------
@@ -170,4 +220,6 @@ class TransferRidge(LabeledTargetMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if self.baseline_estimator_ is not None:
+            return self.baseline_estimator_.predict(X)
         return X @ self.coef_ + self.intercept_

@@ -13,6 +13,7 @@ from sklearn.model_selection import check_cv, cross_validate
 from sklearn.tree import DecisionTreeRegressor
 from sklearn.utils import check_random_state
 
+from ..utils._guard import TransferGuardMixin
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -107,7 +108,12 @@ def _source_factor(weights_source, errors_source, goal: float) -> float:
 
 
 class TrAdaBoostRegressor(
-    LearnsFromTargetMixin, LabeledTargetMixin, RegressorMixin, MetaEstimatorMixin, BaseEstimator
+    TransferGuardMixin,
+    LearnsFromTargetMixin,
+    LabeledTargetMixin,
+    RegressorMixin,
+    MetaEstimatorMixin,
+    BaseEstimator,
 ):
     """Two-stage TrAdaBoost.R2: regression with many source rows and a few labeled target rows.
 
@@ -145,6 +151,13 @@ class TrAdaBoostRegressor(
     AdaBoost.R2' model, as in the paper (ADAPT cross-validates the base estimator alone),
     which costs ``n_steps * (cv * n_estimators + 1) + n_estimators`` fits.
 
+    The inner cross-validation chooses how much to trust the source among the steps, all of
+    them boosted. The guard (``guard=True``, the default) also compares the two-stage fit
+    with ``estimator`` fitted on the source rows only, on the labeled target rows only and on
+    both pooled, by an outer cross-validation over the labeled target rows, and keeps the
+    two-stage fit unless one of them beats it by more than one standard error of the squared
+    error difference (Notes). It multiplies the cost by about ``n_folds + 1``.
+
     Parameters
     ----------
     estimator : regressor, default=None
@@ -163,11 +176,27 @@ class TrAdaBoostRegressor(
         AdaBoost.R2's loss of the adjusted errors, in both stages.
     random_state : int, RandomState instance or None, default=None
         Seeds the estimators and AdaBoost.R2's weighted resampling.
+    guard : bool, default=True
+        Compare the two-stage fit with the plain fits of ``estimator`` (source only, target
+        only, pooled) by cross-validation over the labeled target rows and keep the best by
+        the rule of the Notes; ``False`` keeps the two-stage fit without comparing.
 
     Attributes
     ----------
     estimator_ : AdaBoostRegressor
-        The chosen step's AdaBoost.R2' model, fitted on all labeled rows.
+        The chosen step's AdaBoost.R2' model, fitted on all labeled rows (the two-stage fit,
+        also when the guard did not keep it).
+    selected_ : {"transfer", "source only", "target only", "pooled"}
+        The fit used for prediction: the two-stage fit (``"transfer"``) or the plain fit the
+        guard kept instead.
+    baseline_scores_ : dict or None
+        Each compared fit's cross-validated score on the labeled target rows (minus the
+        squared error, averaged over the rows), by name: ``{"mean", "std_error", "gain",
+        "gain_std_error"}`` (``gain``: mean score difference with the two-stage fit on the
+        same rows). None when the guard is off or the labeled target rows are too few.
+    baseline_estimator_ : regressor or None
+        The plain fit used for prediction, fitted on all its rows; None when the two-stage
+        fit is kept.
     best_step_ : int
         Index (from 0) of the chosen step.
     step_errors_ : ndarray of shape (n_steps,)
@@ -187,6 +216,18 @@ class TrAdaBoostRegressor(
     TrAdaBoostClassifier : TrAdaBoost for classification.
     TransferRidge : A ridge regression pulled towards the source model.
 
+    Notes
+    -----
+    The guard's rule, as in :class:`TrAdaBoostClassifier`: (at most) 5 shuffled folds of the
+    labeled target rows, all source rows in every training fold; each fit (the two-stage
+    fit with ``guard=False``; ``estimator`` on the source rows, on the training fold's target
+    rows, on both) predicts every labeled target row from the fold that leaves it out. A
+    fit's gain is the two-stage fit's mean squared error minus its own, on the same rows,
+    and its standard error that of the per-row differences. The two-stage fit is kept
+    unless a gain exceeds its standard error; then the fit of largest such gain is refitted
+    on all its rows, predicts, and a ``UserWarning`` says so. With too few labeled target
+    rows for two folds of which each leaves 2 for training, nothing is compared.
+
     References
     ----------
     .. [1] D. Pardoe and P. Stone, "Boosting for Regression Transfer", ICML 2010.
@@ -204,6 +245,8 @@ class TrAdaBoostRegressor(
     >>> reg = TrAdaBoostRegressor(Ridge(), n_steps=4, n_estimators=3, random_state=0)
     >>> reg.fit(X, y, sample_domain=domain).step_errors_.shape
     (4,)
+    >>> reg.selected_
+    'transfer'
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -213,10 +256,19 @@ class TrAdaBoostRegressor(
         "cv": ["cv_object"],
         "loss": [StrOptions({"linear", "square", "exponential"})],
         "random_state": ["random_state"],
+        "guard": ["boolean"],
     }
 
     def __init__(
-        self, estimator=None, *, n_steps=10, n_estimators=10, cv=5, loss="linear", random_state=None
+        self,
+        estimator=None,
+        *,
+        n_steps=10,
+        n_estimators=10,
+        cv=5,
+        loss="linear",
+        random_state=None,
+        guard=True,
     ):
         self.estimator = estimator
         self.n_steps = n_steps
@@ -224,12 +276,16 @@ class TrAdaBoostRegressor(
         self.cv = cv
         self.loss = loss
         self.random_state = random_state
+        self.guard = guard
 
     # the inner cross-validation needs two labeled target rows
     _min_labeled_target = 2
 
     def _default_estimator(self):
         return DecisionTreeRegressor(max_depth=3)
+
+    def _guard_baseline(self):
+        return self._make_estimator(check_random_state(self.random_state))
 
     _regression = True
 
@@ -276,9 +332,16 @@ class TrAdaBoostRegressor(
         ------
         ValueError
             When fewer than 2 target rows are labeled (the inner cross-validation needs 2).
+
+        Warns
+        -----
+        UserWarning
+            When the guard keeps a plain fit instead of the two-stage one.
         """
         X, y, rows, target = self._labeled_rows(X, y, sample_domain)
-        y = y.astype(np.float64)
+        return self._fit_guarded(X, y.astype(np.float64), rows, target)
+
+    def _fit_transfer(self, X, y, rows, target) -> None:
         n_target = int(target.sum())
         # Source rows first: AdaBoost.R2' freezes the weights of the first n_source rows.
         order = np.concatenate([rows[~target], rows[target]])
@@ -326,10 +389,11 @@ class TrAdaBoostRegressor(
         self.estimator_ = best.fit(X_fit, y_fit, sample_weight=history[self.best_step_])
         self.weights_ = np.zeros(X.shape[0])
         self.weights_[order] = history[self.best_step_]
-        return self
 
     def predict(self, X):
-        """Prediction of the chosen step's model (the weighted median of its rounds).
+        """Predict with the fit the guard kept, by default the chosen step's model.
+
+        The chosen step's model predicts the weighted median of its rounds.
 
         Parameters
         ----------
@@ -341,4 +405,5 @@ class TrAdaBoostRegressor(
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return self.estimator_.predict(X)
+        model = self.estimator_ if self.baseline_estimator_ is None else self.baseline_estimator_
+        return model.predict(X)

@@ -41,7 +41,7 @@ def test_unlabeled_rows_are_no_class_of_a_classifier_without_domain_loss():
     Xs, ys = _images()
     Xt = np.random.RandomState(1).rand(30, 64)  # more unlabeled rows than any class
     X, y = stack_domains(Xs, ys, Xt)
-    clf = _fitted(FineTunedCNNClassifier, _base(), X, y)
+    clf = _fitted(FineTunedCNNClassifier, _base(), X, y, domain_loss=None, target_loss=None)
     assert_array_equal(clf.classes_, [0, 1])
     assert -1 not in clf.predict(Xt)
     assert not get_domain_tags(clf).learns_from_unlabeled
@@ -54,6 +54,24 @@ def test_unlabeled_rows_are_no_class_of_a_classifier_without_domain_loss():
     assert_array_equal(_fitted(FineTunedCNNClassifier, _base(), X, strings).classes_, ["bright", "dark"])
     with pytest.raises(ValueError, match=r"every row of y is unlabeled \(y == -1, the marker"):
         _fitted(FineTunedCNNClassifier, _base(), Xt, np.full(len(Xt), -1))
+
+
+def test_auto_objectives_adapt_to_the_target_rows_given_and_only_then():
+    Xs, ys = _images()
+    Xt = np.random.RandomState(1).rand(30, 64)
+    X, y = stack_domains(Xs, ys, Xt)
+    base = _base()
+    adapted = _fitted(FineTunedCNNClassifier, base, X, y, epochs=2)
+    assert (adapted.domain_loss_, adapted.target_loss_) == (None, "im")
+    assert get_domain_tags(FineTunedCNNClassifier()).learns_from_unlabeled
+    explicit = _fitted(FineTunedCNNClassifier, base, X, y, epochs=2, target_loss="im")
+    assert_array_equal(adapted.predict_proba(Xt), explicit.predict_proba(Xt))
+    plain = _fitted(FineTunedCNNClassifier, base, Xs, ys)
+    assert (plain.domain_loss_, plain.target_loss_) == (None, None)
+    none = _fitted(FineTunedCNNClassifier, base, Xs, ys, domain_loss=None, target_loss=None)
+    assert_array_equal(plain.predict_proba(Xt), none.predict_proba(Xt))
+    one_target_row = _fitted(FineTunedCNNClassifier, base, np.r_[Xs, Xt[:1]], np.r_[ys, -1])
+    assert (one_target_row.domain_loss_, one_target_row.target_loss_) == (None, None)
 
 
 def test_nan_targets_are_unlabeled_rows_of_a_regressor_without_domain_loss():
