@@ -67,13 +67,24 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 EMBEDDING = "embedding"
 
 # (name, kind, keyword arguments, non-default parameters as shown in the table)
+NO_TARGET_LOSS = '`target_loss=None` (default "auto": "im" when the fit has target rows)'
 DEEP_METHODS = [
     ("source only (defaults)", "cnn", {}, ""),
     ("source only, whole backbone fine-tuned", "cnn", {"unfreeze": 1.0}, "`unfreeze=1.0` (default 0.2)"),
-    ('DAN (`domain_loss="mmd"`)', "cnn", {"domain_loss": "mmd"}, ""),
-    ('Deep CORAL (`domain_loss="coral"`)', "cnn", {"domain_loss": "coral"}, ""),
-    ('DANN (`domain_loss="adversarial"`)', "cnn", {"domain_loss": "adversarial"}, ""),
-    ('CDAN+E (`domain_loss="cdan"`)', "cnn", {"domain_loss": "cdan"}, ""),
+    ('DAN (`domain_loss="mmd"`)', "cnn", {"domain_loss": "mmd", "target_loss": None}, NO_TARGET_LOSS),
+    (
+        'Deep CORAL (`domain_loss="coral"`)',
+        "cnn",
+        {"domain_loss": "coral", "target_loss": None},
+        NO_TARGET_LOSS,
+    ),
+    (
+        'DANN (`domain_loss="adversarial"`)',
+        "cnn",
+        {"domain_loss": "adversarial", "target_loss": None},
+        NO_TARGET_LOSS,
+    ),
+    ('CDAN+E (`domain_loss="cdan"`)', "cnn", {"domain_loss": "cdan", "target_loss": None}, NO_TARGET_LOSS),
     ('MCC (`target_loss="mcc"`)', "cnn", {"target_loss": "mcc"}, ""),
     ('IM (`target_loss="im"`)', "cnn", {"target_loss": "im"}, ""),
     (
