@@ -48,9 +48,9 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = [
     "_build",
-    "auto_examples/*.ipynb",
-    "auto_examples/*.py",
-    "auto_examples/*.zip",
+    "auto_examples/**.ipynb",
+    "auto_examples/**.py",
+    "auto_examples/**.zip",
     "api/generated/backreferences",
 ]
 templates_path = ["_templates"]
@@ -137,13 +137,11 @@ _EXTERNAL = [
 ]
 nitpick_ignore_regex = [
     (r"py:.*", rf"({'|'.join(map(re.escape, _EXTERNAL))})(\..+)?"),
-    # scikit-learn's names without their module, in the docstrings
-    (r"py:.*", r"RidgeCV"),
-    # private modules and their names, which have no page (the library's docstrings should
-    # name them as literals)
-    (r"py:.*", r"skltransfer(\.\w+)*\._\w+(\..+)?|skltransfer\.keras\.source_free"),
+    # (no entry for skltransfer's private modules and names: they have no page, so the
+    # docstrings name them as ``literals``, and a link to one fails the build)
     # the docstrings of the methods scikit-learn's mixins give every estimator
-    # (set_fit_request, set_output) link to its user guide and glossary
+    # (set_fit_request, set_output) link to its user guide, glossary and gallery (the
+    # "miscellaneous" section is scikit-learn's, not ours)
     (r"std:ref", r"metadata_routing|df_output_transform|sphx_glr_auto_examples_miscellaneous_.*"),
     (r"std:term", r"meta-estimator"),
 ]
@@ -184,6 +182,14 @@ sphinx_gallery_conf = {
     # only plot_*.py run at build time; the command-line scripts need data, weights or arguments
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"^(?!plot_)\w+\.py$",
+    # one section per subfolder of examples/, each with its GALLERY_HEADER.rst
+    "subsection_order": [
+        "../examples/alignment",
+        "../examples/reweighting",
+        "../examples/label_shift",
+        "../examples/keras",
+        "../examples/model_selection",
+    ],
     "within_subsection_order": "FileNameSortKey",
     "remove_config_comments": True,
     "show_memory": False,

@@ -36,7 +36,7 @@ def _estimator_has(attr):
 
 
 def _labeled_rows(y, estimator) -> np.ndarray:
-    """Rows of ``y`` whose label is known, read as ``estimator``'s targets (:func:`unlabeled_mask`)."""
+    """Rows of ``y`` whose label is known, read as ``estimator``'s targets (``unlabeled_mask``)."""
     return np.flatnonzero(~unlabeled_mask(y, regression=estimator_regression(estimator)))
 
 
@@ -181,7 +181,7 @@ class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstima
     estimator on the labeled rows, predicts every row, and scores on the labeled rows only.
     The transformers before it in the pipeline still see every row. An estimator that learns
     from the unlabeled target rows itself (its domain tag ``learns_from_unlabeled``, see
-    :func:`skltransfer.utils._tags.get_domain_tags`) is fitted on every row instead.
+    ``skltransfer.utils._tags.get_domain_tags``) is fitted on every row instead.
 
     Parameters
     ----------
@@ -287,7 +287,7 @@ class LabeledOnly(FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstima
             Labels, ``-1`` (or NaN) for rows to leave out.
         **score_params : dict
             Passed to the estimator's ``score``, ``sample_weight`` sliced to the labeled rows
-            (see :func:`skltransfer._domains.score_labeled_rows`).
+            (see ``skltransfer._domains.score_labeled_rows``).
 
         Returns
         -------

@@ -130,8 +130,8 @@ def test_code_is_shown_as_written():
 
 
 def test_gallery_examples_have_a_title_and_sections():
-    examples = sorted((ROOT / "examples").glob("plot_*.py"))
-    assert len(examples) >= 12
+    examples = sorted((ROOT / "examples").glob("**/plot_*.py"))
+    assert len(examples) >= 14
     for path in examples:
         docstring = ast.get_docstring(ast.parse(path.read_text()), clean=False)
         title, underline = docstring.strip("\n").splitlines()[:2]
@@ -243,3 +243,18 @@ def test_pages_are_written_before_the_sources_are_listed(conf, monkeypatch):
     monkeypatch.setattr(conf, "write_cli_page", lambda: written.append("cli"))
     conf._write_pages(App(), None)
     assert written == ["api", "cli"]
+
+
+def test_gallery_is_in_sections_each_with_a_header():
+    # sphinx-gallery makes one section per subfolder of examples/ that has a GALLERY_HEADER.rst;
+    # the command-line scripts stay at the top level, which the gallery does not run
+    examples = ROOT / "examples"
+    assert (examples / "GALLERY_HEADER.rst").is_file()
+    assert sorted(examples.glob("plot_*.py")) == []
+    sections = sorted(path.parent for path in examples.glob("*/plot_*.py"))
+    assert len(set(sections)) >= 5
+    conf = (ROOT / "docs" / "conf.py").read_text()
+    for section in set(sections):
+        title, underline = (section / "GALLERY_HEADER.rst").read_text().splitlines()[:2]
+        assert set(underline) == {"-"} and len(underline) == len(title), section.name
+        assert f'"../examples/{section.name}"' in conf, section.name  # in subsection_order

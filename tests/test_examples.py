@@ -31,7 +31,9 @@ def _private(name):
     return any(part.startswith("_") and not part.endswith("__") for part in name.split("."))
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path", sorted(EXAMPLES.glob("**/*.py")), ids=lambda path: path.relative_to(EXAMPLES).as_posix()
+)
 def test_examples_import_public_names_only(path):
     # a reader must be able to see, and reuse, everything an example runs
     assert _private_imports(path) == []

@@ -91,7 +91,7 @@ class MEDAClassifier(BaseDAClassifier):
         solution per dimension and average their class scores (no single dimension suits
         every pair of domains).
     kernel : {"rbf", "linear"}, default="rbf"
-        Kernel of the classifier, computed by :func:`sklearn.metrics.pairwise_kernels`.
+        Kernel of the classifier, computed by :func:`sklearn.metrics.pairwise.pairwise_kernels`.
     gamma : float, default=0.5
         Coefficient of the rbf kernel, ``exp(-gamma ||x - x'||^2)`` on unit-norm rows
         (MEDA's bandwidth: sigma = mean row norm = 1, gamma = 1 / (2 sigma^2)).

@@ -3,7 +3,7 @@
 Keras is checked once, here: importing this subpackage imports TensorFlow (giving it the
 thread budget of a joblib or Dask worker before its first operation) and Keras 3, checks
 that Keras runs on TensorFlow, and registers skltransfer's custom layers
-(:mod:`skltransfer.keras._layers`), so that ``keras.saving.load_model`` reads a network the
+(``skltransfer.keras._layers``), so that ``keras.saving.load_model`` reads a network the
 estimators exported. Every module below it imports Keras as an ordinary module.
 ``import skltransfer`` alone never imports this subpackage. Without TensorFlow (the optional
 extra ``keras`` of skltransfer) it raises an ``ImportError`` naming the extra.
@@ -11,7 +11,7 @@ extra ``keras`` of skltransfer) it raises an ``ImportError`` naming the extra.
 Public modules: :mod:`~skltransfer.keras.applications` (the ``keras.applications``
 backbones by name), :mod:`~skltransfer.keras.images` (image input),
 :mod:`~skltransfer.keras.losses` (the domain losses) and
-:mod:`~skltransfer.keras.source_free` (source-free and test-time adaptation of a fitted
+``skltransfer.keras.source_free`` (source-free and test-time adaptation of a fitted
 classifier: :class:`SHOTClassifier`, :class:`TENTClassifier`).
 """
 

@@ -74,7 +74,7 @@ def get_labeled_scorer(scoring: str | Callable | Iterable[str] | Mapping[str, st
     stacked source and target rows with ``scoring``. A scikit-learn scorer such as
     ``"accuracy"`` compares every prediction with ``y``, so an unlabeled target row
     (``y == -1``) counts as a wrong answer. The scorer returned here drops the rows that
-    :func:`skltransfer._domains.unlabeled_mask` marks (``y == -1`` for class labels, NaN for
+    ``skltransfer._domains.unlabeled_mask`` marks (``y == -1`` for class labels, NaN for
     a regressor's float targets, read as the scored estimator's targets) from ``X``, ``y``
     and every per-row metadata (``sample_weight``) before calling scikit-learn's scorer.
 

@@ -18,7 +18,7 @@ __all__ = ["BootstrapSplit", "DomainAwareSplit", "LeaveOneDomainOut"]
 def _unlabeled_rows(y, sample_domain, n_samples: int, owner: str) -> np.ndarray:
     """Boolean mask of the rows that are never tested: unlabeled in ``y``, else target rows.
 
-    ``y`` is read by :func:`unlabeled_mask` with no estimator at hand: ``-1`` marks class
+    ``y`` is read by ``unlabeled_mask`` with no estimator at hand: ``-1`` marks class
     labels' unlabeled rows, NaN float targets'.
     """
     if y is not None:

@@ -27,12 +27,12 @@ class TransferRidge(TransferGuardMixin, LabeledTargetMixin, RegressorMixin, Base
 
     the maximum a posteriori estimate under a Gaussian prior centred on the source
     coefficients (Chelba and Acero 2006). With ``v = w - w_s`` it is an ordinary ridge
-    regression of the residuals ``y - X w_s - b_s`` on ``X``, which :class:`RidgeCV` solves,
-    choosing ``alpha`` among ``alphas`` by its closed-form (efficient) leave-one-out error
-    on the labeled target rows: no target label beyond the given ones is used. A large
-    ``alpha`` keeps the source coefficients, a small one fits the target rows alone. The
-    intercept ``b`` is not penalised (``fit_intercept=True``): a shift of the target's mean
-    costs nothing.
+    regression of the residuals ``y - X w_s - b_s`` on ``X``, which
+    :class:`~sklearn.linear_model.RidgeCV` solves, choosing ``alpha`` among ``alphas`` by its
+    closed-form (efficient) leave-one-out error on the labeled target rows: no target label
+    beyond the given ones is used. A large ``alpha`` keeps the source coefficients, a small
+    one fits the target rows alone. The intercept ``b`` is not penalised
+    (``fit_intercept=True``): a shift of the target's mean costs nothing.
 
     With about as many labeled target rows as features the leave-one-out choice is
     unreliable: on scikit-learn's diabetes data (9 features) with 10 labeled target rows, 2

@@ -33,7 +33,7 @@ class _SourceFrozenAdaBoostR2(AdaBoostRegressor):
 
     The first ``n_source`` rows of ``fit`` are the source rows: every round keeps their
     weights, and the target rows share the rest of the total weight as AdaBoost.R2 would
-    reweight them. Everything else is scikit-learn's :class:`AdaBoostRegressor` (Drucker's
+    reweight them. Everything else is scikit-learn's :class:`~sklearn.ensemble.AdaBoostRegressor` (Drucker's
     weighted resampling, the loss, the weighted median of the rounds), through its per-round
     hook ``_boost(iboost, X, y, sample_weight, random_state)``; a test compares one round
     with the unmodified ``AdaBoostRegressor``'s, so a change of that hook fails loudly.

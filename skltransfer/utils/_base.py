@@ -15,7 +15,7 @@ class DomainFitMixin:
 
     - ``_requires_labels``: the labeled source rows must hold at least two classes;
     - ``_regression``: the ``regression`` argument of
-      :func:`skltransfer._domains.unlabeled_mask` (``True``: float targets, NaN marks the
+      ``skltransfer._domains.unlabeled_mask`` (``True``: float targets, NaN marks the
       unlabeled rows; ``False``: class labels, ``-1`` marks them; ``None``: from ``y``).
     """
 

@@ -90,7 +90,7 @@ plt.show()
 # %%
 # Per-domain standardisation shrinks the gap by two orders of magnitude and MMD alignment
 # by a factor of four; CORAL leaves it as it was, since it matches covariances and this
-# shift is mostly a shift of the mean (see :ref:`sphx_glr_auto_examples_plot_aligners.py`).
+# shift is mostly a shift of the mean (see :ref:`sphx_glr_auto_examples_alignment_plot_aligners.py`).
 # With hundreds of rows per domain the test still detects the gap that remains: a p-value
 # answers "do the domains differ at all?", the MMD itself "by how much?". An aligner does
 # not need the gap to vanish, only to shrink along the directions the classifier uses.

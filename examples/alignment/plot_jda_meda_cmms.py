@@ -2,7 +2,7 @@
 Learning from the unlabeled target rows: JDA, MEDA and CMMS against the aligners
 ================================================================================
 
-The aligners of :ref:`sphx_glr_auto_examples_plot_aligners.py` match the domains as a
+The aligners of :ref:`sphx_glr_auto_examples_alignment_plot_aligners.py` match the domains as a
 whole. Three methods go further and use the target rows' *predicted* classes:
 :class:`~skltransfer.JointMMDAligner` (JDA) also aligns each class, with pseudo-labels
 refined over rounds; :class:`~skltransfer.MEDAClassifier` is a kernel classifier that
