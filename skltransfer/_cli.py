@@ -14,6 +14,7 @@ import contextlib
 import csv
 import functools
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -334,9 +335,14 @@ def _load_model(path: str):
 
     if path.lower().endswith(".keras"):
         return _load_keras(path)
-    import_keras()  # a fitted image model unpickles Keras networks
+    if importlib.util.find_spec("tensorflow") is not None:
+        import_keras()  # quietly, before unpickling the Keras networks of a fitted image model
     try:
         model = joblib.load(path)
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] in ("tensorflow", "keras"):
+            import_keras()  # an image model pickled with TensorFlow: names the extra to install
+        raise CommandError(f"cannot load {path!r} as a joblib model file: {e}") from e
     except Exception as e:  # a pickle of anything may fail in any way
         raise CommandError(f"cannot load {path!r} as a joblib model file: {e}") from e
     images_step = model.steps[0][1] if isinstance(model, Pipeline) else model
