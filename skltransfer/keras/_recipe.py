@@ -338,10 +338,10 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         shuffle_rng = np.random.RandomState(derive_seed(fitting.rng))
         domain_layer = target_layer = None
         if fitting.rows.target is not None:
-            if self.domain_loss_ is not None:
+            if self.domain_loss is not None:
                 domain_layer = domain_loss_layer(
-                    self.domain_loss_,
-                    weight=AUTO_WEIGHTS[self.domain_loss_]
+                    self.domain_loss,
+                    weight=AUTO_WEIGHTS[self.domain_loss]
                     if self.domain_loss_weight == "auto"
                     else self.domain_loss_weight,
                     discriminator_units=self.discriminator_units,
@@ -499,7 +499,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         self._resolve_objectives(
             int(unlabeled.sum()) if sample_domain is None else int(np.sum(np.asarray(sample_domain) < 0))
         )
-        losses = self.domain_loss_ is not None or self.target_loss_ is not None
+        losses = self.domain_loss is not None or self.target_loss_ is not None
         if not losses and sample_domain is not None and self.bn_statistics == "source":
             raise ValueError(
                 "sample_domain marks target rows for a domain loss, but domain_loss is None, "
@@ -524,8 +524,8 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         labeled, target = np.flatnonzero(domains.labeled), np.flatnonzero(domains.target)
         if len(target) < 2:
             objective = (
-                f"domain_loss={self.domain_loss_!r}"
-                if self.domain_loss_
+                f"domain_loss={self.domain_loss!r}"
+                if self.domain_loss
                 else f"target_loss={self.target_loss_!r}"
                 if self.target_loss_
                 else "bn_statistics='target'"
@@ -537,8 +537,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         return labeled, target
 
     def _resolve_objectives(self, n_target: int) -> None:
-        """Set ``domain_loss_`` and ``target_loss_``; "auto" adapts when the fit has 2+ target rows."""
-        self.domain_loss_ = self.domain_loss
+        """Set ``target_loss_``: "auto" adapts when the fit has at least 2 target rows."""
         self.target_loss_ = self.target_loss
         if self.target_loss == "auto":
             self.target_loss_ = self.AUTO_TARGET_LOSS if n_target >= 2 else None

@@ -237,8 +237,8 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     history_ : dict
         ``{"head": {...}, "fine_tune": {...}}``: per phase, metric name -> per-epoch values
         (``loss``, ``accuracy`` and, with early stopping, ``val_loss``, ``val_accuracy``).
-    domain_loss_, target_loss_ : str or None
-        The objectives the fit used (``"auto"`` resolved).
+    target_loss_ : str or None
+        The target loss the fit used (``"auto"`` resolved).
     image_shape_ : tuple of int
         ``(height, width, channels)`` of the images ``model_`` takes.
     input_shape_ : tuple of int

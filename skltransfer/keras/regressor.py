@@ -149,8 +149,6 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         ``{"head": {...}, "fine_tune": {...}}``: per phase, metric name -> per-epoch values
         (``loss``, the mean squared error of the standardised targets plus penalties, and
         ``r2_score``), ``steps`` and ``stop_reason``.
-    domain_loss_ : str or None
-        The domain loss the fit used: ``domain_loss``, None for a fit without target rows.
     target_loss_ : None
         No target loss for regression (an attribute of the classifier's recipe).
     image_shape_ : tuple of int
