@@ -8,6 +8,9 @@
   without target labels; use them as ``scoring=`` with a splitter of
   :mod:`skltransfer.model_selection` that puts the unlabeled rows in the test folds. They
   are defined in :mod:`skltransfer.model_selection` and listed here as well.
+- :func:`diagnose_shift` tells, without target labels, which kind of shift separates the
+  domains (none, label shift, a feature shift an aligner removes, or neither) and which
+  method families it advises for and against, with the evidence (:class:`ShiftDiagnosis`).
 - :func:`transfer_report` scores a fitted model on labeled target rows.
 - Transferability scores rank pretrained networks (or their layers) for a labeled target
   data set before any fine-tuning, from one forward pass: :func:`logme_score` and
@@ -26,6 +29,7 @@ from ..model_selection._scorers import (
     PredictionEntropyScorer,
     SoftNeighborhoodDensityScorer,
 )
+from ._diagnosis import ShiftDiagnosis, diagnose_shift
 from ._mmd import maximum_mean_discrepancy, median_heuristic_gamma, mmd_permutation_test
 from ._report import transfer_report
 from ._transferability import (
@@ -49,7 +53,9 @@ __all__ = [
     "LogMEScorer",
     "NCEScorer",
     "PredictionEntropyScorer",
+    "ShiftDiagnosis",
     "SoftNeighborhoodDensityScorer",
+    "diagnose_shift",
     "h_score",
     "label_shift_test",
     "leep_score",
