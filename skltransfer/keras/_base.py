@@ -56,7 +56,7 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         "image_shape": [tuple, None],
         "preprocessing": [str, callable, None],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
-        "engine": [StrOptions({"auto", "keras", "litert"})],
+        "engine": [StrOptions(set(_litert.ENGINES))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -99,7 +99,50 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         if reset and not images.from_rows:  # n_features_in_ describes 2-D input only
             for name in ("n_features_in_", "feature_names_in_"):
                 self.__dict__.pop(name, None)
+        if reset:
+            self._record_representative(images)
         return images
+
+    def _record_representative(self, images: Images) -> None:
+        """At fit, with ``engine="litert-int8"``: the rows that will calibrate its quantization.
+
+        At most ``REPRESENTATIVE_SIZE`` rows (see :func:`~skltransfer.keras._litert.representative_indices`),
+        kept as given (file paths as paths, float arrays in float32) and pickled with the
+        estimator; nothing is kept for the other engines.
+        """
+        self._representative = None
+        if self.engine != "litert-int8":
+            return
+        rows = _litert.representative_indices(len(images), self.random_state)
+        if images.array is None:
+            self._representative = Images(paths=[images.paths[i] for i in rows])
+        else:
+            sample = images.array[rows]
+            dtype = np.uint8 if sample.dtype == np.uint8 else np.float32
+            self._representative = Images(array=np.array(sample, dtype=dtype))
+
+    def _representative_inputs(self, predictor) -> np.ndarray:
+        """The representative rows in ``predictor``'s input form (size, channels, dtype)."""
+        from .images import adapt_batch
+
+        sample = self.__dict__.get("_representative")
+        if sample is None:
+            raise ValueError(
+                "engine='litert-int8' calibrates its quantization on images seen at fit, and this "
+                "estimator was fitted with another engine: set engine='litert-int8' before fit."
+            )
+        shape = predictor.input_shape
+        size = shape[:2] if len(shape) == 3 else shape[:-1]
+        batches = [
+            np.asarray(
+                adapt_batch(keras.ops.convert_to_tensor(batch, "float32"), size=size, channels=shape[-1])
+            )
+            for batch in sample.batches(self.batch_size, size=size, channels=shape[-1])
+        ]
+        x = np.concatenate(batches)
+        if predictor.dtype == np.uint8:
+            x = np.clip(np.rint(x), 0, 255)
+        return x.astype(predictor.dtype)
 
     # ------------------------------------------------------------ engines
 
@@ -112,25 +155,38 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
 
         ``"litert"`` (or ``"auto"`` from ``AUTO_MIN_VALUES`` input values on, where a LiteRT
         interpreter is installed) converts the function once per input shape and dtype and
-        runs it with XNNPACK; the conversion is kept, pickled with the estimator and dropped
-        by ``clone``. A network LiteRT cannot run falls back to Keras under ``"auto"``, with
-        one ``LiteRTFallbackWarning``.
+        runs it with XNNPACK; ``"litert-dynamic"`` and ``"litert-int8"`` convert it quantized
+        (the latter calibrated on the rows kept at fit). Each conversion is kept, pickled
+        with the estimator and dropped by ``clone``. A network LiteRT cannot run falls back
+        to Keras under ``"auto"``, with one ``LiteRTFallbackWarning``.
         """
         states = self.__dict__.setdefault("_litert", {})
+        quantization = _litert.QUANTIZED_ENGINES.get(self.engine)
         key = (predictor.input_shape, predictor.dtype.name)
+        if quantization is not None:
+            key = (*key, quantization)
         if (
             _litert.resolve_engine(self.engine, self._input_values(n_images), state=states.get(key))
-            == "litert"
+            != "keras"
         ):
             if key not in states:
 
                 def fn(x):  # the function takes float32 pixels, as the compiled graph casts them
                     return predictor.fn(keras.ops.cast(x, "float32"))
 
-                states[key] = _litert.litert_runner(
-                    self.engine,
-                    lambda: _litert.convert_to_litert(fn, input_shape=predictor.input_shape, dtype=key[1]),
-                )
+                def convert():
+                    representative = (
+                        self._representative_inputs(predictor) if quantization == "int8" else None
+                    )
+                    return _litert.convert_to_litert(
+                        fn,
+                        input_shape=predictor.input_shape,
+                        dtype=key[1],
+                        quantization=quantization,
+                        representative=representative,
+                    )
+
+                states[key] = _litert.litert_runner(self.engine, convert)
             runner = states[key]
             if isinstance(runner, _litert.LiteRTRunner):
                 return lambda batch: runner(np.asarray(batch, dtype=predictor.dtype))

@@ -32,27 +32,30 @@ __all__ = ["first_image", "transform_dask"]
 _INSTALL = 'pip install "skltransfer[dask]"'
 
 
-def first_image(X):
+def first_image(X, n: int = 1):
     """The first image of a Dask array or bag, computed: enough for ``fit``, which learns only the form.
 
     Parameters
     ----------
     X : dask.array.Array or dask.bag.Bag
+    n : int, default=1
+        Images to compute: more than one where ``fit`` keeps a sample of them (the
+        representative set of ``engine="litert-int8"``).
 
     Returns
     -------
     sample : ndarray
-        ``X[:1]`` for an array (same number of dimensions), a 1-element array of the first
-        path for a bag.
+        ``X[:n]`` for an array (same number of dimensions), an array of the first ``n``
+        paths for a bag (fewer where it holds fewer).
     """
     _, da = _require_dask()
     if isinstance(X, da.Array):
         if X.ndim == 0 or X.shape[0] == 0:
             raise ValueError(f"Cannot fit on an empty Dask array of shape {X.shape}.")
-        return X[:1].compute()
+        return X[:n].compute()
     if not hasattr(X, "take"):
         raise TypeError(f"Expected a Dask array or bag of images; got {type(X).__name__}.")
-    first = X.take(1, npartitions=-1, warn=False)
+    first = X.take(n, npartitions=-1, warn=False)
     if not first:
         raise ValueError("Cannot fit on an empty Dask bag of image paths.")
     return np.asarray(first, dtype=object)
@@ -164,7 +167,7 @@ def _decide_engine(extractor, X) -> None:
     if np.isnan(n_images):  # unknown length: as many images as the rule asks
         n_images = -(-AUTO_MIN_VALUES // extractor._input_values(1))
     n_images = int(n_images)
-    if resolve_engine(extractor.engine, extractor._input_values(n_images)) == "litert":  # else: Keras
+    if resolve_engine(extractor.engine, extractor._input_values(n_images)) != "keras":
         extractor._runner(extractor._predictor(_block_form(extractor, X)), n_images)
 
 

@@ -4,11 +4,14 @@
   ``ai-edge-litert`` package (``pip install ai-edge-litert``) or, failing that,
   ``tf.lite.Interpreter``, which TensorFlow 2.21 still ships (deprecated);
 - :func:`convert_to_litert` converts a Keras model, or any function of one batch traced by
-  TensorFlow, to a float32 LiteRT flatbuffer (no quantization); operations LiteRT cannot run
-  raise :class:`LiteRTConversionError`;
+  TensorFlow, to a LiteRT flatbuffer: float32, or quantized after training (int8 weights
+  with ``quantization="dynamic"``, int8 weights and activations calibrated on a
+  representative set with ``quantization="int8"``); operations LiteRT cannot run raise
+  :class:`LiteRTConversionError`;
 - :class:`LiteRTRunner` runs batches of a flatbuffer with the XNNPACK delegate on the
   machine's cores; it pickles as the flatbuffer bytes (no reconversion after loading);
-- :func:`resolve_engine` is the rule that picks the engine of an ``engine="auto"`` call, and
+- :func:`resolve_engine` is the rule that picks the engine of an ``engine="auto"`` call (never
+  a quantized one: see ``QUANTIZED_ENGINES``), and
   :func:`litert_runner` converts for an estimator, falling back to Keras with one
   :class:`LiteRTFallbackWarning` where the network cannot run on LiteRT.
 
@@ -31,6 +34,9 @@ from ._runtime import dask_worker_threads
 
 __all__ = [
     "AUTO_MIN_VALUES",
+    "ENGINES",
+    "QUANTIZED_ENGINES",
+    "REPRESENTATIVE_SIZE",
     "LiteRTConversionError",
     "LiteRTFallbackWarning",
     "LiteRTRunner",
@@ -39,6 +45,7 @@ __all__ = [
     "default_num_threads",
     "litert_available",
     "litert_runner",
+    "representative_indices",
     "resolve_engine",
 ]
 
@@ -64,8 +71,28 @@ AUTO_MIN_VALUES = 2**27
 RUNNER_VALUES_PER_CALL = 8 * 96 * 96 * 3
 _MAX_BATCH = 8
 
+#: The values of the estimators' ``engine`` parameter.
+ENGINES = ("auto", "keras", "litert", "litert-dynamic", "litert-int8")
+
+#: The quantized engines and their :func:`convert_to_litert` quantization. ``"auto"`` never
+#: picks them: quantization changes the features (by design, unlike the float engine, whose
+#: features agree with Keras within 1e-4), so only an explicit choice may trade accuracy for
+#: speed. ``benchmarks/quantized.py`` is the check a change of that rule would need to pass:
+#: at least 2x the float interpreter's images per second with at most 1 point of downstream
+#: accuracy lost on Office-31. It fails on 2 shared AVX2 cores (no 8-bit dot-product
+#: instructions), MobileNetV2 at 224 px, one image per call: full integer 0.95-1.23x the
+#: float interpreter in three runs (XNNPACK runs its int8 kernels: 0.09x without them),
+#: dynamic range 0.46-0.64x (its hybrid kernels are not XNNPACK's); accuracy within 0.5
+#: point with a trained backbone (CIFAR-10 CNN, 32 px).
+QUANTIZED_ENGINES = {"litert-dynamic": "dynamic", "litert-int8": "int8"}
+
+#: Images of the representative set of ``engine="litert-int8"``: at most this many rows seen
+#: at ``fit``, drawn without replacement (see :func:`representative_indices`). The converter
+#: records the range of every activation over them; 100 images is TensorFlow's advice.
+REPRESENTATIVE_SIZE = 100
+
 _INSTALL = "pip install ai-edge-litert"
-_ENGINES = ("auto", "keras", "litert")
+_QUANTIZATIONS = (None, "dynamic", "int8")
 
 
 class LiteRTConversionError(ValueError):
@@ -134,13 +161,16 @@ def default_num_threads() -> int:
     return os.cpu_count() or 1
 
 
-def convert_to_litert(model, *, input_shape=None, dtype: str = "float32") -> bytes:
-    """Convert a Keras model, or a function of one batch, to a float32 LiteRT flatbuffer.
+def convert_to_litert(
+    model, *, input_shape=None, dtype: str = "float32", quantization=None, representative=None
+) -> bytes:
+    """Convert a Keras model, or a function of one batch, to a LiteRT flatbuffer.
 
     The model (called with ``training=False``) or function is traced by TensorFlow for
     batches of any size, its variables are frozen into constants, and the graph is
-    converted with LiteRT's built-in operations only, in float32 (no quantization, no
-    TensorFlow fallback operations, which LiteRT's own interpreter cannot run).
+    converted with LiteRT's built-in operations only (no TensorFlow fallback operations,
+    which LiteRT's own interpreter cannot run): in float32 by default, or quantized after
+    training. Inputs and outputs stay in ``dtype`` and float32 whatever the quantization.
 
     Parameters
     ----------
@@ -152,6 +182,16 @@ def convert_to_litert(model, *, input_shape=None, dtype: str = "float32") -> byt
         (required for a function).
     dtype : {"float32", "uint8"}, default="float32"
         Input dtype of the converted network.
+    quantization : {None, "dynamic", "int8"}, default=None
+        None: float32 weights and activations. ``"dynamic"``: dynamic-range quantization,
+        weights stored in int8 and activations quantized on the fly by the kernels that
+        support it (no representative set). ``"int8"``: full-integer quantization, int8
+        weights (per channel) and activations, their ranges recorded over
+        ``representative``; an operation without an int8 kernel stays in float32, between
+        a dequantization and a quantization.
+    representative : ndarray of shape (n, *input_shape), default=None
+        Required with ``quantization="int8"``: inputs like those the network will see
+        (e.g. up to ``REPRESENTATIVE_SIZE`` training images), fed one row at a time.
 
     Returns
     -------
@@ -162,7 +202,7 @@ def convert_to_litert(model, *, input_shape=None, dtype: str = "float32") -> byt
     ------
     LiteRTConversionError
         When the network uses operations LiteRT cannot run (the converter's message names
-        them).
+        them), or cannot quantize.
 
     Examples
     --------
@@ -177,6 +217,12 @@ def convert_to_litert(model, *, input_shape=None, dtype: str = "float32") -> byt
     from tensorflow.lite.python.convert_phase import ConverterError
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+    if quantization not in _QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {_QUANTIZATIONS}; got {quantization!r}.")
+    if quantization == "int8":
+        if representative is None or len(representative) == 0:
+            raise ValueError("quantization='int8' needs a representative set of at least one input row.")
+        representative = np.asarray(representative, dtype=dtype)
     if isinstance(model, keras.Model):
         if len(model.inputs) != 1 or len(model.outputs) != 1:
             raise ValueError(
@@ -206,10 +252,51 @@ def convert_to_litert(model, *, input_shape=None, dtype: str = "float32") -> byt
     # An empty module as the trackable object selects the converter's current path.
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], tf.Module())
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "int8":
+
+        def rows():
+            for row in representative:
+                yield [row[None]]
+
+        converter.representative_dataset = rows
     try:
-        return converter.convert()
-    except ConverterError as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the calibrator's notes on ops it leaves in float
+            return converter.convert()
+    except (ConverterError, RuntimeError) as e:
         raise LiteRTConversionError(f"LiteRT cannot run this network: {e}") from e
+
+
+def representative_indices(n_rows: int, random_state=None, size: int = REPRESENTATIVE_SIZE) -> np.ndarray:
+    """The rows of a fit that calibrate ``engine="litert-int8"``: at most ``size``, sorted.
+
+    Drawn without replacement by a generator seeded with ``random_state`` when it is an
+    int, else with 0: never from a shared random state, so the draw changes nothing else
+    of the fit, and the same rows give the same set.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows seen at ``fit``.
+    random_state : int, RandomState instance or None, default=None
+    size : int, default=REPRESENTATIVE_SIZE
+
+    Returns
+    -------
+    indices : ndarray of int, sorted, of length ``min(n_rows, size)``
+
+    Examples
+    --------
+    >>> from skltransfer.keras._litert import representative_indices
+    >>> len(representative_indices(1000)), list(representative_indices(3))
+    (100, [0, 1, 2])
+    """
+    seed = int(random_state) if isinstance(random_state, (int, np.integer)) else 0
+    if n_rows <= size:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size=size, replace=False))
 
 
 def _rule_batch(row_shape) -> int:
@@ -347,28 +434,29 @@ class LiteRTRunner:
 
 
 def resolve_engine(engine: str, n_values: int, *, state=None) -> str:
-    """The engine of one inference call: ``"keras"`` or ``"litert"``.
+    """The engine of one inference call: ``"keras"`` or a LiteRT engine.
 
     - ``"keras"``: always the Keras path;
-    - ``"litert"``: LiteRT; an ``ImportError`` when no LiteRT interpreter is installed, and
-      the earlier conversion error when ``state`` holds one;
-    - ``"auto"``: LiteRT when an interpreter is installed and either the network is already
-      converted (``state`` is a :class:`LiteRTRunner`) or the call's images hold at least
-      ``AUTO_MIN_VALUES`` input values, enough to repay the conversion; the Keras path otherwise,
-      and for good once the conversion failed (``state`` is a
-      :class:`LiteRTConversionError`).
+    - ``"litert"``, ``"litert-dynamic"``, ``"litert-int8"``: that engine; an ``ImportError``
+      when no LiteRT interpreter is installed, and the earlier conversion error when
+      ``state`` holds one;
+    - ``"auto"``: ``"litert"`` (float32, never a quantized engine) when an interpreter is
+      installed and either the network is already converted (``state`` is a
+      :class:`LiteRTRunner`) or the call's images hold at least ``AUTO_MIN_VALUES`` input
+      values, enough to repay the conversion; the Keras path otherwise, and for good once
+      the conversion failed (``state`` is a :class:`LiteRTConversionError`).
 
     Parameters
     ----------
-    engine : {"auto", "keras", "litert"}
+    engine : {"auto", "keras", "litert", "litert-dynamic", "litert-int8"}
     n_values : int
         Input values of this call: images x height x width x channels at the network's input.
     state : LiteRTRunner, LiteRTConversionError or None, default=None
-        What :func:`litert_runner` returned for this network before, if anything.
+        What :func:`litert_runner` returned for this network and engine before, if anything.
 
     Returns
     -------
-    engine : {"keras", "litert"}
+    engine : {"keras", "litert", "litert-dynamic", "litert-int8"}
 
     Examples
     --------
@@ -376,16 +464,16 @@ def resolve_engine(engine: str, n_values: int, *, state=None) -> str:
     >>> resolve_engine("auto", 16 * 224 * 224 * 3)
     'keras'
     """
-    if engine not in _ENGINES:
-        raise ValueError(f"engine must be one of {_ENGINES}; got {engine!r}.")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}.")
     if engine == "keras":
         return "keras"
-    if engine == "litert":
+    if engine != "auto":
         if not litert_available():
-            raise ImportError(f"engine='litert' needs a LiteRT interpreter. Install it with: {_INSTALL}")
+            raise ImportError(f"engine={engine!r} needs a LiteRT interpreter. Install it with: {_INSTALL}")
         if isinstance(state, LiteRTConversionError):
             raise state
-        return "litert"
+        return engine
     if isinstance(state, LiteRTRunner):
         return "litert"
     if isinstance(state, LiteRTConversionError) or n_values < AUTO_MIN_VALUES:
@@ -400,8 +488,8 @@ def litert_runner(
 
     Parameters
     ----------
-    engine : {"auto", "litert"}
-        The engine asked for: with ``"litert"`` a failure raises; with ``"auto"`` it warns
+    engine : {"auto", "litert", "litert-dynamic", "litert-int8"}
+        The engine asked for: with a LiteRT engine a failure raises; with ``"auto"`` it warns
         once with a :class:`LiteRTFallbackWarning` naming the reason and returns the error,
         which the caller keeps as the ``state`` of :func:`resolve_engine` (Keras from then
         on, without trying or warning again).
@@ -429,7 +517,7 @@ def litert_runner(
         except (RuntimeError, ValueError) as e:
             raise LiteRTConversionError(f"LiteRT cannot run the converted network: {e}") from e
     except LiteRTConversionError as e:
-        if engine == "litert":
+        if engine != "auto":
             raise
         from ..utils._warnings import warn_at_caller
 
