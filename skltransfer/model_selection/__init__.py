@@ -10,6 +10,7 @@ where a plain scikit-learn scorer would count them as wrong answers. The unsuper
 :class:`SoftNeighborhoodDensityScorer`, :class:`ImportanceWeightedScorer`,
 :class:`DeepEmbeddedValidationScorer`, :class:`CircularValidationScorer`) are defined here
 (``_scorers.py``); :mod:`skltransfer.metrics` lists them too, beside the domain gap.
+:class:`SourceSelector` chooses the source domains to train on when there are several.
 """
 
 from ._bootstrap import bootstrap_632_score, bootstrap_confidence_interval
@@ -22,6 +23,7 @@ from ._scorers import (
     PredictionEntropyScorer,
     SoftNeighborhoodDensityScorer,
 )
+from ._source_selection import SourceSelector
 from ._splitters import BootstrapSplit, DomainAwareSplit, LeaveOneDomainOut
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "LeaveOneDomainOut",
     "PredictionEntropyScorer",
     "SoftNeighborhoodDensityScorer",
+    "SourceSelector",
     "bootstrap_632_score",
     "bootstrap_confidence_interval",
     "get_labeled_scorer",

@@ -13,6 +13,7 @@ from sklearn.utils.validation import has_fit_parameter
 from .._domains import estimator_regression
 from ..pipeline import FittedEstimatorDelegationMixin, _estimator_has
 from ..utils._base import DomainFitMixin
+from ..utils._guard import select_sources
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
 from ..utils._tags import LearnsFromTargetMixin
 from ..utils._validation import check_magnitude, reject_empty
@@ -86,7 +87,11 @@ class BaseImportanceWeighting(
     ``MIN_EFFECTIVE_FRACTION`` (10 %) of the labeled source rows a ``UserWarning`` says that
     the fit rests on few rows.
 
-    Subclasses implement ``_source_weights(X_source, X_target) -> weights``.
+    With several source domains and ``sources="select"``, the rows of the source domains
+    that ``skltransfer.utils._guard.select_sources`` drops get a weight of 0.
+
+    Subclasses implement ``_source_weights(X_source, X_target) -> weights`` and have the
+    parameter ``sources``.
     """
 
     _parameter_constraints: ClassVar[dict] = {"estimator": [HasMethods(["fit"])]}
@@ -125,7 +130,7 @@ class BaseImportanceWeighting(
         y = require_y(self, y)
         check_consistent_length(X, y)
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
-        source = domains.source & domains.labeled
+        source = domains.source & domains.labeled & self._chosen_sources(X, y, domains)
         weights = normalize_weights(self, self._source_weights(X[source], X[domains.target]))
         self.effective_sample_size_ = float(weights.sum() ** 2 / np.sum(weights**2))
         n_source = weights.shape[0]
@@ -144,6 +149,25 @@ class BaseImportanceWeighting(
 
     def _source_weights(self, X_source: np.ndarray, X_target: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _chosen_sources(self, X, y, domains) -> np.ndarray:
+        """Mask of the rows of the source domains that ``sources`` keeps; sets
+        ``selected_sources_`` and ``source_scores_``."""
+        source_rows = domains.source & domains.labeled
+        if self.sources == "select":
+            choice = select_sources(
+                lambda: clone(self).set_params(sources="pooled"),
+                X,
+                y,
+                domains.sample_domain,
+                domains.labeled,
+                classification=is_classifier(self.estimator),
+            )
+            selected, self.source_scores_ = choice.selected, choice.scores
+        else:
+            selected, self.source_scores_ = np.unique(domains.sample_domain[source_rows]), None
+        self.selected_sources_ = np.asarray(selected, dtype=np.int64)
+        return np.isin(domains.sample_domain, self.selected_sources_)
 
     def _delegated_input(self, X):
         # fit gave the estimator the validated array: prediction does the same (and checks

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
-from ..utils._sklearn_compat import HasMethods, Interval
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ._base import BaseImportanceWeighting
 
 __all__ = ["DomainClassifierWeighting"]
@@ -37,6 +37,16 @@ class DomainClassifierWeighting(BaseImportanceWeighting):
         is sure belong to the target; clipping trades the bias of the clip for a lower
         variance of the weighted fit.
 
+    sources : {"pooled", "select"}, default="pooled"
+        With several source domains (``sample_domain >= 0`` with several values):
+        ``"pooled"`` weights the rows of every source; ``"select"`` first chooses the source
+        domains to keep, as :class:`~skltransfer.model_selection.SourceSelector` does: with
+        labeled target rows (which otherwise only shape the weights), the weighted fit on
+        all the sources, each all-but-one and each alone is compared by cross-validation over
+        them, by the guard's rule against all the sources pooled; without, the sources whose
+        domain gap (MMD) to the target rows is at most twice the smallest are kept. The rows
+        of the other sources get a weight of 0. One source domain: no change.
+
     Attributes
     ----------
     weights_ : ndarray of shape (n_samples,)
@@ -47,6 +57,13 @@ class DomainClassifierWeighting(BaseImportanceWeighting):
         a ``UserWarning`` says when it is below 10 % of the labeled source rows.
     domain_classifier_ : classifier
         The fitted domain classifier (classes ``[0, 1]``: source, target).
+    selected_sources_ : ndarray of shape (n_selected,)
+        The source domains whose rows were weighted (every one with ``sources="pooled"``).
+    source_scores_ : dict or None
+        With ``sources="select"`` and labeled target rows enough for two folds: each compared
+        subset of source domains (a tuple) with ``{"mean", "std_error", "gain",
+        "gain_std_error"}``, its cross-validated score on the labeled target rows and its
+        gain over all the sources; None otherwise.
     estimator_ : estimator object
         The clone of ``estimator`` fitted on the weighted labeled source rows.
     classes_ : ndarray of shape (n_classes,)
@@ -87,12 +104,14 @@ class DomainClassifierWeighting(BaseImportanceWeighting):
         **BaseImportanceWeighting._parameter_constraints,
         "domain_classifier": [HasMethods(["fit", "predict_proba"]), None],
         "max_weight": [Interval(Real, 0, None, closed="neither"), None],
+        "sources": [StrOptions({"pooled", "select"})],
     }
 
-    def __init__(self, estimator, *, domain_classifier=None, max_weight=None):
+    def __init__(self, estimator, *, domain_classifier=None, max_weight=None, sources="pooled"):
         self.estimator = estimator
         self.domain_classifier = domain_classifier
         self.max_weight = max_weight
+        self.sources = sources
 
     def _source_weights(self, X_source, X_target):
         n_source, n_target = X_source.shape[0], X_target.shape[0]

@@ -215,6 +215,16 @@ class KernelMeanMatching(BaseImportanceWeighting):
     random_state : int, RandomState instance or None, default=None
         Draws the batches when ``batch_size`` is set.
 
+    sources : {"pooled", "select"}, default="pooled"
+        With several source domains (``sample_domain >= 0`` with several values):
+        ``"pooled"`` weights the rows of every source; ``"select"`` first chooses the source
+        domains to keep, as :class:`~skltransfer.model_selection.SourceSelector` does: with
+        labeled target rows (which otherwise only shape the weights), the weighted fit on
+        all the sources, each all-but-one and each alone is compared by cross-validation over
+        them, by the guard's rule against all the sources pooled; without, the sources whose
+        domain gap (MMD) to the target rows is at most twice the smallest are kept. The rows
+        of the other sources get a weight of 0. One source domain: no change.
+
     Attributes
     ----------
     weights_ : ndarray of shape (n_samples,)
@@ -223,6 +233,13 @@ class KernelMeanMatching(BaseImportanceWeighting):
     effective_sample_size_ : float
         Kish's effective sample size ``(sum w)^2 / sum w^2`` of the labeled source weights;
         a ``UserWarning`` says when it is below 10 % of the labeled source rows.
+    selected_sources_ : ndarray of shape (n_selected,)
+        The source domains whose rows were weighted (every one with ``sources="pooled"``).
+    source_scores_ : dict or None
+        With ``sources="select"`` and labeled target rows enough for two folds: each compared
+        subset of source domains (a tuple) with ``{"mean", "std_error", "gain",
+        "gain_std_error"}``, its cross-validated score on the labeled target rows and its
+        gain over all the sources; None otherwise.
     estimator_ : estimator object
         The clone of ``estimator`` fitted on the weighted labeled source rows.
     classes_ : ndarray of shape (n_classes,)
@@ -277,6 +294,7 @@ class KernelMeanMatching(BaseImportanceWeighting):
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "sources": [StrOptions({"pooled", "select"})],
     }
 
     def __init__(
@@ -294,6 +312,7 @@ class KernelMeanMatching(BaseImportanceWeighting):
         tol=1e-6,
         max_iter=1000,
         random_state=None,
+        sources="pooled",
     ):
         self.estimator = estimator
         self.kernel = kernel
@@ -307,6 +326,7 @@ class KernelMeanMatching(BaseImportanceWeighting):
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.sources = sources
 
     def _batch_weights(self, X_batch, X_target, params):
         n = X_batch.shape[0]

@@ -8,14 +8,14 @@ from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import MetaEstimatorMixin, clone
+from sklearn.base import MetaEstimatorMixin, clone, is_classifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_consistent_length, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..classifiers._base import BaseDAClassifier
 from ..utils._base import DomainFitMixin
-from ..utils._guard import TransferGuardMixin
+from ..utils._guard import SourceChoice, TransferGuardMixin, select_sources
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -93,6 +93,31 @@ class LabeledTargetMixin(DomainFitMixin):
             )
         return X, y, rows, target
 
+    def _chosen_source_rows(self, X, y, rows, target, sample_domain):
+        """``rows`` and ``target`` without the rows of the source domains that ``sources``
+        drops; sets ``selected_sources_`` and ``source_scores_``.
+
+        With ``sources="select"`` the estimator itself (``sources="pooled"``, no guard) is
+        compared on subsets of the source domains (``skltransfer.utils._guard.select_sources``).
+        """
+        domains = self._resolve_domains(y, sample_domain, X.shape[0])
+        if self.sources == "select":
+            choice = select_sources(
+                lambda: clone(self).set_params(sources="pooled", guard=False),
+                X,
+                y,
+                domains.sample_domain,
+                domains.labeled,
+                classification=is_classifier(self),
+            )
+        else:
+            present = tuple(int(d) for d in np.unique(domains.sample_domain[rows[~target]]))
+            choice = SourceChoice(present, present, "pooled")
+        self.selected_sources_ = np.asarray(choice.selected, dtype=np.int64)
+        self.source_scores_ = choice.scores
+        keep = target | np.isin(domains.sample_domain[rows], choice.selected)
+        return rows[keep], target[keep]
+
 
 class TrAdaBoostClassifier(TransferGuardMixin, LabeledTargetMixin, MetaEstimatorMixin, BaseDAClassifier):
     """TrAdaBoost: boosting that learns from many source rows and a few labeled target rows.
@@ -166,6 +191,15 @@ class TrAdaBoostClassifier(TransferGuardMixin, LabeledTargetMixin, MetaEstimator
         Compare the boosted fit with the plain fits of ``estimator`` (source only, target
         only, pooled) by cross-validation over the labeled target rows and keep the best by
         the rule of the Notes; ``False`` keeps the boosted fit without comparing.
+    sources : {"pooled", "select"}, default="pooled"
+        With several source domains (``sample_domain >= 0`` with several values):
+        ``"pooled"`` boosts over the rows of every source; ``"select"`` first chooses the
+        source domains to keep, comparing the boosted fit (without the guard) on all the
+        sources, each all-but-one and each alone by cross-validation over the labeled target
+        rows, by the guard's rule against all the sources pooled (or, with too few labeled
+        target rows, by the domain gap), as
+        :class:`~skltransfer.model_selection.SourceSelector` does; the rows of the other
+        sources are left out of the fit and of the guard. One source domain: no change.
 
     Attributes
     ----------
@@ -192,6 +226,12 @@ class TrAdaBoostClassifier(TransferGuardMixin, LabeledTargetMixin, MetaEstimator
     baseline_estimator_ : classifier or None
         The plain fit used for prediction, fitted on all its rows; None when the boosted fit
         is kept.
+    selected_sources_ : ndarray of shape (n_selected,)
+        The source domains whose rows the fit used (every one with ``sources="pooled"``).
+    source_scores_ : dict or None
+        With ``sources="select"`` and enough labeled target rows: each compared subset of
+        source domains (a tuple) with its cross-validated accuracy and its gain over all the
+        sources, as in ``baseline_scores_``; None otherwise.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -249,6 +289,7 @@ class TrAdaBoostClassifier(TransferGuardMixin, LabeledTargetMixin, MetaEstimator
         "error": [StrOptions({"probability", "zero_one"})],
         "random_state": ["random_state"],
         "guard": ["boolean"],
+        "sources": [StrOptions({"pooled", "select"})],
     }
 
     def __init__(
@@ -260,6 +301,7 @@ class TrAdaBoostClassifier(TransferGuardMixin, LabeledTargetMixin, MetaEstimator
         error="probability",
         random_state=None,
         guard=True,
+        sources="pooled",
     ):
         self.estimator = estimator
         self.n_estimators = n_estimators
@@ -267,6 +309,7 @@ class TrAdaBoostClassifier(TransferGuardMixin, LabeledTargetMixin, MetaEstimator
         self.error = error
         self.random_state = random_state
         self.guard = guard
+        self.sources = sources
 
     _requires_labels = True
 
@@ -329,6 +372,7 @@ class TrAdaBoostClassifier(TransferGuardMixin, LabeledTargetMixin, MetaEstimator
         """
         X, y, rows, target = self._labeled_rows(X, y, sample_domain)
         check_classification_targets(y[rows])
+        rows, target = self._chosen_source_rows(X, y, rows, target, sample_domain)
         return self._fit_guarded(X, y, rows, target)
 
     def _fit_transfer(self, X, y, rows, target) -> None:

@@ -180,6 +180,14 @@ class TrAdaBoostRegressor(
         Compare the two-stage fit with the plain fits of ``estimator`` (source only, target
         only, pooled) by cross-validation over the labeled target rows and keep the best by
         the rule of the Notes; ``False`` keeps the two-stage fit without comparing.
+    sources : {"pooled", "select"}, default="pooled"
+        With several source domains (``sample_domain >= 0`` with several values):
+        ``"pooled"`` uses the rows of every source; ``"select"`` first chooses the source
+        domains to keep, comparing the two-stage fit (without the guard) on all the sources,
+        each all-but-one and each alone by cross-validation over the labeled target rows,
+        by the guard's rule against all the sources pooled (or, with too few labeled target
+        rows, by the domain gap), as :class:`~skltransfer.model_selection.SourceSelector`
+        does; the rows of the other sources are left out. One source domain: no change.
 
     Attributes
     ----------
@@ -197,6 +205,12 @@ class TrAdaBoostRegressor(
     baseline_estimator_ : regressor or None
         The plain fit used for prediction, fitted on all its rows; None when the two-stage
         fit is kept.
+    selected_sources_ : ndarray of shape (n_selected,)
+        The source domains whose rows the fit used (every one with ``sources="pooled"``).
+    source_scores_ : dict or None
+        With ``sources="select"`` and enough labeled target rows: each compared subset of
+        source domains (a tuple) with its cross-validated score and its gain over all the
+        sources, as in ``baseline_scores_``; None otherwise.
     best_step_ : int
         Index (from 0) of the chosen step.
     step_errors_ : ndarray of shape (n_steps,)
@@ -257,6 +271,7 @@ class TrAdaBoostRegressor(
         "loss": [StrOptions({"linear", "square", "exponential"})],
         "random_state": ["random_state"],
         "guard": ["boolean"],
+        "sources": [StrOptions({"pooled", "select"})],
     }
 
     def __init__(
@@ -269,6 +284,7 @@ class TrAdaBoostRegressor(
         loss="linear",
         random_state=None,
         guard=True,
+        sources="pooled",
     ):
         self.estimator = estimator
         self.n_steps = n_steps
@@ -277,6 +293,7 @@ class TrAdaBoostRegressor(
         self.loss = loss
         self.random_state = random_state
         self.guard = guard
+        self.sources = sources
 
     # the inner cross-validation needs two labeled target rows
     _min_labeled_target = 2
@@ -339,7 +356,9 @@ class TrAdaBoostRegressor(
             When the guard keeps a plain fit instead of the two-stage one.
         """
         X, y, rows, target = self._labeled_rows(X, y, sample_domain)
-        return self._fit_guarded(X, y.astype(np.float64), rows, target)
+        y = y.astype(np.float64)
+        rows, target = self._chosen_source_rows(X, y, rows, target, sample_domain)
+        return self._fit_guarded(X, y, rows, target)
 
     def _fit_transfer(self, X, y, rows, target) -> None:
         n_target = int(target.sum())

@@ -10,7 +10,7 @@ from scipy.linalg import cho_factor, cho_solve, solve
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils import check_random_state
 
-from ..utils._sklearn_compat import Interval
+from ..utils._sklearn_compat import Interval, StrOptions
 from ._base import BaseImportanceWeighting
 
 __all__ = ["LeastSquaresImportanceFitting", "ulsif_loo_score"]
@@ -103,6 +103,16 @@ class LeastSquaresImportanceFitting(BaseImportanceWeighting):
         Draws the centers and the order in which source and target rows are paired in the
         leave-one-out score.
 
+    sources : {"pooled", "select"}, default="pooled"
+        With several source domains (``sample_domain >= 0`` with several values):
+        ``"pooled"`` weights the rows of every source; ``"select"`` first chooses the source
+        domains to keep, as :class:`~skltransfer.model_selection.SourceSelector` does: with
+        labeled target rows (which otherwise only shape the weights), the weighted fit on
+        all the sources, each all-but-one and each alone is compared by cross-validation over
+        them, by the guard's rule against all the sources pooled; without, the sources whose
+        domain gap (MMD) to the target rows is at most twice the smallest are kept. The rows
+        of the other sources get a weight of 0. One source domain: no change.
+
     Attributes
     ----------
     weights_ : ndarray of shape (n_samples,)
@@ -115,6 +125,13 @@ class LeastSquaresImportanceFitting(BaseImportanceWeighting):
         The chosen kernel width.
     alpha_ : float
         The chosen ridge parameter.
+    selected_sources_ : ndarray of shape (n_selected,)
+        The source domains whose rows were weighted (every one with ``sources="pooled"``).
+    source_scores_ : dict or None
+        With ``sources="select"`` and labeled target rows enough for two folds: each compared
+        subset of source domains (a tuple) with ``{"mean", "std_error", "gain",
+        "gain_std_error"}``, its cross-validated score on the labeled target rows and its
+        gain over all the sources; None otherwise.
     estimator_ : estimator object
         The clone of ``estimator`` fitted on the weighted labeled source rows.
     classes_ : ndarray of shape (n_classes,)
@@ -155,14 +172,18 @@ class LeastSquaresImportanceFitting(BaseImportanceWeighting):
         "alpha": [Interval(Real, 0, None, closed="neither"), "array-like", None],
         "n_centers": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "sources": [StrOptions({"pooled", "select"})],
     }
 
-    def __init__(self, estimator, *, gamma=None, alpha=None, n_centers=100, random_state=None):
+    def __init__(
+        self, estimator, *, gamma=None, alpha=None, n_centers=100, random_state=None, sources="pooled"
+    ):
         self.estimator = estimator
         self.gamma = gamma
         self.alpha = alpha
         self.n_centers = n_centers
         self.random_state = random_state
+        self.sources = sources
 
     def _candidates(self, value, default: np.ndarray, name: str) -> np.ndarray:
         values = default if value is None else np.atleast_1d(np.asarray(value, dtype=float))

@@ -5,19 +5,34 @@ than the plain fits it could have been: its base estimator fitted on the source 
 on the labeled target rows alone, or on both pooled. :class:`TransferGuardMixin` compares
 them by cross-validation over the labeled target rows and keeps the transfer fit unless a
 plain fit beats it by more than the noise of so few labels.
+
+With several source domains, :func:`select_sources` uses the same folds and the same rule
+to choose which source domains to train on (and, without labeled target rows, a rule on the
+domain gap): :class:`skltransfer.model_selection.SourceSelector` and the ``sources="select"``
+option of the boosting and reweighting estimators call it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils import _safe_indexing
 
 from ._warnings import warn_at_caller
 
-__all__ = ["CANDIDATES", "TransferGuardMixin"]
+__all__ = [
+    "CANDIDATES",
+    "GAP_RATIO",
+    "SourceChoice",
+    "TransferGuardMixin",
+    "select_sources",
+    "source_gaps",
+    "source_subsets",
+]
 
 #: The fits the guard compares, the transfer fit first.
 CANDIDATES = ("transfer", "source only", "target only", "pooled")
@@ -104,16 +119,10 @@ class TransferGuardMixin:
         fitted_source = clone(baseline).fit(X[source], y[source])
         predictions = self._out_of_fold_predictions(X, y, source, labeled, folds, baseline, fitted_source)
         self.baseline_scores_ = _candidate_scores(predictions, y[labeled], classification)
-        # A relative margin: a classifier right on one more row and wrong on none has a gain
-        # equal to its standard error (1 / n_rows), which rounding must not tip over.
-        better = {
-            name: entry["gain"]
-            for name, entry in self.baseline_scores_.items()
-            if entry["gain"] > entry["gain_std_error"] * (1.0 + _MARGIN)
-        }
-        if not better:
+        best = _best_candidate(self.baseline_scores_)
+        if best is None:
             return self
-        self.selected_ = max(better, key=better.get)
+        self.selected_ = best
         if self.selected_ == "source only":
             self.baseline_estimator_ = fitted_source
         else:
@@ -151,9 +160,24 @@ class TransferGuardMixin:
         return predictions
 
 
-def _candidate_scores(predictions: dict, y_true: np.ndarray, classification: bool) -> dict:
-    """``baseline_scores_``: each candidate's mean per-row score and its gain over the transfer
-    fit, each with its standard error."""
+def _best_candidate(scores: dict):
+    """The candidate of largest gain among those whose gain exceeds one standard error (the
+    first in the order of ``scores`` on a tie), or None when none does."""
+    # A relative margin: a classifier right on one more row and wrong on none has a gain
+    # equal to its standard error (1 / n_rows), which rounding must not tip over.
+    better = {
+        name: entry["gain"]
+        for name, entry in scores.items()
+        if entry["gain"] > entry["gain_std_error"] * (1.0 + _MARGIN)
+    }
+    return max(better, key=better.get) if better else None
+
+
+def _candidate_scores(
+    predictions: dict, y_true: np.ndarray, classification: bool, reference="transfer"
+) -> dict:
+    """``baseline_scores_``: each candidate's mean per-row score and its gain over the
+    ``reference`` candidate (the transfer fit), each with its standard error."""
     if classification:
         scores = {name: (pred == y_true).astype(float) for name, pred in predictions.items()}
     else:
@@ -161,7 +185,7 @@ def _candidate_scores(predictions: dict, y_true: np.ndarray, classification: boo
     root = math.sqrt(y_true.shape[0])
     result = {}
     for name, score in scores.items():
-        gain = score - scores["transfer"]
+        gain = score - scores[reference]
         result[name] = {
             "mean": float(score.mean()),
             "std_error": float(score.std(ddof=1) / root),
@@ -169,3 +193,149 @@ def _candidate_scores(predictions: dict, y_true: np.ndarray, classification: boo
             "gain_std_error": float(gain.std(ddof=1) / root),
         }
     return result
+
+
+# --- several source domains -------------------------------------------------------------
+
+#: The label-free rule keeps the source domains whose domain gap to the target rows is at most
+#: this many times the smallest one.
+GAP_RATIO = 2.0
+
+# The domain gap is measured on at most this many rows of each domain (evenly spaced).
+_MAX_GAP_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """What :func:`select_sources` chose, and on what evidence.
+
+    Attributes
+    ----------
+    sources : tuple of int
+        The source domains of the fit (those with labeled rows), sorted.
+    selected : tuple of int
+        The source domains to train on.
+    criterion : {"single source", "cross-validation", "domain gap"}
+        How they were chosen: nothing to choose, the labeled target rows, or the domain gap.
+    scores : dict or None
+        With ``"cross-validation"``: each compared subset of source domains (a tuple) with
+        ``{"mean", "std_error", "gain", "gain_std_error"}``, the gain over all the sources.
+    gaps : dict or None
+        With ``"domain gap"``: each source domain's squared MMD to the target rows.
+    """
+
+    sources: tuple
+    selected: tuple
+    criterion: str
+    scores: dict | None = None
+    gaps: dict | None = None
+
+
+def source_subsets(sources: tuple) -> list[tuple]:
+    """The subsets of source domains compared: all of them, each all-but-one, each alone.
+
+    That is every non-empty subset for up to 3 sources, and ``2 K + 1`` subsets of ``K``
+    sources beyond (the fits grow linearly, not exponentially, with the sources).
+    """
+    subsets = [tuple(sources)]
+    if len(sources) > 2:
+        subsets += [tuple(d for d in sources if d != left) for left in sources]
+    if len(sources) > 1:
+        subsets += [(d,) for d in sources]
+    return subsets
+
+
+def _evenly_spaced(X, n_rows: int):
+    if X.shape[0] <= n_rows:
+        return X
+    return X[np.linspace(0, X.shape[0] - 1, n_rows).astype(int)]
+
+
+def source_gaps(X, sample_domain: np.ndarray, sources: tuple) -> dict:
+    """Each source domain's squared MMD (RBF kernel, biased estimate) to the target rows.
+
+    The estimates compare: one bandwidth for every source (the median heuristic over the
+    rows of all the sources and the target rows together), and every source subsampled to
+    the same number of rows (evenly spaced: those of the smallest source, at most 2000), so
+    that the estimate's positive bias, which shrinks with the number of rows, is the same
+    for each and a small source does not look farther. At most 2000 target rows are used.
+    """
+    from ..metrics._mmd import maximum_mean_discrepancy, median_heuristic_gamma
+
+    X = np.asarray(X, dtype=float)
+    X_target = _evenly_spaced(X[sample_domain < 0], _MAX_GAP_ROWS)
+    n_rows = min(_MAX_GAP_ROWS, *(int(np.sum(sample_domain == d)) for d in sources))
+    X_sources = {d: _evenly_spaced(X[sample_domain == d], n_rows) for d in sources}
+    gamma = median_heuristic_gamma(np.vstack(list(X_sources.values())), X_target)
+    return {d: float(maximum_mean_discrepancy(Xd, X_target, "rbf", gamma)) for d, Xd in X_sources.items()}
+
+
+def select_sources(
+    make_estimator, X, y, sample_domain, labeled, *, classification, gap_ratio=GAP_RATIO, fit=None
+) -> SourceChoice:
+    """Choose the source domains to train on.
+
+    The rule.
+
+    - One source domain (with labeled rows): it is kept (``"single source"``).
+    - Labeled target rows enough for the guard's folds (``"cross-validation"``): the
+      subsets of :func:`source_subsets` are compared over the folds of the labeled target
+      rows as the guard compares its candidates. Each fold fits ``make_estimator()`` on the
+      rows of the subset's source domains, every target row outside the test fold (the
+      unlabeled ones included) and no row of the other sources, and predicts the test fold.
+      A subset's gain is its per-row score (accuracy, or minus the squared error) minus that
+      of all the sources pooled on the same rows; the subset of largest gain among those
+      whose gain exceeds one standard error of the paired differences replaces the pool (the
+      larger subset on a tie). Otherwise every source is kept.
+    - Otherwise (``"domain gap"``): each source domain's squared MMD to the target rows
+      (:func:`source_gaps`); the sources whose gap is at most ``gap_ratio`` times the
+      smallest are kept.
+
+    Parameters
+    ----------
+    make_estimator : callable
+        Returns an unfitted estimator.
+    X : array-like of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    sample_domain : ndarray of int of shape (n_samples,)
+    labeled : ndarray of bool of shape (n_samples,)
+    classification : bool
+    gap_ratio : float, default=GAP_RATIO
+    fit : callable, default=None
+        ``fit(estimator, rows) -> fitted``, which fits ``estimator`` on the rows of
+        ``X`` at the positions ``rows``; None calls
+        ``estimator.fit(X[rows], y[rows], sample_domain=sample_domain[rows])``.
+
+    Returns
+    -------
+    choice : SourceChoice
+    """
+    if fit is None:
+
+        def fit(estimator, rows):
+            return estimator.fit(_safe_indexing(X, rows), y[rows], sample_domain=sample_domain[rows])
+
+    sources = tuple(int(d) for d in np.unique(sample_domain[(sample_domain >= 0) & labeled]))
+    if len(sources) < 2:
+        return SourceChoice(sources, sources, "single source")
+    target_labeled = np.flatnonzero((sample_domain < 0) & labeled)
+    folds = _target_folds(y[target_labeled], classification, 1) if target_labeled.size else None
+    if folds is None:
+        gaps = source_gaps(X, sample_domain, sources)
+        smallest = min(gaps.values())
+        selected = tuple(d for d in sources if gaps[d] <= gap_ratio * smallest * (1.0 + _MARGIN))
+        return SourceChoice(sources, selected, "domain gap", gaps=gaps)
+    subsets = source_subsets(sources)
+    y_target = y[target_labeled]
+    predictions = {subset: np.empty_like(y_target) for subset in subsets}
+    is_test = np.zeros(sample_domain.shape[0], dtype=bool)
+    for _, test in folds:
+        is_test[:] = False
+        is_test[target_labeled[test]] = True
+        for subset in subsets:
+            rows = np.flatnonzero(~is_test & ((sample_domain < 0) | np.isin(sample_domain, subset)))
+            model = fit(make_estimator(), rows)
+            predictions[subset][test] = model.predict(_safe_indexing(X, target_labeled[test]))
+    scores = _candidate_scores(predictions, y_target, classification, reference=sources)
+    best = _best_candidate(scores)
+    return SourceChoice(sources, sources if best is None else best, "cross-validation", scores=scores)
