@@ -47,7 +47,8 @@ def _budget(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"must be a number of epochs or 'auto', got {text!r}") from None
 
 
-def _add_backbone_options(parser: argparse.ArgumentParser) -> None:
+def _add_backbone_options(parser: argparse.ArgumentParser, *, pooling: str = "avg") -> None:
+    """The options of the backbone; ``pooling`` is the default of the command's estimator."""
     parser.add_argument(
         "--model",
         default="mobilenet_v2",
@@ -65,8 +66,13 @@ def _add_backbone_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layer", help="name or index of the layer whose output is the feature (default: last conv block)"
     )
+    choices = ["auto", "avg", "max", "none"] if pooling == "auto" else ["avg", "max", "none"]
     parser.add_argument(
-        "--pooling", choices=["avg", "max", "none"], default="avg", help="global pooling (default avg)"
+        "--pooling",
+        choices=choices,
+        default=pooling,
+        help=f"global pooling, none to flatten (default {pooling}"
+        + ("; auto: as the network's own head reads the feature layer)" if pooling == "auto" else ")"),
     )
     parser.add_argument(
         "--input-size",
@@ -117,7 +123,7 @@ def _add_image_commands(commands) -> None:
         "The output is written under a temporary name and renamed once complete.",
     )
     finetune.add_argument("data_dir", metavar="DATA_DIR", help="one subfolder of images per class")
-    _add_backbone_options(finetune)
+    _add_backbone_options(finetune, pooling="auto")
     finetune.add_argument("--target-dir", help="folder of unlabeled images of the target domain")
     finetune.add_argument(
         "--domain-loss",

@@ -3,6 +3,7 @@
 :func:`resolve_backbone` turns ``base_model`` (a ``keras.applications`` name, a saved
 ``.keras`` file or a ``keras.Model``) and ``weights`` into a network and the facts needed to
 feed it; :func:`feature_layer` finds the layer whose output is the feature;
+:func:`resolve_pooling` reads ``pooling="auto"`` off the network's own head;
 :func:`pooling_layer` pools a feature map or a sequence of tokens of any rank.
 
 A backbone takes one input, whose rank says what a sample is (:func:`input_ndim`): images
@@ -36,6 +37,7 @@ __all__ = [
     "known_input_shape",
     "pooling_layer",
     "reinitialize_model",
+    "resolve_pooling",
     "resolve_backbone",
 ]
 
@@ -325,6 +327,55 @@ def feature_layer(model, layer):
             "with one output."
         )
     return chosen
+
+
+_POOLING_OF_HEAD = {
+    "Flatten": None,
+    "GlobalAveragePooling1D": "avg",
+    "GlobalAveragePooling2D": "avg",
+    "GlobalAveragePooling3D": "avg",
+    "GlobalMaxPooling1D": "max",
+    "GlobalMaxPooling2D": "max",
+    "GlobalMaxPooling3D": "max",
+}
+
+
+def resolve_pooling(model, layer, pooling):
+    """``pooling`` with ``"auto"`` replaced by how ``model``'s own head reads ``layer``.
+
+    ``"auto"`` follows the network: a layer whose output the network itself flattens
+    (``Flatten``, as in a small CNN with a dense head, or VGG's top) is flattened (None),
+    one it pools globally is pooled the same way (``"avg"`` or ``"max"``); anything else (a
+    network cut without its head, such as a ``keras.applications`` backbone, or a layer
+    the network feeds to another convolution) gets global average pooling. Flattening
+    keeps where in the image a feature fired, which a small feature map (2x2 to 7x7 in
+    networks for small images) cannot spare: averaging it throws away the layout the
+    network's dense layers were trained on.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from skltransfer.keras._backbone import resolve_pooling
+    >>> inputs = keras.Input((8, 8, 1))
+    >>> maps = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    >>> outputs = keras.layers.Dense(2)(keras.layers.Flatten()(maps))
+    >>> model = keras.Model(inputs, outputs)
+    >>> print(resolve_pooling(model, model.get_layer("conv"), "auto"))
+    None
+    >>> resolve_pooling(model, model.get_layer("conv"), "max")
+    'max'
+    """
+    if pooling != "auto":
+        return pooling
+    own = {id(candidate) for candidate in model.layers}
+    # Keras records which layers consume a layer's output as its outbound nodes.
+    consumers = [node.operation for node in getattr(layer, "_outbound_nodes", ())]
+    readings = {
+        _POOLING_OF_HEAD[type(consumer).__name__]
+        for consumer in consumers
+        if id(consumer) in own and type(consumer).__name__ in _POOLING_OF_HEAD
+    }
+    return readings.pop() if len(readings) == 1 else "avg"
 
 
 def pooling_layer(feature_rank: int, pooling, layer_name: str):

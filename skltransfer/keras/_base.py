@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator
 
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from . import _litert
-from ._backbone import input_ndim, is_saved_model_path
+from ._backbone import feature_layer, input_ndim, is_saved_model_path, resolve_pooling
 from ._feature_cache import FeatureCache, feature_cache, file_digest
 from ._persistence import KerasStateMixin, copy_model
 from .applications import normalize_name
@@ -200,12 +200,18 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         ``seed`` is the seed of a random initialisation (``weights=None``).
         """
         base = self.base_model
+        # pooling="auto" as resolved, where that needs no loading: a named application (cut
+        # without its head) averages, a model in memory with a graph says itself; else "auto"
+        pooling = self.pooling
         if isinstance(base, (str, os.PathLike)) and not is_saved_model_path(base):
             network = ["application", normalize_name(os.fspath(base))]
+            pooling = "avg" if pooling == "auto" else pooling
         elif isinstance(base, (str, os.PathLike)):
             network = ["file", file_digest(base)]
         else:
             network = ["model", _model_digest(base)]
+            if pooling == "auto" and getattr(base, "inputs", None):  # a graph: its head is known
+                pooling = resolve_pooling(base, feature_layer(base, self.layer), pooling)
         weights = self.weights
         if weights is None:
             weights = ["random", seed]
@@ -218,7 +224,7 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
             "network": network,
             "weights": weights,
             "layer": self.layer,
-            "pooling": self.pooling,
+            "pooling": pooling,
             "input_size": self.input_size,
             "preprocessing": preprocessing,
         }

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import keras
 
-from ._backbone import application_name, feature_layer, pooling_layer, resolve_backbone
+from ._backbone import application_name, feature_layer, pooling_layer, resolve_backbone, resolve_pooling
 from ._inference import Runtime, fold_batch_normalization
 from ._layers import ImagePreprocessing
 from .applications import get_application
@@ -125,6 +125,8 @@ def build_frozen_features(estimator, sample_shape, seed: int) -> tuple[FrozenFea
     whole = len(model.outputs) == 1 and layer is model.layers[-1]
     backbone = model if whole else keras.Model(model.inputs, layer.output)
     backbone.trainable = False
-    pooling = pooling_layer(len(backbone.outputs[0].shape), estimator.pooling, layer.name)
+    pooling = pooling_layer(
+        len(backbone.outputs[0].shape), resolve_pooling(model, layer, estimator.pooling), layer.name
+    )
     preprocessing = preprocessing_layer(estimator.preprocessing, estimator.base_model, input_shape)
     return FrozenFeatures(backbone, preprocessing, pooling), input_shape

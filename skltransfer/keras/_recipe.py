@@ -84,6 +84,9 @@ __all__ = ["FineTunedCNN"]
 # auto_epochs (at least one epoch, at most the cap), and the plateau stop's patience.
 HEAD_STEPS, MAX_HEAD_EPOCHS = 500, 200
 FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS = 300, 100
+#: Phase 2's "auto" budget when the unlabeled target rows take part (a domain or target loss):
+#: the target objective keeps moving the network after the source loss has settled.
+ADAPT_FINE_TUNE_STEPS = 1000
 PLATEAU_STEPS = 50
 
 #: The target collapse check: at least this many target rows, the most predicted class taking
@@ -162,6 +165,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
 
     _parameter_constraints: ClassVar[dict] = {
         **KerasImageEstimator._parameter_constraints,
+        "pooling": [StrOptions({"auto", "avg", "max", "cls"}), None],
         "hidden_units": [Interval(Integral, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
@@ -239,7 +243,9 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         n_train = len(fitting.rows.train)
         exact = self.epochs == "auto" and self.hidden_units == 0 and not self.augmentation
         head_epochs = 0 if exact else self._epochs(self.epochs, n_train, HEAD_STEPS, MAX_HEAD_EPOCHS)
-        fine_tune_epochs = self._epochs(self.fine_tune_epochs, n_train, FINE_TUNE_STEPS, MAX_FINE_TUNE_EPOCHS)
+        adapts = self.domain_loss is not None or self.target_loss_ is not None
+        fine_tune_steps = ADAPT_FINE_TUNE_STEPS if adapts else FINE_TUNE_STEPS
+        fine_tune_epochs = self._epochs(self.fine_tune_epochs, n_train, fine_tune_steps, MAX_FINE_TUNE_EPOCHS)
         through_network = head_epochs > 0 and (bool(self.augmentation) or not self.cache_features)
         fitting.budget = _Budget(exact, head_epochs, fine_tune_epochs, through_network)
         # cached features are the source statistics': predictions must run the adapted network

@@ -71,12 +71,16 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     layer : str, int or None, default=None
         Name or index of the backbone layer whose output feeds the head. None: the last
         layer with a 4-D output (the last convolutional block).
-    pooling : {"avg", "max", "cls"} or None, default="avg"
+    pooling : {"auto", "avg", "max", "cls"} or None, default="auto"
         How the cut layer's output becomes one row: global average or max over the spatial
         axes of a feature map (or over the tokens, or the steps of a signal); ``"cls"``
         takes the first (class) token of a 3-D token output; None flattens it. A 2-D
         output (a dense layer) is taken as is. See :class:`PretrainedFeatureExtractor`
-        for the backbones taken (images, tokens, 1-D signals, table rows).
+        for the backbones taken (images, tokens, 1-D signals, table rows). ``"auto"`` reads the cut layer as
+        the network's own head did: flattened where the network flattens it (a small CNN
+        with a dense head: its feature map is small and its layout carries the class),
+        pooled where it pools it, and global average pooling for a backbone without its
+        head (every ``keras.applications`` name).
     input_size : int, (height, width) or None, default=None
         Network input size; None: the network's native size (a model's own; for a model that
         accepts any size, the size of the training images).
@@ -97,11 +101,11 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         prediction of cached images: every fit of a ``GridSearchCV`` over the head's
         parameters after the first, in any process, trains on cached features. The
         network ``model_`` is then assembled on first access. None: no cache.
-    engine : {"auto", "keras", "litert"}, default="auto"
+    engine : {"auto", "keras", "litert", "litert-dynamic", "litert-int8"}, default="auto"
         What runs ``predict_proba``: the compiled TensorFlow function, or the network
         converted once to LiteRT and run by its XNNPACK CPU kernels; "auto" takes LiteRT
         for calls large enough to repay the conversion where it is installed (see
-        :class:`PretrainedFeatureExtractor`).
+        :class:`PretrainedFeatureExtractor`, also for the quantized engines, never "auto").
     hidden_units : int, default=0
         Units of a ReLU hidden layer in the head; 0 for none (a linear head: a multinomial
         logistic regression on the standardised features).
@@ -128,7 +132,9 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
     fine_tune_epochs : int or "auto", default="auto"
         Phase 2: epochs of fine-tuning; 0 skips the phase. "auto": about 300 optimizer
         steps (``ceil(300 / batches per epoch)`` epochs, at most 100: many epochs on a few
-        hundred images, one on a hundred thousand), stopping earlier on a plateau, with a
+        hundred images, one on a hundred thousand), or about 1,000 when the unlabeled target
+        rows take part (a domain or target loss: the target objective keeps moving the
+        network after the source loss has settled), stopping earlier on a plateau, with a
         ``ConvergenceWarning`` when the budget runs out first.
     fine_tune_learning_rate : float or "auto", default="auto"
         Phase 2 initial learning rate. "auto": ``learning_rate / 10``, small enough to keep
@@ -316,7 +322,7 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         *,
         weights="imagenet",
         layer=None,
-        pooling="avg",
+        pooling="auto",
         input_size=None,
         image_shape=None,
         preprocessing="auto",

@@ -51,12 +51,16 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         The backbone's weights, as in :class:`FineTunedCNNClassifier`.
     layer : str, int or None, default=None
         Backbone layer whose output feeds the head; None: the last 4-D one.
-    pooling : {"avg", "max", "cls"} or None, default="avg"
+    pooling : {"auto", "avg", "max", "cls"} or None, default="auto"
         How the cut layer's output becomes one row: global average or max over the spatial
         axes of a feature map (or over the tokens, or the steps of a signal); ``"cls"``
         takes the first (class) token of a 3-D token output; None flattens it. A 2-D
         output (a dense layer) is taken as is. See :class:`PretrainedFeatureExtractor`
-        for the backbones taken (images, tokens, 1-D signals, table rows).
+        for the backbones taken (images, tokens, 1-D signals, table rows). ``"auto"`` reads the cut layer as
+        the network's own head did: flattened where the network flattens it (a small CNN
+        with a dense head: its feature map is small and its layout carries the class),
+        pooled where it pools it, and global average pooling for a backbone without its
+        head (every ``keras.applications`` name).
     input_size : int, (height, width) or None, default=None
         Network input size; None: the network's native size.
     image_shape : tuple of int, default=None
@@ -65,7 +69,7 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         Pixel preprocessing, as in :class:`FineTunedCNNClassifier`.
     memory : None, str, path or joblib.Memory, default=None
         Cache of the frozen backbone's features, as in :class:`FineTunedCNNClassifier`.
-    engine : {"auto", "keras", "litert"}, default="auto"
+    engine : {"auto", "keras", "litert", "litert-dynamic", "litert-int8"}, default="auto"
         What runs :meth:`predict`, as in :class:`FineTunedCNNClassifier`.
     hidden_units : int, default=0
         Units of a ReLU hidden layer in the head; 0 for a linear head (a ridge regression on
@@ -188,7 +192,7 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         *,
         weights="imagenet",
         layer=None,
-        pooling="avg",
+        pooling="auto",
         input_size=None,
         image_shape=None,
         preprocessing="auto",
