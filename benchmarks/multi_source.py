@@ -140,7 +140,7 @@ def run_labeled(targets, seeds=SEEDS, tradaboost=False):
 def run_unlabeled(targets):
     methods = {
         POOLED: lambda: _pipeline(),
-        "SourceSelector(ridge), domain gap": lambda: SourceSelector(_pipeline()),
+        "SourceSelector(ridge), domain gap": lambda: SourceSelector(_pipeline(), gap_ratio=2.0),
         'DomainClassifierWeighting(ridge), sources="pooled"': lambda: DomainClassifierWeighting(_ridge()),
         'DomainClassifierWeighting(ridge), sources="select"': lambda: DomainClassifierWeighting(
             _ridge(), sources="select"

@@ -84,9 +84,17 @@ def test_selector_keeps_sources_that_both_help():
     np.testing.assert_array_equal(selector.predict(X_test), pooled.predict(X_test))
 
 
+def test_without_target_labels_every_source_is_kept_with_a_warning():
+    X, y, domain, *_ = _two_sources(n_labeled=0, shift=2.0)
+    with pytest.warns(UserWarning, match="every source"):
+        selector = _selector().fit(X, y, sample_domain=domain)
+    assert selector.criterion_ == "pooled" and selector.selected_sources_.tolist() == [0, 1]
+    assert selector.source_gaps_[1] > selector.source_gaps_[0]
+
+
 def test_label_free_rule_drops_the_distant_source():
     X, y, domain, X_test, y_test = _two_sources(n_labeled=0, shift=2.0)
-    selector = _selector().fit(X, y, sample_domain=domain)
+    selector = _selector().set_params(gap_ratio=2.0).fit(X, y, sample_domain=domain)
     assert selector.criterion_ == "domain gap" and selector.source_scores_ is None
     assert selector.source_gaps_[1] > 2 * selector.source_gaps_[0]
     assert selector.selected_sources_.tolist() == [0]
@@ -99,7 +107,7 @@ def test_label_free_rule_drops_the_distant_source():
 
 def test_too_few_labeled_target_rows_use_the_domain_gap():
     X, y, domain, *_ = _two_sources(n_labeled=1, shift=2.0)
-    selector = _selector().fit(X, y, sample_domain=domain)
+    selector = _selector().set_params(gap_ratio=2.0).fit(X, y, sample_domain=domain)
     assert selector.criterion_ == "domain gap" and selector.selected_sources_.tolist() == [0]
 
 
@@ -171,7 +179,7 @@ def test_selector_passes_the_estimator_checks(estimator, check):
 def test_selector_clones_and_pickles():
     X, y, domain, X_test, _ = _two_sources()
     selector = _selector()
-    assert clone(selector).get_params()["gap_ratio"] == 2.0
+    assert clone(selector).get_params()["gap_ratio"] is None
     assert set(selector.get_params()) >= {"estimator", "gap_ratio", "estimator__labeledonly__estimator__C"}
     selector.fit(X, y, sample_domain=domain)
     again = pickle.loads(pickle.dumps(selector))

@@ -198,7 +198,7 @@ def _candidate_scores(
 # --- several source domains -------------------------------------------------------------
 
 #: The label-free rule keeps the source domains whose domain gap to the target rows is at most
-#: this many times the smallest one.
+#: this many times the smallest one (None keeps every source: SourceSelector's default).
 GAP_RATIO = 2.0
 
 # The domain gap is measured on at most this many rows of each domain (evenly spaced).
@@ -289,7 +289,7 @@ def select_sources(
       larger subset on a tie). Otherwise every source is kept.
     - Otherwise (``"domain gap"``): each source domain's squared MMD to the target rows
       (:func:`source_gaps`); the sources whose gap is at most ``gap_ratio`` times the
-      smallest are kept.
+      smallest are kept, every source when ``gap_ratio`` is None (``"pooled"``).
 
     Parameters
     ----------
@@ -300,7 +300,7 @@ def select_sources(
     sample_domain : ndarray of int of shape (n_samples,)
     labeled : ndarray of bool of shape (n_samples,)
     classification : bool
-    gap_ratio : float, default=GAP_RATIO
+    gap_ratio : float or None, default=GAP_RATIO
     fit : callable, default=None
         ``fit(estimator, rows) -> fitted``, which fits ``estimator`` on the rows of
         ``X`` at the positions ``rows``; None calls
@@ -322,6 +322,8 @@ def select_sources(
     folds = _target_folds(y[target_labeled], classification, 1) if target_labeled.size else None
     if folds is None:
         gaps = source_gaps(X, sample_domain, sources)
+        if gap_ratio is None:
+            return SourceChoice(sources, sources, "pooled", gaps=gaps)
         smallest = min(gaps.values())
         selected = tuple(d for d in sources if gaps[d] <= gap_ratio * smallest * (1.0 + _MARGIN))
         return SourceChoice(sources, selected, "domain gap", gaps=gaps)
