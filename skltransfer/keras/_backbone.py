@@ -36,6 +36,7 @@ __all__ = [
     "is_saved_model_path",
     "known_input_shape",
     "pooling_layer",
+    "pooling_of",
     "reinitialize_model",
     "resolve_pooling",
     "resolve_backbone",
@@ -376,6 +377,21 @@ def resolve_pooling(model, layer, pooling):
         if id(consumer) in own and type(consumer).__name__ in _POOLING_OF_HEAD
     }
     return readings.pop() if len(readings) == 1 else "avg"
+
+
+def pooling_of(layer) -> str | None:
+    """The ``pooling`` value that :func:`pooling_layer` turns into ``layer`` (None: flattened or none).
+
+    Examples
+    --------
+    >>> import keras
+    >>> from skltransfer.keras._backbone import pooling_of, pooling_layer
+    >>> pooling_of(pooling_layer(4, "max", "conv"))
+    'max'
+    """
+    if isinstance(layer, ClassTokenPooling):
+        return "cls"
+    return None if layer is None else _POOLING_OF_HEAD[type(layer).__name__]
 
 
 def pooling_layer(feature_rank: int, pooling, layer_name: str):

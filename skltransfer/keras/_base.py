@@ -51,7 +51,7 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         "base_model": [str, os.PathLike, HasMethods(["get_layer", "save"])],
         "weights": [str, os.PathLike, None],
         "layer": [str, Integral, None],
-        "pooling": [StrOptions({"avg", "max", "cls"}), None],
+        "pooling": [StrOptions({"auto", "avg", "max", "cls"}), None],
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
         "image_shape": [tuple, None],
         "preprocessing": [str, callable, None],

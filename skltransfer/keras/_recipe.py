@@ -64,6 +64,7 @@ from ._heads import (
 from ._inference import fold_batch_normalization
 from ._layers import InferenceMode
 from ._layerwise import adapt_batch_statistics
+from ._mlp_head import solve_hidden_head
 from ._runtime import derive_seed, scoped_seed
 from ._tasks import Task, float_targets
 from ._training import OPTIMIZERS, ShuffledBatches, auto_epochs, auto_patience, train_phase
@@ -165,7 +166,6 @@ class FineTunedCNN(KerasImageEstimator, ABC):
 
     _parameter_constraints: ClassVar[dict] = {
         **KerasImageEstimator._parameter_constraints,
-        "pooling": [StrOptions({"auto", "avg", "max", "cls"}), None],
         "hidden_units": [Interval(Integral, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
@@ -241,9 +241,15 @@ class FineTunedCNN(KerasImageEstimator, ABC):
     def _initialize_budget(self, fitting: _Fitting) -> None:
         """``budget``: how each phase trains, which decides whether the backbone must be built at all."""
         n_train = len(fitting.rows.train)
-        exact = self.epochs == "auto" and self.hidden_units == 0 and not self.augmentation
-        head_epochs = 0 if exact else self._epochs(self.epochs, n_train, HEAD_STEPS, MAX_HEAD_EPOCHS)
         adapts = self.domain_loss is not None or self.target_loss_ is not None
+        # a linear head is always solved exactly; a hidden one when its objective is smooth
+        # (no L1) and the head's loss alone (no domain or target loss) trains it
+        exact = (
+            self.epochs == "auto"
+            and not self.augmentation
+            and (self.hidden_units == 0 or (self.l1 == 0 and not adapts))
+        )
+        head_epochs = 0 if exact else self._epochs(self.epochs, n_train, HEAD_STEPS, MAX_HEAD_EPOCHS)
         fine_tune_steps = ADAPT_FINE_TUNE_STEPS if adapts else FINE_TUNE_STEPS
         fine_tune_epochs = self._epochs(self.fine_tune_epochs, n_train, fine_tune_steps, MAX_FINE_TUNE_EPOCHS)
         through_network = head_epochs > 0 and (bool(self.augmentation) or not self.cache_features)
@@ -369,8 +375,22 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         fitting.training = _Training(phase, shuffle_rng, domain_layer, target_layer)
 
     def _train_head(self, fitting: _Fitting) -> dict:
-        """Phase 1: the head on the frozen backbone, solved exactly or by stochastic steps."""
+        """Phase 1: the head on the frozen backbone, solved exactly or by stochastic steps.
+
+        The exact solve: the logistic regression or ridge of a linear head, L-BFGS on the
+        objective of a head with a hidden layer (:mod:`~skltransfer.keras._mlp_head`).
+        """
         rows, budget = fitting.rows, fitting.budget
+        if budget.exact and self.hidden_units:
+            return solve_hidden_head(
+                fitting.head,
+                fitting.features[rows.labeled[rows.train]],
+                rows.targets[rows.train],
+                rows.sample_weight[rows.train],
+                l2=self._l2(len(rows.train)),
+                regression=self._task.regression,
+                owner=self._name,
+            )
         if budget.exact:
             labeled = rows.labeled[rows.train]
             return self._task.solve_head(

@@ -9,7 +9,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ..utils._dask import is_dask_collection
 from ..utils._sklearn_compat import _fit_context, check_is_fitted
-from ._backbone import pooling_layer
+from ._backbone import pooling_layer, pooling_of
 from ._base import KerasImageEstimator
 from ._distributed import first_image, transform_dask
 from ._export import export_extractor
@@ -58,12 +58,17 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         (3-D or more, batch included): the last convolutional block of a CNN, the last
         block of a transformer; a tabular network is taken whole. Required for a model
         with several outputs.
-    pooling : {"avg", "max", "cls"} or None, default="avg"
+    pooling : {"avg", "max", "cls", "auto"} or None, default="avg"
         How a feature map or a sequence of tokens becomes one row: global average
         (``"avg"``) or max (``"max"``) over its spatial axes (or over the tokens, or the
         steps of a signal); ``"cls"`` takes the first token of a 3-D token output (the
         class token of ViT- and BERT-style encoders); None flattens it. A 2-D layer output
-        (a dense layer) is returned as is.
+        (a dense layer) is returned as is. ``"auto"`` reads the layer as the network's own
+        head did (the default of :class:`FineTunedCNNClassifier`): flattened where the
+        network flattens it (a small CNN with a dense head), pooled where it pools it,
+        averaged for a backbone without its head (every ``keras.applications`` name, where
+        it equals ``"avg"``). For a small network of one's own, ``"auto"`` keeps the layout
+        of its small feature maps that averaging throws away.
     input_size : int, (height, width) or None, default=None
         Network input size of images. None: the network's native size (224 for most
         applications; a model's own input size; for a model that accepts any size, the
@@ -118,6 +123,9 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         network, ``(n_features,)`` for a tabular one.
     layer_name_ : str
         Name of the feature layer.
+    pooling_ : {"avg", "max", "cls"} or None
+        The pooling applied (``pooling`` with ``"auto"`` resolved; None for a flattened or
+        a 2-D output).
     n_features_in_ : int
         Number of values per row, when fitted on a 2-D array.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -305,6 +313,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         frozen, self.input_shape_ = build_frozen_features(self, images.shape, self._seed)
         self.model_ = frozen.backbone
         self.layer_name_ = self.model_.layers[-1].name
+        self.pooling_ = pooling_of(frozen.pooling)
         self._reset_runtime()
         self._n_features_out = int(self._predictor(images).output_shape[-1])
         return self
@@ -315,7 +324,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         def build():
             rank = len(self.model_.outputs[0].shape)
             preprocessing = preprocessing_layer(self.preprocessing, self.base_model, self.input_shape_)
-            pooling = pooling_layer(rank, self.pooling, self.layer_name_)
+            pooling = pooling_layer(rank, self.pooling_, self.layer_name_)
             return FrozenFeatures(self.model_, preprocessing, pooling)
 
         return self._runtime.get("frozen", build)
