@@ -14,6 +14,7 @@ from sklearn.preprocessing import Normalizer, normalize
 
 from skltransfer import JointMMDAligner, MMDAligner, make_da_pipeline, stack_domains
 from skltransfer.alignment._tca_solvers import (
+    OBJECTIVE_TOL,
     ExactProblem,
     _apply,
     _dense_eigh,
@@ -40,6 +41,14 @@ def _brute_force(K, E, mu, k):
     H = np.eye(n) - np.ones((n, n)) / n
     values, W = linalg.eigh(K @ H @ K, K @ L @ K + mu * np.eye(n), subset_by_index=[n - k, n - 1])
     return values[::-1], W[:, ::-1]
+
+
+def _assert_objective_close(values, reference, tol=OBJECTIVE_TOL["float64"]):
+    """The exact solver's contract: the objective (the sum of the eigenvalues) within ``tol``
+    of the dense solve's, and no eigenvalue above the dense one (Cauchy interlacing), so that
+    each is within ``tol`` times the objective as well."""
+    assert np.sum(reference) - np.sum(values) <= tol * np.sum(reference)
+    np.testing.assert_array_less(values, reference * (1 + 1e-12))
 
 
 def _max_angle(A, B):
@@ -139,7 +148,7 @@ def test_unit_components_match_reference_code(n_features):
 def test_block_krylov_path_matches_dense_path(n_classes, monkeypatch):
     # Above _DENSE_MAX_ROWS rows the exact solver runs a block Krylov method on products of K
     # with blocks of vectors; the rank-1 (TCA) and rank C+1 (JDA) structures give the
-    # subspace of a dense solve.
+    # objective and, where the spectrum has a gap, the subspace of a dense solve.
     from skltransfer.alignment import _tca_solvers
 
     monkeypatch.setattr(_tca_solvers, "_DENSE_MAX_ROWS", 50)
@@ -153,16 +162,16 @@ def test_block_krylov_path_matches_dense_path(n_classes, monkeypatch):
     problem = ExactProblem(K, np.random.RandomState(0))
     values, W, embedding = problem.solve(E, 1.0, 5)
     ref_values, ref_W = _brute_force(K, E, 1.0, 5)
-    np.testing.assert_allclose(values, ref_values, rtol=1e-7)
-    assert _max_angle(K @ W, K @ ref_W) < 1e-4
+    _assert_objective_close(values, ref_values)
+    assert _max_angle(K @ W, K @ ref_W) < 1e-2
     # the embedding of the fitted rows, read from the solver's products, is K W
     np.testing.assert_allclose(embedding, K @ W, rtol=1e-9, atol=1e-9 * np.abs(K @ W).max())
     # a second solve (the next JDA round) starts from the first solution and agrees as well
     E2 = mmd_columns(source, classes, classes, marginal_weight=2.0) if n_classes else 2.0 * E
     values, W, embedding = problem.solve(E2, 1.0, 5)
     ref_values, ref_W = _brute_force(K, E2, 1.0, 5)
-    np.testing.assert_allclose(values, ref_values, rtol=1e-7)
-    assert _max_angle(K @ W, K @ ref_W) < 1e-4
+    _assert_objective_close(values, ref_values)
+    assert _max_angle(K @ W, K @ ref_W) < 1e-2
     np.testing.assert_allclose(embedding, K @ W, rtol=1e-9, atol=1e-9 * np.abs(K @ W).max())
 
 
@@ -575,3 +584,99 @@ def test_kernel_krylov_on_a_low_rank_kernel_matches_the_dense_solve():
     reference, reference_vectors, _ = _dense_eigh(K, Q, beta, 1.0, 3)
     np.testing.assert_allclose(values, reference, rtol=1e-8)
     np.testing.assert_allclose(np.abs(np.sum(vectors * reference_vectors, axis=0)), 1.0, rtol=1e-7)
+
+
+# ------------------------------------------ the stopping rule on the objective, against eigh
+
+
+def _isotropic_problem(n=1000, n_features=200, seed=0):
+    """rbf kernel of isotropic Gaussian rows, the target half shifted by 0.5: a nearly flat
+    leading spectrum (the relative gap between the 10th and 11th eigenvalues is about 2%)."""
+    X = np.random.default_rng(seed).normal(size=(n, n_features))
+    X[n // 2 :] += 0.5
+    K = pairwise_kernels(X, metric="rbf", gamma=1.0 / n_features)
+    E = mmd_columns(np.arange(n) < n // 2)
+    Q, beta = _whitening(K @ E / _scale(E), 1.0)
+    return K, E, Q, beta
+
+
+def _structured_problem(n=1000, seed=0):
+    """rbf kernel of rows with three well-separated classes in 6 features: a fast decaying
+    spectrum with gaps."""
+    Xs, _, Xt, _ = _domains(n // 2, n - n // 2, 6, seed)
+    K = pairwise_kernels(np.vstack([Xs, Xt]), metric="rbf", gamma=0.1)
+    E = mmd_columns(np.arange(n) < n // 2)
+    Q, beta = _whitening(K @ E / _scale(E), 1.0)
+    return K, E, Q, beta
+
+
+def _sin2_bound(reference, values, j):
+    """Largest ``||sin Theta||_F^2`` between the first ``j`` computed and exact eigenvectors
+    that the objective's deficit allows: each Ritz value is below its eigenvalue, so the
+    deficit of the first ``j`` is at most the whole deficit, and ``tr(Y^T S Y)`` of an
+    orthonormal ``Y`` falls short of the sum of the ``j`` leading eigenvalues by at least
+    ``(lambda_j - lambda_{j+1}) ||sin Theta||_F^2``."""
+    return (np.sum(reference[: len(values)]) - np.sum(values)) / (reference[j - 1] - reference[j])
+
+
+@pytest.mark.parametrize("case", ["flat", "structured"])
+def test_kernel_krylov_objective_and_subspace_match_dense_eigh(case):
+    K, _, Q, beta = _isotropic_problem() if case == "flat" else _structured_problem()
+    k = 10
+    counting = _CountingKernel(K)
+    values, vectors, _ = _kernel_krylov_eigh(counting, Q, beta, 1.0, k, random_state=np.random.RandomState(0))
+    # the dense reference: S = P K H K P formed densely, every eigenvalue by scipy.linalg.eigh
+    P = _apply(Q, beta, np.eye(K.shape[0]))
+    KP = K @ P
+    S = (KP - KP.mean(axis=0)).T @ (KP - KP.mean(axis=0))
+    reference, reference_vectors = linalg.eigh(S)
+    reference, reference_vectors = reference[::-1], reference_vectors[:, ::-1]
+    _assert_objective_close(values, reference[:k])
+    if case == "flat":
+        assert (reference[k - 1] - reference[k]) / reference[k - 1] < 0.03  # the case is flat
+    else:
+        assert (reference[k - 1] - reference[k]) / reference[k - 1] > 0.05
+    for j in range(1, k + 1):
+        sin2 = np.sum(np.sin(linalg.subspace_angles(vectors[:, :j], reference_vectors[:, :j])) ** 2)
+        assert sin2 <= _sin2_bound(reference, values, j) + 1e-12
+    # where the gap is wide the subspace is accurate: the leading component, always, and
+    # the whole subspace of the structured case (within 0.1 degree)
+    assert np.abs(vectors[:, 0] @ reference_vectors[:, 0]) > 1 - 1e-8
+    if case == "structured":
+        assert _max_angle(vectors, reference_vectors[:, :k]) < 0.1
+    assert counting.columns <= 20 * (k + 2)  # a few hundred products, not a restart loop
+
+
+@pytest.mark.parametrize("case", ["flat", "structured"])
+def test_exact_aligner_objective_matches_dense_generalized_eigh(case, monkeypatch):
+    # the whole fit on the Krylov path: the objective tr(W^T K H K W) of the components, with
+    # W^T (K L K + mu I) W = I, against scipy.linalg.eigh(K H K, K L K + mu I)
+    from skltransfer.alignment import _tca_solvers
+
+    monkeypatch.setattr(_tca_solvers, "_DENSE_MAX_ROWS", 100)
+    n = 400
+    K, E, _, _ = _isotropic_problem(n, 100) if case == "flat" else _structured_problem(n)
+    problem = ExactProblem(K, np.random.RandomState(0))
+    values, W, _ = problem.solve(E, 1.0, 10)
+    ref_values, _ = _brute_force(K, E, 1.0, 10)
+    _assert_objective_close(values, ref_values)
+    L = E @ E.T / np.linalg.norm(E.T @ E)
+    np.testing.assert_allclose(W.T @ (K @ L @ K + np.eye(n)) @ W, np.eye(10), atol=1e-8)
+    Kc = K - K.mean(axis=0)
+    objective = np.trace(W.T @ Kc.T @ Kc @ W)
+    assert abs(objective - ref_values.sum()) <= OBJECTIVE_TOL["float64"] * ref_values.sum()
+
+
+def test_trace_deficit_extrapolates_the_geometric_decay():
+    from skltransfer.alignment._tca_solvers import _next_check, _trace_deficit
+
+    # deficit 2^-j after j blocks of a trace converging to 1; checks unequally spaced
+    checks = [(j, 1.0 - 0.5**j) for j in (2, 3, 5)]
+    assert _trace_deficit(checks) == pytest.approx(0.5**5, rel=1e-9)
+    assert _trace_deficit(checks[:2]) == np.inf  # no rate from two checks
+    assert _trace_deficit([(2, 1.0), (3, 1.0)]) == 0.0  # no growth: converged or exhausted
+    assert _trace_deficit([(2, 0.5), (3, 0.6), (4, 0.8)]) == np.inf  # growth speeding up
+    # the next check: where the decay reaches the tolerance, at most a third more blocks
+    assert _next_check(checks, 1e-2) == 6  # 7 predicted, 5 + 5 // 3 at most
+    assert _next_check([(j, 1.0 - 0.5**j) for j in (20, 21, 22)], 1e-7) == 24  # predicted
+    assert _next_check([(j, 1.0 - 0.5**j) for j in (10, 11, 12)], 1e-6) == 16  # 20 predicted
