@@ -26,11 +26,12 @@ def _symmetric_power(C: np.ndarray, power: float) -> np.ndarray:
 
 
 class CORALAligner(BaseDomainAligner):
-    """Correlation alignment (CORAL): re-colour the source features with the target covariance.
+    r"""Correlation alignment (CORAL): re-colour the source features with the target covariance.
 
     The source rows are whitened with their own regularised covariance
-    ``C_s = cov(X_s) + reg * I`` and re-coloured with the target's ``C_t = cov(X_t) + reg * I``:
-    ``X_s -> X_s @ C_s^{-1/2} @ C_t^{1/2}``. Target rows are left unchanged. The map is
+    :math:`C_s = \operatorname{cov}(X_s) + \lambda I` and re-coloured with the target's
+    :math:`C_t = \operatorname{cov}(X_t) + \lambda I` (:math:`\lambda` is ``reg``):
+    :math:`X_s \mapsto X_s C_s^{-1/2} C_t^{1/2}`. Target rows are left unchanged. The map is
     computed once in :meth:`fit` (two symmetric eigendecompositions). A classifier trained on
     the mapped source rows is then applied to the target rows.
 
@@ -51,7 +52,7 @@ class CORALAligner(BaseDomainAligner):
     Attributes
     ----------
     source_map_ : ndarray of shape (n_features, n_features)
-        ``C_s^{-1/2} @ C_t^{1/2}``, applied to the source rows.
+        :math:`C_s^{-1/2} C_t^{1/2}`, applied to the source rows.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (n_features_in_,)

@@ -62,11 +62,12 @@ class GFKAligner(BaseDomainAligner):
     """Geodesic flow kernel (GFK): embed both domains along the source-to-target geodesic.
 
     The first ``n_components`` principal directions of each domain are two points on the
-    Grassmann manifold. The geodesic flow kernel ``G`` integrates the projections onto every
-    subspace of the geodesic between them, giving features that change little from one
-    domain to the other. Rows (source and target alike) are mapped to ``X @ P`` with
-    ``P @ P.T == G``: the ``2 * n_components`` coordinates of ``G^{1/2} x`` in an orthonormal
-    basis of its range, so inner products and distances are those of ``G^{1/2} x``.
+    Grassmann manifold. The geodesic flow kernel :math:`G` integrates the projections onto
+    every subspace of the geodesic between them, giving features that change little from one
+    domain to the other. Rows (source and target alike) are mapped to :math:`X P` with
+    :math:`P P^T = G`: the ``2 * n_components`` coordinates of :math:`G^{1/2} x` in an
+    orthonormal basis of its range, so inner products and distances are those of
+    :math:`G^{1/2} x`.
 
     Parameters
     ----------

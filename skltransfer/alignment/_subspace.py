@@ -48,12 +48,13 @@ def clip_components(n_components: int, *domains: np.ndarray) -> int:
 
 
 class SubspaceAligner(BaseDomainAligner):
-    """Subspace alignment (SA): align the source principal subspace with the target's.
+    r"""Subspace alignment (SA): align the source principal subspace with the target's.
 
     Each domain is centred on its own mean and described by its first ``n_components``
-    principal directions, ``P_s`` and ``P_t`` (rows of shape ``(n_components, n_features)``).
-    The alignment matrix ``M = P_s @ P_t.T`` minimises ``||P_s.T @ M - P_t.T||_F``. Source rows
-    are mapped to ``(X - mean_s) @ P_s.T @ M`` and target rows to ``(X - mean_t) @ P_t.T``; both
+    principal directions, :math:`P_s` and :math:`P_t` (rows of shape ``(n_components, n_features)``).
+    The alignment matrix :math:`M = P_s P_t^T` minimises :math:`\lVert P_s^T M - P_t^T \rVert_F`.
+    Source rows are mapped to :math:`(X - \bar{x}_s) P_s^T M` and target rows to
+    :math:`(X - \bar{x}_t) P_t^T`, with :math:`\bar{x}_s, \bar{x}_t` the domain means; both
     live in the target subspace coordinates, where a classifier trained on the source rows is
     applied to the target rows.
 

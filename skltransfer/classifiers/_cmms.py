@@ -95,26 +95,28 @@ def self_learned_target_graph(Z: np.ndarray, n_neighbors: int, r: float) -> spar
 
 
 class CMMSClassifier(BaseDAClassifier):
-    """Class centroid matching and local manifold self-learning (CMMS) for domain adaptation.
+    r"""Class centroid matching and local manifold self-learning (CMMS) for domain adaptation.
 
-    CMMS (Tian et al. 2020) learns a projection ``P`` in which the target rows form clusters
+    CMMS (Tian et al. 2020) learns a projection :math:`P` in which the target rows form clusters
     whose centroids match the source class centroids, and labels each target cluster by the
-    class of its centroid. Rows are scaled to unit norm; with ``Z = P^T X`` (centred, unit-norm
-    columns), ``E`` the source class-mean indicator, ``G`` the target cluster indicator and
-    ``F`` the shared centroids, it alternates ``max_iter`` times:
+    class of its centroid. Rows are scaled to unit norm; with :math:`Z = P^T X` (centred,
+    unit-norm columns), :math:`E` the source class-mean indicator, :math:`G` the target cluster
+    indicator and :math:`F` the shared centroids, it alternates ``max_iter`` times
+    (:math:`\beta` is ``cluster_weight``, :math:`\rho` ``manifold_weight``):
 
-    - ``P``: the ``n_components`` generalised eigenvectors of smallest eigenvalue of
-      ``X (R + manifold_weight L) X^T + alpha I`` against the scatter ``X H X^T``, where
-      ``tr(P^T X R X^T P) = min_F ||Z E - F||^2 + cluster_weight ||Z_t - F G^T||^2``
-      (``R`` Frobenius-normalised) and ``L`` stacks the within-class Laplacian of the source
-      and the Laplacian of a self-learned target neighbour graph;
-    - ``F = (Z E + cluster_weight Z_t G) (cluster_weight G^T G + I)^-1``;
-    - ``G``: each target row joins its nearest centroid;
+    - :math:`P`: the ``n_components`` generalised eigenvectors of smallest eigenvalue of
+      :math:`X (R + \rho L) X^T + \alpha I` against the scatter :math:`X H X^T`, where
+      :math:`\operatorname{tr}(P^T X R X^T P) = \min_F \lVert Z E - F \rVert^2
+      + \beta \lVert Z_t - F G^T \rVert^2`
+      (:math:`R` Frobenius-normalised) and :math:`L` stacks the within-class Laplacian of the
+      source and the Laplacian of a self-learned target neighbour graph;
+    - :math:`F = (Z E + \beta Z_t G) (\beta G^T G + I)^{-1}`;
+    - :math:`G`: each target row joins its nearest centroid;
     - the target graph: each target row's weights on its ``n_neighbors`` nearest rows in the
-      projected space, the projection of ``-d / (2 r)`` on the simplex (adaptive neighbours,
-      Nie et al. 2014), the scale ``r`` fixed by the graph of the input rows.
+      projected space, the projection of :math:`-d / (2 r)` on the simplex (adaptive
+      neighbours, Nie et al. 2014), the scale :math:`r` fixed by the graph of the input rows.
 
-    Target labels start from a linear SVM (squared hinge, ``C = 1``) trained on the source
+    Target labels start from a linear SVM (squared hinge, ``C=1``) trained on the source
     rows. Rows with ``y == -1`` are the unlabeled rows that are clustered; the labeled rows
     (source rows, and target rows made labeled through ``sample_domain``) define the class
     centroids. :meth:`predict` assigns rows to the nearest centroid in the projected space,
@@ -141,7 +143,7 @@ class CMMSClassifier(BaseDAClassifier):
         Euclidean norm, the scaling of the reference code's eigenvectors (MATLAB's ``eigs``
         on the same generalized problem as Long et al.'s JDA code, whose published rows
         :class:`JointMMDAligner` reproduces with this scaling). ``"constraint"``:
-        ``P^T X H X^T P = I``, the constraint of the eigenproblem. Both span the same
+        :math:`P^T X H X^T P = I`, the constraint of the eigenproblem. Both span the same
         subspace, but the projected rows are scaled to unit norm, so the scale of each
         column changes the distances to the centroids.
     random_state : int, RandomState instance or None, default=None
@@ -156,7 +158,7 @@ class CMMSClassifier(BaseDAClassifier):
     mean_ : ndarray of shape (n_components_,)
         Mean of the projected fitted rows (removed before the unit-norm scaling).
     centroids_ : ndarray of shape (n_classes, n_components_)
-        The class centroids ``F^T`` of the last iteration.
+        The class centroids :math:`F^T` of the last iteration.
     transduction_ : ndarray of shape (n_samples,)
         Labels of the fitted rows: given labels, else the cluster of the last iteration.
     n_components_ : int

@@ -61,19 +61,23 @@ def _normalized_laplacian(X: np.ndarray, n_neighbors: int) -> np.ndarray:
 
 
 class MEDAClassifier(BaseDAClassifier):
-    """Manifold embedded distribution alignment (MEDA): a kernel classifier for domain adaptation.
+    r"""Manifold embedded distribution alignment (MEDA): a kernel classifier for domain adaptation.
 
     Rows are embedded on the Grassmann manifold by the geodesic flow kernel
     (:class:`GFKAligner`), scaled to unit norm, and a kernel regularised least-squares
-    classifier ``f(x) = sum_i beta_i k(x_i, x)`` is learned on all rows (ARRLS, Long et al.
-    2014) minimising, with ``Y`` the one-hot source labels and ``E`` the labeled rows,
+    classifier :math:`f(x) = \sum_i \beta_i k(x_i, x)` is learned on all rows (ARRLS, Long et
+    al. 2014) minimising, with :math:`Y` the one-hot source labels and :math:`E` the labeled rows,
 
-    ``||E (Y - K beta)||^2 + alpha tr(beta^T K beta)
-    + tr(beta^T K (mmd_weight M + manifold_weight L) K beta)``
+    .. math::
 
-    where ``L`` is the normalised Laplacian of the cosine k-nearest-neighbour graph and
-    ``M = (1 - mu) M_0 + mu sum_c M_c`` the MMD matrix mixing the marginal (``M_0``) and the
-    class-conditional (``M_c``, from the target pseudo-labels) discrepancies. Pseudo-labels
+        \lVert E (Y - K \beta) \rVert^2 + \alpha \operatorname{tr}(\beta^T K \beta)
+        + \operatorname{tr}(\beta^T K (\lambda M + \rho L) K \beta)
+
+    (:math:`\lambda` is ``mmd_weight``, :math:`\rho` ``manifold_weight``), where :math:`L` is the
+    normalised Laplacian of the cosine k-nearest-neighbour graph and
+    :math:`M = (1 - \mu) M_0 + \mu \sum_c M_c` the MMD matrix mixing the marginal
+    (:math:`M_0`) and the class-conditional (:math:`M_c`, from the target pseudo-labels)
+    discrepancies. Pseudo-labels
     start from a 1-nearest-neighbour classifier and are refined ``max_iter`` times; ``mu`` is
     re-estimated at every iteration from proxy A-distances (dynamic distribution alignment)
     unless fixed.
@@ -93,8 +97,9 @@ class MEDAClassifier(BaseDAClassifier):
     kernel : {"rbf", "linear"}, default="rbf"
         Kernel of the classifier, computed by :func:`sklearn.metrics.pairwise.pairwise_kernels`.
     gamma : float, default=0.5
-        Coefficient of the rbf kernel, ``exp(-gamma ||x - x'||^2)`` on unit-norm rows
-        (MEDA's bandwidth: sigma = mean row norm = 1, gamma = 1 / (2 sigma^2)).
+        Coefficient of the rbf kernel, :math:`\exp(-\gamma \lVert x - x' \rVert^2)` on
+        unit-norm rows (MEDA's bandwidth: :math:`\sigma` = mean row norm = 1,
+        :math:`\gamma = 1 / (2 \sigma^2)`).
     mmd_weight : float, default=10.0
         Weight ``lambda`` of the distribution alignment term.
     manifold_weight : float, default=1.0

@@ -101,8 +101,8 @@ def warmup_factor(progress: float, schedule: str) -> float:
     progress : float
         Fraction of the training steps done, in [0, 1].
     schedule : {"constant", "linear", "sigmoid"}
-        ``"constant"``: 1 throughout. ``"linear"``: ``p``. ``"sigmoid"``: the schedule of
-        Ganin et al. (2016), ``2 / (1 + exp(-10 p)) - 1``, which rises from 0 to 0.76 within
+        ``"constant"``: 1 throughout. ``"linear"``: :math:`p`. ``"sigmoid"``: the schedule of
+        Ganin et al. (2016), :math:`2 / (1 + e^{-10 p}) - 1`, which rises from 0 to 0.76 within
         the first 20 % of training, so that the domain term does not act on the random
         features of the first steps.
 
@@ -142,10 +142,12 @@ def _certainty_weights(proba):
 
 
 def mmd_loss(source, target, *, kernel_mul: float = 2.0, kernel_num: int = 5):
-    """Compute the multi-kernel MMD² between two feature batches (biased V-statistic).
+    r"""Compute the multi-kernel MMD² between two feature batches (biased V-statistic).
 
-    The kernel is the sum of ``kernel_num`` Gaussian kernels ``exp(-||a - b||² / s_k)`` with
-    ``s_k = s * kernel_mul ** (k - kernel_num // 2)``, where ``s`` is the mean squared distance
+    The kernel is the sum of ``kernel_num`` Gaussian kernels
+    :math:`\exp(-\lVert a - b \rVert^2 / s_k)` with
+    :math:`s_k = s \cdot m^{k - \lfloor n / 2 \rfloor}` (:math:`m` is ``kernel_mul``, :math:`n`
+    ``kernel_num``), where :math:`s` is the mean squared distance
     between the rows of both batches (held constant in the gradient), as in DAN [1]_.
 
     Parameters
@@ -349,7 +351,7 @@ def conditional_adversarial_loss(source_logits, target_logits, source_proba, tar
 
     The binary cross-entropy of the domain classifier's logits, source rows labeled 1 and
     target rows 0, each row weighted by the certainty of its prediction,
-    ``w_i = 1 + exp(-H(p_i))`` (``H`` the entropy, natural log): the weights are normalised
+    :math:`w_i = 1 + e^{-H(p_i)}` (:math:`H` the entropy, natural log): the weights are normalised
     to sum to 1 within each domain and the loss is half the sum of the weighted row losses,
     as in the code of CDAN+E [1]_. Confident rows, whose conditioned features carry the most
     reliable class information, count the most; with equally certain rows and batches of
@@ -403,15 +405,16 @@ def conditional_adversarial_loss(source_logits, target_logits, source_proba, tar
 
 
 def mcc_loss(logits, temperature: float = 2.5):
-    """Compute the Minimum Class Confusion loss of a batch's logits.
+    r"""Compute the Minimum Class Confusion loss of a batch's logits.
 
     MCC [1]_ penalises the confusion between classes in the predictions on an unlabeled
-    batch. The probabilities ``P = softmax(logits / temperature)`` are weighted per row by
-    their certainty ``w_i = 1 + exp(-H(P_i))`` (``H`` the entropy, natural log; the weights
+    batch. The probabilities :math:`P = \operatorname{softmax}(z / T)` (:math:`z` the logits,
+    :math:`T` the temperature) are weighted per row by
+    their certainty :math:`w_i = 1 + \exp(-H(P_i))` (:math:`H` the entropy, natural log; the weights
     are scaled to sum to the batch size and held constant in the gradient), and give the
-    class correlation matrix ``C = P^T W P``. Each row of ``C`` is divided by its sum and the
-    loss is the mass off the diagonal, ``(sum(C) - trace(C)) / K``. (The paper normalises
-    the columns; ``C`` is symmetric, so the loss is the same.) It lies in
+    class correlation matrix :math:`C = P^T W P`. Each row of :math:`C` is divided by its sum and
+    the loss is the mass off the diagonal, :math:`(\sum_{jk} C_{jk} - \operatorname{tr} C) / K`.
+    (The paper normalises the columns; :math:`C` is symmetric, so the loss is the same.) It lies in
     ``[0, (K - 1) / K]``: near 0 when every row predicts one class with confidence and no
     two classes are predicted together, ``(K - 1) / K`` for uniform predictions.
 
@@ -458,15 +461,16 @@ def mcc_loss(logits, temperature: float = 2.5):
 
 
 def information_maximization_loss(proba):
-    """Compute the information maximisation loss of a batch's class probabilities.
+    r"""Compute the information maximisation loss of a batch's class probabilities.
 
     The objective of RIM [1]_ as SHOT [2]_ uses it for domain adaptation: the mean entropy of
-    the rows' predictions minus the entropy of their mean, ``mean_i H(p_i) - H(mean_i p_i)``
+    the rows' predictions minus the entropy of their mean,
+    :math:`\frac{1}{n} \sum_i H(p_i) - H\left(\frac{1}{n} \sum_i p_i\right)`
     (natural log, probabilities clipped at 1e-7). The first term makes each prediction
-    confident, the second keeps the batch's predictions spread over the classes, so that
-    the network cannot lower the first by predicting one class everywhere. The loss is
-    negative when the predictions are diverse enough; its minimum, ``-log K``, is reached by
-    one-hot predictions equally shared among the ``K`` classes.
+    confident, the second keeps the batch's predictions spread over the classes, so that the
+    network cannot lower the first by predicting one class everywhere. The loss is negative when
+    the predictions are diverse enough; its minimum, :math:`-\log K`, is reached by one-hot
+    predictions equally shared among the :math:`K` classes.
 
     Parameters
     ----------

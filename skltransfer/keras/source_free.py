@@ -467,7 +467,7 @@ class _SourceFreeClassifier(ClassifierMixin, KerasStateMixin, BaseEstimator):
 
 
 class SHOTClassifier(LearnsFromTargetMixin, _SourceFreeClassifier):
-    """Source-free domain adaptation of a fitted classifier by SHOT (source hypothesis transfer).
+    r"""Source-free domain adaptation of a fitted classifier by SHOT (source hypothesis transfer).
 
     SHOT (Liang et al. 2020) adapts a classifier trained on a source domain to an unlabeled
     target domain without the source data. The classifier's output layer (the source
@@ -477,10 +477,13 @@ class SHOTClassifier(LearnsFromTargetMixin, _SourceFreeClassifier):
     trains it: batch normalizations normalise with batch statistics, dropout is active), to
     minimise
 
-    ``IM + beta * CE(pseudo-labels)``
+    .. math::
 
-    where ``IM = mean_i H(p_i) - H(mean_i p_i)`` is the information maximisation loss (confident
-    predictions that stay diverse over the batch, weight 1) and ``CE`` the cross-entropy to
+        \mathrm{IM} + \beta \, \mathrm{CE}(\text{pseudo-labels})
+
+    where :math:`\mathrm{IM} = \frac{1}{n} \sum_i H(p_i) - H\left(\frac{1}{n} \sum_i p_i\right)` is the
+    information maximisation loss (confident predictions that stay diverse over the batch,
+    weight 1) and :math:`\mathrm{CE}` the cross-entropy to
     self-supervised pseudo-labels. These are recomputed at the start of every epoch by a
     weighted k-means-like clustering of the target features (the inputs of the output layer,
     computed in inference mode): class centroids of the features weighted by the predicted
@@ -488,15 +491,15 @@ class SHOTClassifier(LearnsFromTargetMixin, _SourceFreeClassifier):
     refinement round with the centroids of the assigned images. ``beta=0`` is SHOT-IM.
 
     The optimizer is the paper's: SGD with Nesterov momentum 0.9 and weight decay 1e-3, the
-    learning rate decaying as ``learning_rate * (1 + 10 p) ** -0.75`` over the training's
-    progress ``p``, one learning rate for every layer (as its digits code; its Office code
-    gives an ImageNet backbone a tenth of it). The batch normalizations' moving statistics,
-    which PyTorch's momentum of 0.1 turns into the target's within an epoch but Keras'
-    momentum of 0.99 would leave a mix of source and target statistics after a few dozen
-    steps, are instead set to the statistics of the target images before each epoch's
-    pseudo-labels (the first epoch's are the given network's) and at the end, so that the
-    clustering and the fitted network normalise with the statistics the training saw. The
-    given classifier is never modified: a copy of its network is adapted.
+    learning rate decaying as :math:`\eta_0 (1 + 10 p)^{-0.75}` (:math:`\eta_0` is
+    ``learning_rate``) over the training's progress :math:`p`, one learning rate for every layer
+    (as its digits code; its Office code gives an ImageNet backbone a tenth of it). The batch
+    normalizations' moving statistics, which PyTorch's momentum of 0.1 turns into the target's
+    within an epoch but Keras' momentum of 0.99 would leave a mix of source and target
+    statistics after a few dozen steps, are instead set to the statistics of the target images
+    before each epoch's pseudo-labels (the first epoch's are the given network's) and at the
+    end, so that the clustering and the fitted network normalise with the statistics the
+    training saw. The given classifier is never modified: a copy of its network is adapted.
 
     Parameters
     ----------
@@ -679,7 +682,7 @@ class SHOTClassifier(LearnsFromTargetMixin, _SourceFreeClassifier):
 
 
 class TENTClassifier(LearnsFromTargetMixin, _SourceFreeClassifier):
-    """Test-time adaptation of a fitted classifier by TENT (entropy minimisation of the batch norms).
+    r"""Test-time adaptation of a fitted classifier by TENT (entropy minimisation of the batch norms).
 
     TENT (Wang et al. 2021) adapts a classifier to a shifted target domain from unlabeled
     target images alone, changing as little as possible: only the affine parameters (gamma
@@ -687,7 +690,7 @@ class TENTClassifier(LearnsFromTargetMixin, _SourceFreeClassifier):
     stay as they are. Each batch normalization normalises with the statistics of the target
     batch (training mode; its moving averages are not used), every other layer runs in
     inference mode, and the parameters take Adam steps (the paper's CIFAR setting) that
-    minimise the mean entropy ``mean_i H(p_i)`` of the predictions on the batch. TENT uses
+    minimise the mean entropy :math:`\frac{1}{n} \sum_i H(p_i)` of the predictions on the batch. TENT uses
     one epoch (one pass over the test data).
 
     The paper predicts each test batch with the statistics of that batch, online; a

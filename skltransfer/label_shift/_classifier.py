@@ -56,14 +56,14 @@ _CV_CHECKS = (
 class LabelShiftClassifier(
     LearnsFromTargetMixin, DomainFitMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator
 ):
-    """Correct a classifier for label shift: the class priors change, ``p(x | y)`` does not.
+    r"""Correct a classifier for label shift: the class priors change, :math:`p(x \mid y)` does not.
 
     ``fit`` takes the stacked source and target rows (``y == -1`` marks the unlabeled target
     rows, or ``sample_domain`` says which rows are target). It fits ``estimator`` on the
     labeled source rows, calibrates its probabilities on held-out source predictions,
     estimates the target class priors ``target_priors_`` from the target rows, and predicts
-    with the corrected posteriors ``p_t(y | x) ∝ weights_[y] p_s(y | x)``, where
-    ``weights_ = target_priors_ / source_priors_`` (Saerens et al. 2002).
+    with the corrected posteriors :math:`p_t(y \mid x) \propto w_y \, p_s(y \mid x)`, where the
+    weights :math:`w_y` are ``weights_ = target_priors_ / source_priors_`` (Saerens et al. 2002).
 
     The held-out predictions are out-of-fold predictions of clones of ``estimator``
     (``cv``); when ``estimator`` is already fitted and wrapped in
@@ -87,18 +87,19 @@ class LabelShiftClassifier(
 
         - ``"em"``: maximum likelihood of the target rows by expectation-maximisation
           (Saerens et al. 2002) on the calibrated probabilities.
-        - ``"bbse"``: black-box shift estimation ``w = C^-1 mu`` (Lipton et al. 2018), with
-          ``C[i, j]`` the held-out source frequency of (prediction ``i``, label ``j``) and
-          ``mu`` the target frequency of the predictions; negative weights are clipped at 0.
+        - ``"bbse"``: black-box shift estimation :math:`w = C^{-1} \mu` (Lipton et al. 2018), with
+          :math:`C_{ij}` the held-out source frequency of (prediction ``i``, label ``j``) and
+          :math:`\mu` the target frequency of the predictions; negative weights are clipped at 0.
         - ``"rlls"``: regularised least squares on the weights (Azizzadenesheli et al. 2019):
-          ``w = 1 + theta`` with ``theta >= -1`` minimising
-          ``||C theta - (mu - C 1)|| + rlls_alpha * rho ||theta||``, where
-          ``rho = 3 (2 log(2k / 0.05) / (3n) + sqrt(2 log(2k / 0.05) / n))`` for ``k``
-          classes and ``n`` held-out rows, as in the authors' code.
+          :math:`w = 1 + \theta` with :math:`\theta \geq -1` minimising
+          :math:`\lVert C \theta - (\mu - C \mathbf{1}) \rVert + \alpha \rho \lVert \theta \rVert`
+          (:math:`\alpha` is ``rlls_alpha``), where
+          :math:`\rho = 3 \left(\frac{2 \log(2k / 0.05)}{3n} + \sqrt{\frac{2 \log(2k / 0.05)}{n}}\right)`
+          for :math:`k` classes and :math:`n` held-out rows, as in the authors' code.
     calibration : {"bcts", "ts"} or None, default="bcts"
         Calibration of the probabilities, fitted by minimising the negative log-likelihood of
-        the held-out source predictions: ``softmax(log(p) / T + b)``, with a bias ``b`` per
-        class (``"bcts"``, bias-corrected temperature scaling, Alexandari et al. 2020) or
+        the held-out source predictions: :math:`\operatorname{softmax}(\log(p) / T + b)`, with
+        a bias :math:`b` per class (``"bcts"``, bias-corrected temperature scaling, Alexandari et al. 2020) or
         without (``"ts"``, temperature scaling, Guo et al. 2017); ``None`` uses the
         estimator's probabilities as they are.
     cv : int, cross-validation generator or iterable, default=5
@@ -117,12 +118,13 @@ class LabelShiftClassifier(
         Most EM steps; a ``ConvergenceWarning`` says when they were not enough.
     prior_strength : float, default=1.0
         Pseudo-rows per class at the source priors, mixed with the ``n_t`` target rows: the
-        estimate ``p`` of ``method`` becomes ``(n_t p + m source_priors_) / (n_t + m)``
-        with ``m = prior_strength * n_classes``, the posterior mean under a Dirichlet prior
-        of ``m`` rows centred on "no shift". A handful of target rows then moves the
-        priors a little instead of setting a class's prior to 0 for good (one target row
-        alone would otherwise give ``[1, 0, 0]``); with hundreds of target rows it changes
-        the estimate by less than ``m / n_t``. ``0`` keeps the estimate as it is.
+        estimate :math:`p` of ``method`` becomes :math:`(n_t p + m p_s) / (n_t + m)`, with
+        :math:`p_s` the ``source_priors_`` and :math:`m` = ``prior_strength * n_classes``,
+        the posterior mean under a Dirichlet prior of :math:`m` rows centred on "no shift". A
+        handful of target rows then moves the priors a little instead of setting a class's
+        prior to 0 for good (one target row alone would otherwise give ``[1, 0, 0]``); with
+        hundreds of target rows it changes the estimate by less than :math:`m / n_t`. ``0``
+        keeps the estimate as it is.
 
     Attributes
     ----------

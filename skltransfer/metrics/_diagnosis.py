@@ -31,7 +31,7 @@ IMPORTANCE_REWEIGHTING = "importance reweighting"
 
 
 def _default_aligners(n_features: int, seed: int) -> dict:
-    """Every aligner of :mod:`skltransfer.alignment` with its defaults, simplest first."""
+    """Every aligner of ``skltransfer.alignment`` with its defaults, simplest first."""
     from ..alignment import (
         CORALAligner,
         DomainStandardScaler,
@@ -425,7 +425,7 @@ def diagnose_shift(
         inside it (a pipeline).
     aligners : dict of str to transformer, default=None
         The candidate aligners by name, in order of preference; None uses every aligner of
-        :mod:`skltransfer.alignment` with its defaults (``n_components`` clipped to the
+        ``skltransfer.alignment`` with its defaults (``n_components`` clipped to the
         number of features): ``DomainStandardScaler``, ``CORALAligner``,
         ``SubspaceAligner``, ``GFKAligner``, ``MMDAligner``, ``JointMMDAligner``.
     alpha : float, default=0.05

@@ -54,11 +54,12 @@ def _subsample(X: np.ndarray) -> np.ndarray:
 
 
 def median_heuristic_gamma(X_source, X_target) -> float:
-    """The ``gamma`` of an RBF kernel chosen by the median heuristic.
+    r"""The ``gamma`` of an RBF kernel chosen by the median heuristic.
 
-    ``gamma = 1 / (2 * median(||z_i - z_j||^2))`` over the distinct pairs of the pooled
-    sample ``z`` (Gretton et al. 2012): the kernel bandwidth is the median distance. At most
-    1000 evenly spaced rows of each sample are used, so the cost stays bounded.
+    :math:`\gamma = 1 / (2 \operatorname{median}_{i < j} \lVert z_i - z_j \rVert^2)` over the
+    distinct pairs of the pooled sample :math:`z` (Gretton et al. 2012): the kernel bandwidth
+    is the median distance. At most 1000 evenly spaced rows of each sample are used, so the
+    cost stays bounded.
 
     Parameters
     ----------
@@ -198,7 +199,7 @@ def maximum_mean_discrepancy(
     kernel_params: dict | None = None,
     squared: bool = True,
 ) -> float:
-    """Maximum mean discrepancy between a source and a target sample.
+    r"""Maximum mean discrepancy between a source and a target sample.
 
     The distance between the kernel mean embeddings of the two samples (Gretton et al.
     2012): 0 when the distributions agree (for a characteristic kernel such as ``"rbf"``),
@@ -233,7 +234,7 @@ def maximum_mean_discrepancy(
     kernel_params : dict, default=None
         Further keyword arguments of the kernel (for callables).
     squared : bool, default=True
-        Return the squared MMD. When False, return ``sqrt(max(MMD^2, 0))``.
+        Return the squared MMD. When False, return :math:`\sqrt{\max(\mathrm{MMD}^2, 0)}`.
 
     Returns
     -------

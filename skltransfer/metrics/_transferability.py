@@ -199,12 +199,13 @@ def _logme(s2, z2, outside, n: int, tol: float, max_iter: int) -> tuple[np.ndarr
 def logme_score(
     features, y, *, regression: bool | None = None, tol: float = 1e-8, max_iter: int = 1000
 ) -> float:
-    """Compute LogME: the log maximum evidence of a linear model of the targets on the features.
+    r"""Compute LogME: the log maximum evidence of a linear model of the targets on the features.
 
     For each target ``y_k`` (one indicator column per class, or each float target) LogME
-    (You et al. 2021) fits the Bayesian linear model ``y_k = F w + noise`` with prior
-    ``w ~ N(0, I / alpha)`` and noise ``N(0, 1 / beta)``, maximises its evidence
-    ``log p(y_k | F, alpha, beta)`` over ``alpha`` and ``beta`` by MacKay's fixed-point
+    (You et al. 2021) fits the Bayesian linear model :math:`y_k = F w + \varepsilon` with prior
+    :math:`w \sim N(0, I / \alpha)` and noise :math:`\varepsilon \sim N(0, 1 / \beta)`,
+    maximises its evidence :math:`\log p(y_k \mid F, \alpha, \beta)` over :math:`\alpha` and
+    :math:`\beta` by MacKay's fixed-point
     iteration until the evidence stops changing, and returns the maximum evidence divided
     by the number of rows, averaged over the targets. Higher is better. One
     eigendecomposition of the smaller Gram matrix of the features (``F^T F`` or ``F F^T``)
@@ -333,10 +334,10 @@ def leep_score(source_proba, y) -> float:
 
 @validate_params({"source_labels": ["array-like"], "y": ["array-like"]}, prefer_skip_nested_validation=True)
 def nce_score(source_labels, y) -> float:
-    """Compute NCE, the negative conditional entropy of the target labels given source labels.
+    r"""Compute NCE, the negative conditional entropy of the target labels given source labels.
 
     With ``z_i`` the source classifier's predicted label at target row ``i``, NCE (Tran
-    et al. 2019) is ``-H(Y | Z) = sum_{y, z} P(y, z) log P(y | z)`` under the empirical
+    et al. 2019) is :math:`-H(Y \mid Z) = \sum_{y, z} P(y, z) \log P(y \mid z)` under the empirical
     joint distribution of target and source labels. Higher is better; 0 when the source
     label determines the target label.
 
@@ -386,13 +387,16 @@ def nce_score(source_labels, y) -> float:
     prefer_skip_nested_validation=True,
 )
 def h_score(features, y, *, shrinkage: str | float | None = "ledoit_wolf") -> float:
-    """Compute the H-score: class separation of the features relative to their covariance.
+    r"""Compute the H-score: class separation of the features relative to their covariance.
 
-    ``H = tr(cov(f)^-1 cov(E[f | y]))`` (Bao et al. 2019), the sum over classes of the
+    :math:`H = \operatorname{tr}(\operatorname{cov}(f)^{-1} \operatorname{cov}(E[f \mid y]))`
+    (Bao et al. 2019), the sum over classes of the
     Mahalanobis norm of the centered class means weighted by the class frequencies.
     With few rows per feature the sample covariance is singular and the score unstable;
-    Ibrahim et al. (2022) shrink it: ``cov_a = (1 - a) cov(f) + a (tr cov(f) / d) I`` and
-    ``H_a = tr(cov_a^-1 (1 - a) cov(E[f | y]))``, with ``a`` chosen by Ledoit and Wolf.
+    Ibrahim et al. (2022) shrink it:
+    :math:`\Sigma_a = (1 - a) \operatorname{cov}(f) + a (\operatorname{tr} \operatorname{cov}(f) / d) I`
+    and :math:`H_a = \operatorname{tr}(\Sigma_a^{-1} (1 - a) \operatorname{cov}(E[f \mid y]))`,
+    with :math:`a` chosen by Ledoit and Wolf.
     Higher is better. Covariances divide by the number of rows.
 
     Parameters

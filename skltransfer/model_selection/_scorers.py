@@ -254,13 +254,13 @@ class PredictionEntropyScorer(_DomainScorer):
 
 
 class InformationMaximizationScorer(_DomainScorer):
-    """Information maximization: diversity minus conditional entropy of the target predictions.
+    r"""Information maximization: diversity minus conditional entropy of the target predictions.
 
     With ``p_i`` the predicted class probabilities of target row ``i`` and ``H`` the
     entropy (natural log), the score is ``H(mean_i p_i) - mean_i H(p_i)``: the empirical
     mutual information between the target rows and their predicted class (Gomes et al.
     2010), and minus the information maximization loss of SHOT (Liang et al. 2020). Higher
-    is better; it lies in ``[0, log(n_classes)]``.
+    is better; it lies in :math:`[0, \log K]` for :math:`K` classes.
 
     The second term rewards confident predictions, as :class:`PredictionEntropyScorer`
     does; the first rewards predictions spread over the classes, so that a model collapsing
@@ -326,7 +326,7 @@ class InformationMaximizationScorer(_DomainScorer):
 
 
 class SoftNeighborhoodDensityScorer(_DomainScorer):
-    """Soft neighborhood density (SND, Saito et al. 2021): how densely the target predictions cluster.
+    r"""Soft neighborhood density (SND, Saito et al. 2021): how densely the target predictions cluster.
 
     The predicted class probabilities of the target rows are L2-normalised; ``S`` is the
     matrix of their cosine similarities. Each row ``i`` gets a soft neighbourhood, the
@@ -334,7 +334,7 @@ class SoftNeighborhoodDensityScorer(_DomainScorer):
     excluded), and the score is the mean entropy (natural log) of these distributions. A
     high score means each target row has many near neighbours in the space of predictions:
     the target rows form dense clusters, as the cluster assumption expects of a good
-    adaptation. Higher is better; it lies in ``[0, log(m - 1)]`` for ``m`` scored rows.
+    adaptation. Higher is better; it lies in :math:`[0, \log(m - 1)]` for :math:`m` scored rows.
 
     Unlike :class:`PredictionEntropyScorer` it rewards consistent predictions of
     neighbouring rows rather than confidence alone. Caveat: a model predicting the same
@@ -344,10 +344,10 @@ class SoftNeighborhoodDensityScorer(_DomainScorer):
 
     The paper's code fills the diagonal of ``S / temperature`` with ``-1 / temperature``
     instead of excluding it; as probabilities are non-negative (``S`` in ``[0, 1]``), the
-    self weight is then below ``exp(-1 / temperature) / (m - 1)``, negligible at the
+    self weight is then below :math:`e^{-1 / T} / (m - 1)` (:math:`T` the temperature), negligible at the
     default temperature.
 
-    The similarity matrix takes ``O(m ** 2)`` memory: at most ``max_rows`` target rows of
+    The similarity matrix takes :math:`O(m^2)` memory: at most ``max_rows`` target rows of
     the scored fold, drawn without replacement, are scored. Scores over different numbers
     of rows are not comparable (the maximum grows with ``m``); a search compares its
     candidates on the same folds, hence on the same number of rows.
@@ -443,14 +443,14 @@ class SoftNeighborhoodDensityScorer(_DomainScorer):
 
 
 class ImportanceWeightedScorer(_DomainScorer):
-    """Importance-weighted accuracy (or minus squared error) on the labeled source rows (IWCV).
+    r"""Importance-weighted accuracy (or minus squared error) on the labeled source rows (IWCV).
 
     The accuracy of the held-out source rows, each weighted by the density ratio
-    ``w(x) = p_target(x) / p_source(x)``, estimates the target accuracy (Sugiyama et al.
+    :math:`w(x) = p_t(x) / p_s(x)`, estimates the target accuracy (Sugiyama et al.
     2007). For a regressor the score is minus the weighted mean squared error, which
     estimates minus the target mean squared error. The ratio comes from
     a probabilistic domain classifier trained to tell the source rows from the target rows
-    of the scored fold: ``w = P(target | x) / P(source | x) * n_source / n_target``.
+    of the scored fold: :math:`w = \frac{P(t \mid x)}{P(s \mid x)} \cdot \frac{n_s}{n_t}`.
 
     Assumes covariate shift: the input distribution changes but ``p(y | x)`` is shared,
     and the target rows lie where the source rows do (bounded density ratio). The ratio is
@@ -525,15 +525,17 @@ class ImportanceWeightedScorer(_DomainScorer):
 
 
 class DeepEmbeddedValidationScorer(_DomainScorer):
-    """Deep embedded validation (DEV, You et al. 2019): a control-variate importance-weighted loss.
+    r"""Deep embedded validation (DEV, You et al. 2019): a control-variate importance-weighted loss.
 
     The held-out source rows are weighted by the density ratio estimated in the
     *embedded* space (the output of the pipeline's transformers, each row mapped by its
-    domain), which is where the adapted classifier works. The weighted loss ``L = w * l``
-    gets the control variate ``w`` (whose mean is 1): ``risk = mean(L) + eta * mean(w) -
-    eta`` with ``eta = -Cov(L, w) / Var(w)``, which lowers the variance of the estimate.
-    Returns ``-risk``, so higher is better. The loss ``l`` is the squared error for a
-    regressor, the log loss for a classifier with ``predict_proba``, else the 0-1 loss.
+    domain), which is where the adapted classifier works. The weighted loss :math:`L = w l`
+    gets the control variate :math:`w` (whose mean is 1):
+    :math:`\text{risk} = \bar{L} + \eta \bar{w} - \eta` with
+    :math:`\eta = -\operatorname{Cov}(L, w) / \operatorname{Var}(w)`, which lowers the variance
+    of the estimate. Returns :math:`-\text{risk}`, so higher is better. The loss :math:`l` is
+    the squared error for a regressor, the log loss for a classifier with ``predict_proba``,
+    else the 0-1 loss.
 
     Assumes covariate shift in the embedded space (shared ``p(y | z)``) and a density ratio
     a domain classifier can estimate there. The domain classifier is trained on the scored

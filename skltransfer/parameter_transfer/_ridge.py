@@ -18,20 +18,22 @@ _ALPHAS = np.logspace(-3, 3, 13)
 
 
 class TransferRidge(TransferGuardMixin, LabeledTargetMixin, RegressorMixin, BaseEstimator):
-    """Ridge regression on the labeled target rows, pulled towards the source model's coefficients.
+    r"""Ridge regression on the labeled target rows, pulled towards the source model's coefficients.
 
     A linear model ``source_estimator`` is fitted on the labeled source rows, giving
-    ``w_s`` and ``b_s``. The target model then minimises, over the labeled target rows,
+    :math:`w_s` and :math:`b_s`. The target model then minimises, over the labeled target rows,
 
-    ``||y - X w - b||^2 + alpha * ||w - w_s||^2``
+    .. math::
+
+        \lVert y - X w - b \rVert^2 + \alpha \lVert w - w_s \rVert^2
 
     the maximum a posteriori estimate under a Gaussian prior centred on the source
-    coefficients (Chelba and Acero 2006). With ``v = w - w_s`` it is an ordinary ridge
-    regression of the residuals ``y - X w_s - b_s`` on ``X``, which
+    coefficients (Chelba and Acero 2006). With :math:`v = w - w_s` it is an ordinary ridge
+    regression of the residuals :math:`y - X w_s - b_s` on :math:`X`, which
     :class:`~sklearn.linear_model.RidgeCV` solves, choosing ``alpha`` among ``alphas`` by its
     closed-form (efficient) leave-one-out error on the labeled target rows: no target label
     beyond the given ones is used. A large ``alpha`` keeps the source coefficients, a small
-    one fits the target rows alone. The intercept ``b`` is not penalised
+    one fits the target rows alone. The intercept :math:`b` is not penalised
     (``fit_intercept=True``): a shift of the target's mean costs nothing.
 
     With about as many labeled target rows as features the leave-one-out choice is
