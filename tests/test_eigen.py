@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from skltransfer.utils._eigen import check_due, orthonormal, top_eigh
+from skltransfer.utils._eigen import orthonormal, top_eigh
 
 
 def _spd(n, seed, decay=0.9):
@@ -42,8 +42,11 @@ def test_orthonormal_block_against_a_basis(dtype):
     np.testing.assert_allclose(V @ (V.T @ projected), projected, atol=100 * atol)
 
 
-def test_check_due_predicts_from_the_residual_decay():
-    assert check_due([], 1, 1e-8) and check_due([(1, 1.0)], 2, 1e-8)
-    checks = [(2, 1e-1), (3, 1e-2)]  # tenfold per block: 1e-8 at block 9
-    assert not check_due(checks, 8, 1e-8)
-    assert check_due(checks, 9, 1e-8)
+def test_orthonormal_replaces_dependent_columns_by_orthonormal_ones():
+    """Columns inside the span of Q and of each other come back orthonormal and orthogonal to Q."""
+    rng = np.random.RandomState(0)
+    Q = np.linalg.qr(rng.normal(size=(50, 6)))[0]
+    W = np.hstack([Q[:, :3] @ rng.normal(size=(3, 4)), np.repeat(rng.normal(size=(50, 1)), 2, axis=1)])
+    V = orthonormal(W, Q)
+    np.testing.assert_allclose(V.T @ V, np.eye(6), atol=1e-10)
+    np.testing.assert_allclose(Q.T @ V, 0, atol=1e-10)

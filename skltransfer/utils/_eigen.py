@@ -3,10 +3,9 @@
 - :func:`top_eigh`, a dense LAPACK solve of the ``k`` largest eigenpairs of ``M`` or of the
   pencil ``(M, B)`` (``B`` positive definite), for matrices that fit in memory as a whole
   (feature-space problems, small kernel problems), eigenvalues in decreasing order;
-- :func:`orthonormal` and :func:`check_due`, the steps of a restarted block Krylov method
-  (the exact TCA solver, :func:`skltransfer.alignment._tca_solvers._kernel_krylov_eigh`):
-  orthonormalising a new block against the basis, and deciding when a Rayleigh-Ritz check
-  of convergence is worth its cost.
+- :func:`orthonormal`, a step of a restarted block Krylov method (the exact TCA solver,
+  :func:`skltransfer.alignment._tca_solvers._kernel_krylov_eigh`): orthonormalising a new
+  block against the basis.
 
 A block method's small dense steps use NumPy's LAPACK, not SciPy's: the wheels of the two
 libraries each bundle their own OpenBLAS, whose threads spin for a while after a call, so a
@@ -20,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-__all__ = ["check_due", "orthonormal", "top_eigh"]
+__all__ = ["orthonormal", "top_eigh"]
 
 
 def top_eigh(M: np.ndarray, k: int, B: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -66,10 +65,14 @@ def orthonormal(W: np.ndarray, Q: np.ndarray | None, recent: np.ndarray | None =
         V = _cholesky_qr_twice(W, Q, recent if attempt == 0 else Q)
         short = np.abs(np.einsum("ij,ij->j", V, V) - 1.0) > tolerance
         if not short.any():
-            break
-        W = V
+            return V
+        W = V.copy()
         W[:, short] = np.random.default_rng(attempt).standard_normal((W.shape[0], short.sum()))
-    return V
+    # still short after three tries (never seen): Householder QR of the projected columns
+    for _ in range(2):
+        if Q is not None:
+            W = W - Q @ (Q.T @ W)
+    return np.linalg.qr(W)[0]
 
 
 def _cholesky_qr_twice(W: np.ndarray, Q: np.ndarray | None, first: np.ndarray | None) -> np.ndarray:
@@ -82,17 +85,3 @@ def _cholesky_qr_twice(W: np.ndarray, Q: np.ndarray | None, first: np.ndarray | 
         gram[np.diag_indices_from(gram)] += np.finfo(W.dtype).eps * max(np.trace(gram), 1.0)
         W = W @ np.linalg.inv(np.linalg.cholesky(gram)).T  # a b x b inverse, then one product
     return W
-
-
-def check_due(checks: list[tuple[int, float]], j: int, tol: float) -> bool:
-    """Whether to check convergence with ``j`` blocks in the basis.
-
-    A check costs a Rayleigh-Ritz solve on the whole basis; the residual falls about
-    geometrically with the blocks, so after two checks the next one is made where the rate
-    between them predicts convergence (a warm start, being close, is checked at once).
-    """
-    if len(checks) < 2:
-        return True
-    (j0, r0), (j1, r1) = checks[-2:]
-    rate = (r1 / r0) ** (1.0 / (j1 - j0)) if r0 > 0 else 0.0
-    return r1 * rate ** (j - j1) <= tol
