@@ -261,7 +261,7 @@ def run_row(row, path: Path, Xs, ys, Xt, yt, seed: int):
     elif kind == "shallow":
         X, y = skt.stack_domains(Xs, ys, Xt)
         pipe = skt.make_da_pipeline(
-            skt.PretrainedFeatureExtractor(str(path)),
+            skt.PretrainedFeatureExtractor(str(path), **params),
             skt.DomainStandardScaler(),
             LogisticRegression(max_iter=1000),
         )
