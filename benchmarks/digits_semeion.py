@@ -236,6 +236,7 @@ ROWS = [
         "cnn",
         {"domain_loss": "adversarial", "target_loss": None},
     ),
+    ("defaults + `unfreeze=1.0`, same rows", "semi", "cnn", {"unfreeze": 1.0}),
     ("plain Keras with the 10 labels per class and pseudo-labels", "semi", "plain", {}),
 ]
 
