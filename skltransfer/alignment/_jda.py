@@ -19,7 +19,7 @@ __all__ = ["JointMMDAligner"]
 
 
 class JointMMDAligner(MMDAligner):
-    """Joint distribution adaptation (JDA): TCA that also aligns each class, with pseudo-labels.
+    r"""Joint distribution adaptation (JDA): TCA that also aligns each class, with pseudo-labels.
 
     JDA (Long et al. 2013) adds to the marginal MMD of :class:`MMDAligner` one MMD term per
     class between the source rows of that class and the target rows predicted to be of that
@@ -46,7 +46,7 @@ class JointMMDAligner(MMDAligner):
     kernel_params : dict, default=None
         Further keyword arguments of the kernel.
     mu : float, default=1.0
-        Weight of the ridge term ``tr(W^T W)``.
+        Weight of the ridge term :math:`\operatorname{tr}(W^\top W)`.
     component_norm : {"unit", "constraint"}, default="unit"
         Scale of each component, as in :class:`MMDAligner`.
     solver : {"auto", "exact", "nystroem"}, default="auto"

@@ -202,7 +202,7 @@ def mmd_loss(source, target, *, kernel_mul: float = 2.0, kernel_num: int = 5):
 
 
 def coral_loss(source, target):
-    """Compute the Deep CORAL loss ``||C_s - C_t||_F² / (4 d²)`` of the feature covariances ``C``.
+    r"""Compute the Deep CORAL loss :math:`\|C_s - C_t\|_F^2 / (4 d^2)` of the feature covariances.
 
     Deep CORAL [1]_ aligns the second-order statistics of the two batches: a shift of the
     means leaves the loss unchanged, a different covariance raises it.

@@ -276,14 +276,14 @@ def _joint(y, source):
 
 @validate_params({"source_proba": ["array-like"], "y": ["array-like"]}, prefer_skip_nested_validation=True)
 def leep_score(source_proba, y) -> float:
-    """Compute LEEP, the log expected empirical prediction of a source classifier on target labels.
+    r"""Compute LEEP, the log expected empirical prediction of a source classifier on target labels.
 
-    With ``theta_i`` the source classifier's probabilities over its ``Z`` source classes at
-    target row ``i``, LEEP (Nguyen et al. 2020) builds the empirical joint distribution
-    ``P(y, z) = mean_i theta_iz [y_i = y]`` of target label and source class, the
-    conditional ``P(y | z) = P(y, z) / P(z)``, and returns the mean log-likelihood of the
-    target labels under the "expected empirical predictor"
-    ``p(y | x_i) = sum_z P(y | z) theta_iz``. Higher is better; it is at most 0.
+    With :math:`\theta_i` the source classifier's probabilities over its :math:`Z` source
+    classes at target row :math:`i`, LEEP (Nguyen et al. 2020) builds the empirical joint
+    distribution :math:`P(y, z) = \frac{1}{n} \sum_i \theta_{iz} [y_i = y]` of target label
+    and source class, the conditional :math:`P(y \mid z) = P(y, z) / P(z)`, and returns the
+    mean log-likelihood of the target labels under the "expected empirical predictor"
+    :math:`p(y \mid x_i) = \sum_z P(y \mid z) \theta_{iz}`. Higher is better; it is at most 0.
 
     Parameters
     ----------
@@ -295,7 +295,8 @@ def leep_score(source_proba, y) -> float:
     Returns
     -------
     score : float
-        The mean log-likelihood, in ``[-log(n_classes), 0]`` at best ``0``.
+        The mean log-likelihood: at most 0, at least :math:`-\log K` for :math:`K`
+        target classes when the source classes carry no information.
 
     See Also
     --------
@@ -351,7 +352,7 @@ def nce_score(source_labels, y) -> float:
     Returns
     -------
     score : float
-        In ``[-log(n_classes), 0]``.
+        In :math:`[-\log K, 0]` for :math:`K` target classes.
 
     See Also
     --------

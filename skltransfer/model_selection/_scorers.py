@@ -297,7 +297,7 @@ class InformationMaximizationScorer(_DomainScorer):
     """
 
     def __call__(self, estimator, X, y=None, sample_domain=None) -> float:
-        """Score ``estimator`` on the target rows of ``X``.
+        r"""Score ``estimator`` on the target rows of ``X``.
 
         Parameters
         ----------
@@ -311,7 +311,7 @@ class InformationMaximizationScorer(_DomainScorer):
         Returns
         -------
         score : float
-            In ``[0, log(n_classes)]``.
+            In :math:`[0, \log K]` for :math:`K` classes.
 
         Raises
         ------
@@ -400,7 +400,7 @@ class SoftNeighborhoodDensityScorer(_DomainScorer):
         self.random_state = random_state
 
     def __call__(self, estimator, X, y=None, sample_domain=None) -> float:
-        """Score ``estimator`` on the target rows of ``X``.
+        r"""Score ``estimator`` on the target rows of ``X``.
 
         Parameters
         ----------
@@ -414,7 +414,7 @@ class SoftNeighborhoodDensityScorer(_DomainScorer):
         Returns
         -------
         score : float
-            In ``[0, log(m - 1)]`` for ``m`` scored target rows.
+            In :math:`[0, \log(m - 1)]` for :math:`m` scored target rows.
 
         Raises
         ------
