@@ -111,7 +111,7 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         logistic regression on the standardised features).
     dropout : float, default=0.2
         Dropout rate before the output layer, in the phases trained by stochastic steps (the
-        exact solve of a linear head has its L2 penalty as regulariser instead).
+        exact solve of phase 1 has its L2 penalty as regulariser instead).
     l1 : float, default=0.0
         L1 penalty on the kernels of the head's dense layers (added to the mean loss).
     l2 : float or "auto", default="auto"
@@ -123,7 +123,9 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         Phase 1: epochs of head training on the frozen backbone; 0 skips the phase.
         "auto": a linear head on cached features (``hidden_units=0``, no augmentation) is
         solved exactly, as a logistic regression (L-BFGS, or SAGA with ``l1``), to
-        convergence; another head trains for about 500 optimizer steps
+        convergence; so is a head with a hidden layer when ``l1=0`` and no domain or target
+        loss takes part (L-BFGS on its penalised loss, in NumPy); another head trains for
+        about 500 optimizer steps
         (``ceil(500 / batches per epoch)`` epochs, at most 200) and stops earlier on a
         plateau of its loss (see ``patience``), with a ``ConvergenceWarning`` when the
         budget runs out first. An int trains exactly that many epochs of stochastic steps.

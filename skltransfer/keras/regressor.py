@@ -26,7 +26,8 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
     features, optional hidden layer, dropout, L1/L2 penalties, a linear output per target).
     Phase 1 trains the head on the frozen backbone: a linear head (``hidden_units=0``) is
     solved exactly as a ridge regression of the standardised targets on the standardised,
-    cached features (an elastic net with ``l1``). Phase 2 fine-tunes the top layers of the
+    cached features (an elastic net with ``l1``), a head with a hidden layer by L-BFGS on its
+    penalised squared error (``l1=0``, without a domain loss). Phase 2 fine-tunes the top layers of the
     backbone with the mean squared error, never ending worse than phase 1 on the monitored
     loss.
 
@@ -84,8 +85,9 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         scikit-learn's ``Ridge(alpha=1.0)``: the linear head's phase 1 is then exactly that
         ridge regression on the standardised features, of the standardised targets.
     epochs : int or "auto", default="auto"
-        Phase 1 epochs; "auto": the exact solve of a linear head on cached features, else
-        the step budget of :class:`FineTunedCNNClassifier`.
+        Phase 1 epochs; "auto": the exact solve of the head on cached features (a linear
+        head, or a hidden one with ``l1=0`` and no domain loss), else the step budget of
+        :class:`FineTunedCNNClassifier`.
     learning_rate : float, default=1e-3
         Phase 1 initial learning rate (stochastic steps only).
     fine_tune_epochs : int or "auto", default="auto"
