@@ -290,7 +290,7 @@ def representative_indices(n_rows: int, random_state=None, size: int = REPRESENT
     Examples
     --------
     >>> from skltransfer.keras._litert import representative_indices
-    >>> len(representative_indices(1000)), list(representative_indices(3))
+    >>> len(representative_indices(1000)), representative_indices(3).tolist()
     (100, [0, 1, 2])
     """
     seed = int(random_state) if isinstance(random_state, (int, np.integer)) else 0
