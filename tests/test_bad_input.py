@@ -156,7 +156,7 @@ SPECS = {
         _factory(skt.LabelShiftClassifier, LogisticRegression()), "predict", ("method", "magic")
     ),
     "TrAdaBoostRegressor": Spec(
-        _factory(skt.TrAdaBoostRegressor, Ridge(), n_estimators=3, random_state=0),
+        _factory(skt.TrAdaBoostRegressor, Ridge(), n_steps=3, n_estimators=3, random_state=0),
         "predict",
         ("n_estimators", 0),
         True,

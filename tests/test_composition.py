@@ -29,7 +29,7 @@ _FAST = {
     "DomainClassifierWeighting": {},
     "LeastSquaresImportanceFitting": {"n_centers": 20, "random_state": 0},
     "LabelShiftClassifier": {},
-    "TrAdaBoostRegressor": {"n_estimators": 3, "random_state": 0},
+    "TrAdaBoostRegressor": {"n_steps": 3, "n_estimators": 3, "random_state": 0},
 }
 
 

@@ -306,6 +306,8 @@ def _library_models():
             estimator.set_params(n_components=2)
         if "cv" in estimator.get_params():  # inner folds of the 3-4 labeled rows per class
             estimator.set_params(cv=2)
+        if "n_steps" in estimator.get_params():  # the contract, not the default's 10 boosting stages
+            estimator.set_params(n_steps=3, n_estimators=3)
         if hasattr(estimator, "predict"):  # DA classifiers take the y == -1 rows themselves
             yield name, estimator
         else:  # transformers: aligned features for a classifier
