@@ -92,6 +92,8 @@ class KerasImageEstimator(KerasStateMixin, BaseEstimator):
         :func:`~skltransfer.keras._backbone.input_ndim`): ``base_model``'s at ``fit``, the
         fitted network's afterwards.
         """
+        if isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype.kind in "OSU":
+            X = X.tolist()  # paths as the guard indexes them: a 1-D array of them
         sample_ndim = input_ndim(self.base_model) if reset else len(self.input_shape_)
         images = as_images(
             X, image_shape=self.image_shape, estimator=self, reset=reset, sample_ndim=sample_ndim

@@ -33,6 +33,7 @@ training's metric, including that of an exact phase 1, which runs no training lo
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,11 +42,12 @@ from typing import Any, ClassVar, NamedTuple
 
 import keras
 import numpy as np
-from sklearn.base import is_regressor
+from sklearn.base import clone, is_regressor
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, column_or_1d
 
 from .._domains import score_labeled_rows
+from ..utils._guard import TransferGuardMixin
 from ..utils._sklearn_compat import HasMethods, Interval, RealNotInt, StrOptions, check_is_fitted
 from ..utils._tags import DomainTags
 from ..utils._warnings import warn_at_caller
@@ -157,12 +159,25 @@ class _Fitting:
     training: _Training | None = None
 
 
-class FineTunedCNN(KerasImageEstimator, ABC):
+class FineTunedCNN(TransferGuardMixin, KerasImageEstimator, ABC):
     """The transfer-learning recipe: a new head on a pretrained backbone, trained in two phases.
 
     Not public: :class:`FineTunedCNNClassifier` and :class:`FineTunedCNNRegressor` give it
     their :class:`~skltransfer.keras._tasks.Task` (see the module's docstring for the steps).
+
+    The guard (``guard``, :class:`~skltransfer.utils._guard.TransferGuardMixin`): with labeled
+    target rows (``sample_domain < 0`` and a label), the fit as configured (the transfer fit)
+    is compared with the same estimator without its target objectives
+    (``domain_loss=None, target_loss=None, bn_statistics="source"``: a plain fine-tuning)
+    fitted on the source rows, on the labeled target rows and on both, by cross-validation
+    over at most ``_guard_n_splits`` folds of the labeled target rows. Each fold's transfer
+    fit gets every unlabeled target row and the fold's held-out labeled rows as unlabeled
+    target rows.
     """
+
+    #: The guard's most folds: each costs a fine-tuning of every candidate.
+    _guard_n_splits = 3
+    _min_labeled_target = 1
 
     _parameter_constraints: ClassVar[dict] = {
         **KerasImageEstimator._parameter_constraints,
@@ -193,6 +208,7 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         "domain_warmup": [StrOptions(set(WARMUP_SCHEDULES))],
         "bn_statistics": [StrOptions({"source", "target"})],
         "discriminator_units": [tuple, list],
+        "guard": ["boolean"],
     }
     _keras_models = ("_model", "head_")
     # scikit-learn checks this estimator cannot pass, with the reason (see tests/keras).
@@ -208,6 +224,62 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         """The task of this estimator, made at ``fit`` from its parameters."""
 
     # ------------------------------------------------------------------ fit
+
+    def _fit_with_guard(self, X, y, sample_domain):
+        """The fit as configured and, with labeled target rows and ``guard``, the guard."""
+        self._guard_input = (X, y, sample_domain)
+        try:
+            guarded = self._guard_rows(X, y, sample_domain)
+            if guarded is None:  # nothing to compare: the transfer fit alone
+                self._fit_guarded(None, None, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+            else:
+                self._fit_guarded(*guarded[:4], unlabeled=guarded[4])
+        finally:
+            self.__dict__.pop("_guard_input", None)
+        return self
+
+    def _guard_rows(self, X, y, sample_domain):
+        """``(X, y, rows, target, unlabeled)`` as the guard indexes them, or None when it
+        compares nothing: ``guard=False``, no ``sample_domain`` (no labeled target row), or
+        several outputs."""
+        if not self.guard or sample_domain is None or not np.any(np.asarray(sample_domain) < 0):
+            return None  # no target row: the fit itself says what is wrong, if anything
+        task = self._make_task()
+        if task.regression:
+            y = float_targets(y, self._name)
+            if y.ndim != 1:
+                return None
+        else:
+            y = column_or_1d(y, warn=True)
+        if isinstance(X, (list, tuple)):  # paths (or nested lists of pixels): one entry a row
+            X = np.asarray(X, dtype=object if isinstance(X[0], (str, bytes, os.PathLike)) else None)
+        else:
+            X = np.asarray(X)
+        domains = task.domains(y, sample_domain, len(y))
+        rows = np.flatnonzero(domains.labeled)
+        unlabeled = np.flatnonzero(domains.target & ~domains.labeled)
+        return X, y, rows, domains.target[rows], unlabeled
+
+    def _fit_transfer(self, X, y, rows, target) -> None:
+        # the fit as given to ``fit``: every row, the unlabeled target rows included
+        self._fit(*self._guard_input)
+
+    def _guard_baseline(self):
+        plain = {"domain_loss": None, "target_loss": None, "bn_statistics": "source", "guard": False}
+        names = self.get_params(deep=False)
+        return clone(self).set_params(**{name: value for name, value in plain.items() if name in names})
+
+    def _baseline_outputs(self, X):
+        """``model_``'s outputs computed by the guard's plain fit, or None when the transfer fit predicts."""
+        baseline = self.__dict__.get("baseline_estimator_")
+        if baseline is None:
+            return None
+        if self._task.regression:
+            return baseline.predict(X)
+        proba = baseline.predict_proba(X)
+        outputs = np.zeros((proba.shape[0], len(self.classes_)), dtype=proba.dtype)
+        outputs[:, np.searchsorted(self.classes_, baseline.classes_)] = proba
+        return outputs
 
     def _fit(self, X, y, sample_domain):
         """The recipe: every step below, in order."""
@@ -828,7 +900,9 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         """Save the fitted network for serving without scikit-learn.
 
         The network takes raw images of shape ``image_shape_`` (float32; 2-D rows reshaped)
-        and returns what ``model_`` returns (see the estimator's ``model_``).
+        and returns what ``model_`` returns (see the estimator's ``model_``). When the guard
+        kept a plain fit (``baseline_estimator_``), that fit predicts, and its network is the
+        one saved.
 
         Parameters
         ----------
@@ -847,6 +921,9 @@ class FineTunedCNN(KerasImageEstimator, ABC):
         path : str
         """
         check_is_fitted(self, "head_")
+        baseline = self.__dict__.get("baseline_estimator_")
+        if baseline is not None:
+            return baseline.export(path, format)
         return export_model(self.model_, path, format)
 
     def __skltransfer_tags__(self) -> DomainTags:

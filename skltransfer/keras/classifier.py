@@ -229,6 +229,19 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         Seeds the initial weights, dropout, augmentation, the validation split and the
         batch order; the same seed gives identical predictions on CPU. Global random states
         are left unchanged.
+    guard : bool, default=True
+        With labeled target rows (``sample_domain < 0`` and a label): compare the fit as
+        configured (the transfer fit) with the same estimator without its target objectives
+        (``domain_loss=None, target_loss=None, bn_statistics="source"``: a plain
+        fine-tuning) fitted on the source rows only, on the labeled target rows only and on
+        both pooled, by cross-validation
+        over at most 3 folds of the labeled target rows (each fold's transfer fit also gets
+        every unlabeled target row, and the fold's held-out rows as unlabeled ones), and
+        keep the transfer fit unless a plain fit beats it by more than one standard error
+        (the rule of :class:`TrAdaBoostClassifier`; a ``UserWarning`` says so). The guard
+        costs up to 11 more fits (3 transfer fits and 8 plain fine-tunings, one of them the
+        refit of the kept plain fit); ``guard=False`` for one fit. Without labeled target
+        rows nothing is compared.
 
     Attributes
     ----------
@@ -247,6 +260,17 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         (``loss``, ``accuracy`` and, with early stopping, ``val_loss``, ``val_accuracy``).
     target_loss_ : str or None
         The target loss the fit used (``"auto"`` resolved).
+    selected_ : {"transfer", "source only", "target only", "pooled"}
+        The fit used for prediction: the fit as configured (``"transfer"``) or the plain
+        fit the guard kept instead. ``model_``, ``head_``, ``history_`` and ``export`` are
+        those of the transfer fit.
+    baseline_scores_ : dict or None
+        Each compared fit's cross-validated accuracy on the labeled target rows, by name:
+        ``{"mean", "std_error", "gain", "gain_std_error"}`` (``gain``: mean difference with
+        the transfer fit on the same rows). None when the guard is off or compares nothing.
+    baseline_estimator_ : FineTunedCNNClassifier or None
+        The plain fit used for prediction (a fitted clone without target objectives and
+        ``guard=False``); None when the transfer fit is kept.
     image_shape_ : tuple of int
         ``(height, width, channels)`` of the images ``model_`` takes.
     input_shape_ : tuple of int
@@ -359,6 +383,7 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         batch_size=32,
         verbose=0,
         random_state=None,
+        guard=True,
     ):
         self.base_model = base_model
         self.weights = weights
@@ -398,6 +423,7 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         self.batch_size = batch_size
         self.verbose = verbose
         self.random_state = random_state
+        self.guard = guard
 
     def _make_task(self) -> Classification:
         return Classification(self._name, self.class_weight)
@@ -426,8 +452,13 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         Returns
         -------
         self : object
+
+        Warns
+        -----
+        UserWarning
+            When the guard keeps a plain fit instead of the fit as configured.
         """
-        self._fit(X, y, sample_domain)
+        self._fit_with_guard(X, y, sample_domain)
         self.classes_ = self._task.classes_
         return self
 
@@ -446,7 +477,8 @@ class FineTunedCNNClassifier(ClassifierMixin, FineTunedCNN):
         proba : ndarray of shape (n, n_classes)
             Columns in the order of ``classes_``.
         """
-        return self._outputs(X)
+        outputs = self._baseline_outputs(X)
+        return self._outputs(X) if outputs is None else outputs
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of images.

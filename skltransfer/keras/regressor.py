@@ -139,6 +139,18 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, dropout, augmentation, the validation split and the
         batch order; global random states are left unchanged.
+    guard : bool, default=True
+        With labeled target rows (``sample_domain < 0`` and a label): compare the fit as
+        configured (the transfer fit) with the same estimator without its target objectives
+        (``domain_loss=None, bn_statistics="source"``: a plain fine-tuning) fitted on the source
+        rows only, on the labeled target rows only and on both pooled, by cross-validation
+        over at most 3 folds of the labeled target rows (each fold's transfer fit also gets
+        every unlabeled target row, and the fold's held-out rows as unlabeled ones), and
+        keep the transfer fit unless a plain fit beats it by more than one standard error
+        (the rule of :class:`TrAdaBoostClassifier`; a ``UserWarning`` says so). The guard
+        costs up to 11 more fits (3 transfer fits and 8 plain fine-tunings, one of them the
+        refit of the kept plain fit); ``guard=False`` for one fit. Without labeled target
+        rows nothing is compared.
 
     Attributes
     ----------
@@ -157,6 +169,17 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         ``r2_score``), ``steps`` and ``stop_reason``.
     target_loss_ : None
         No target loss for regression (an attribute of the classifier's recipe).
+    selected_ : {"transfer", "source only", "target only", "pooled"}
+        The fit used for prediction: the fit as configured (``"transfer"``) or the plain
+        fit the guard kept instead. ``model_``, ``head_``, ``history_`` and ``export`` are
+        those of the transfer fit.
+    baseline_scores_ : dict or None
+        Each compared fit's cross-validated minus squared error on the labeled target rows, by name:
+        ``{"mean", "std_error", "gain", "gain_std_error"}`` (``gain``: mean difference with
+        the transfer fit on the same rows). None when the guard is off or compares nothing.
+    baseline_estimator_ : FineTunedCNNRegressor or None
+        The plain fit used for prediction (a fitted clone without target objectives and
+        ``guard=False``); None when the transfer fit is kept.
     image_shape_ : tuple of int
         ``(height, width, channels)`` of the images ``model_`` takes.
     input_shape_ : tuple of int
@@ -226,6 +249,7 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         batch_size=32,
         verbose=0,
         random_state=None,
+        guard=True,
     ):
         self.base_model = base_model
         self.weights = weights
@@ -262,6 +286,7 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         self.batch_size = batch_size
         self.verbose = verbose
         self.random_state = random_state
+        self.guard = guard
 
     def _make_task(self) -> Regression:
         return Regression(self._name)
@@ -289,8 +314,13 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         Returns
         -------
         self : object
+
+        Warns
+        -----
+        UserWarning
+            When the guard keeps a plain fit instead of the fit as configured.
         """
-        self._fit(X, y, sample_domain)
+        self._fit_with_guard(X, y, sample_domain)
         self.n_outputs_ = self._task.n_outputs_
         return self
 
@@ -309,6 +339,9 @@ class FineTunedCNNRegressor(RegressorMixin, FineTunedCNN):
         y : ndarray of shape (n,) or (n, n_outputs_)
             The shape of the ``y`` seen in ``fit``.
         """
+        baseline = self._baseline_outputs(X)
+        if baseline is not None:
+            return baseline
         outputs = np.asarray(self._outputs(X), dtype=np.float64)
         return outputs.ravel() if self._task.one_dimensional_ else outputs
 

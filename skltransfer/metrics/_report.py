@@ -55,8 +55,9 @@ def _guarded(estimator):
 def _guard_lines(guarded, digits: int) -> list[str]:
     """The guard's part of the text report: what it kept and every compared fit's scores."""
     if guarded.baseline_scores_ is None:
-        why = "off" if not guarded.guard else "nothing compared (too few labeled target rows)"
-        return ["", f"Guard: {why}; the transfer fit predicts"]
+        # guard on but nothing compared: the fit had no (or too few) labeled target rows,
+        # and the report is that of an estimator without the guard
+        return [] if guarded.guard else ["", "Guard: off; the transfer fit predicts"]
     score = "accuracy" if is_classifier(guarded) else "minus the squared error"
     lines = [
         "",
@@ -115,9 +116,10 @@ def transfer_report(
     before the model (on ``X``) and after the pipeline's alignment step (the output of the
     transformers before the final step, each row mapped by its domain). For an estimator
     with the guard against negative transfer (``guard``: ``TrAdaBoostClassifier``,
-    ``TrAdaBoostRegressor``, ``TransferRidge``, alone or as a pipeline's final step), the
-    fit it kept (``selected_``) and the cross-validated scores of every fit it compared
-    (``baseline_scores_``).
+    ``TrAdaBoostRegressor``, ``TransferRidge``, the importance-weighting estimators,
+    ``FineTunedCNNClassifier`` and ``FineTunedCNNRegressor``, alone or as a pipeline's final
+    step), the fit it kept (``selected_``) and the cross-validated scores of every fit it
+    compared (``baseline_scores_``).
 
     Parameters
     ----------

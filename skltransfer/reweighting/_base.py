@@ -13,7 +13,7 @@ from sklearn.utils.validation import has_fit_parameter
 from .._domains import estimator_regression
 from ..pipeline import FittedEstimatorDelegationMixin, _estimator_has
 from ..utils._base import DomainFitMixin
-from ..utils._guard import select_sources
+from ..utils._guard import TransferGuardMixin, select_sources
 from ..utils._sklearn_compat import HasMethods, _fit_context, check_is_fitted, validate_data
 from ..utils._tags import LearnsFromTargetMixin
 from ..utils._validation import check_magnitude, reject_empty
@@ -70,15 +70,31 @@ def normalize_weights(estimator, weights: np.ndarray) -> np.ndarray:
 
 
 class BaseImportanceWeighting(
-    LearnsFromTargetMixin, DomainFitMixin, FittedEstimatorDelegationMixin, MetaEstimatorMixin, BaseEstimator
+    TransferGuardMixin,
+    LearnsFromTargetMixin,
+    DomainFitMixin,
+    FittedEstimatorDelegationMixin,
+    MetaEstimatorMixin,
+    BaseEstimator,
 ):
     """Base class of the meta-estimators that reweight the source rows towards the target.
 
     ``fit(X, y, *, sample_domain=None)`` resolves the domain of every row (``y == -1`` marks
     unlabeled target rows, ``sample_domain`` overrides it), computes one importance weight per
-    labeled source row with :meth:`_source_weights`, and fits a clone of ``estimator`` on the
-    labeled source rows with these weights as ``sample_weight``. Prediction methods are those
-    of the fitted estimator. Target rows (labeled or not) only shape the weights.
+    labeled source row with :meth:`_source_weights` (from every target row, labeled or not),
+    and fits a clone of ``estimator`` on the labeled source rows with these weights as
+    ``sample_weight`` (the transfer fit). Prediction methods are those of the fitted
+    estimator, or of the guard's plain fit when it kept one.
+
+    Labeled target rows (``sample_domain < 0`` with a label) are also trained on, each with
+    a weight of 1: the scale of the source weights, whose mean is 1, so that a labeled
+    target row counts as much as a source row of average importance. The guard
+    (``guard=True``, :class:`~skltransfer.utils._guard.TransferGuardMixin`) then compares the
+    transfer fit with ``estimator`` fitted unweighted on the source rows only, on the labeled
+    target rows only and on both pooled, by cross-validation over the labeled target rows
+    (each fold's transfer fit computing its weights from the unlabeled target rows and the
+    fold's held-out labeled rows), and keeps the transfer fit unless one of them beats it by
+    more than one standard error. Without labeled target rows nothing is compared.
 
     The weights are scaled to mean 1 over the labeled source rows, so that the weighted fit
     keeps the strength of the estimator's regularisation (a mean weight of 0.01 acts as a
@@ -94,9 +110,12 @@ class BaseImportanceWeighting(
     parameter ``sources``.
     """
 
-    _parameter_constraints: ClassVar[dict] = {"estimator": [HasMethods(["fit"])]}
+    _parameter_constraints: ClassVar[dict] = {"estimator": [HasMethods(["fit"])], "guard": ["boolean"]}
 
     _expected_failed_checks: ClassVar[dict] = _EXPECTED_FAILED_CHECKS
+
+    # the transfer fit needs no labeled target row: a training fold with one is enough
+    _min_labeled_target = 1
 
     @property
     def _requires_labels(self) -> bool:
@@ -123,6 +142,12 @@ class BaseImportanceWeighting(
         Returns
         -------
         self : object
+
+        Warns
+        -----
+        UserWarning
+            When the importance weights concentrate on a few rows, and when the guard keeps
+            a plain fit instead of the transfer fit.
         """
         check_sample_weight_support(self, self.estimator)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
@@ -131,6 +156,7 @@ class BaseImportanceWeighting(
         check_consistent_length(X, y)
         domains = self._resolve_domains(y, sample_domain, X.shape[0])
         source = domains.source & domains.labeled & self._chosen_sources(X, y, domains)
+        labeled_target = domains.target & domains.labeled
         weights = normalize_weights(self, self._source_weights(X[source], X[domains.target]))
         self.effective_sample_size_ = float(weights.sum() ** 2 / np.sum(weights**2))
         n_source = weights.shape[0]
@@ -144,8 +170,18 @@ class BaseImportanceWeighting(
             )
         self.weights_ = np.zeros(X.shape[0])
         self.weights_[source] = weights
-        self.estimator_ = clone(self.estimator).fit(X[source], y[source], sample_weight=weights)
-        return self
+        rows = np.flatnonzero(source | labeled_target)
+        unlabeled_target = np.flatnonzero(domains.target & ~domains.labeled)
+        return self._fit_guarded(X, y, rows, labeled_target[rows], unlabeled=unlabeled_target)
+
+    def _fit_transfer(self, X, y, rows, target) -> None:
+        # the transfer fit: the source rows with the weights fit computed, each labeled
+        # target row with a weight of 1 (the mean of the source weights)
+        sample_weight = np.where(target, 1.0, self.weights_[rows])
+        self.estimator_ = clone(self.estimator).fit(X[rows], y[rows], sample_weight=sample_weight)
+
+    def _guard_baseline(self):
+        return clone(self.estimator)
 
     def _source_weights(self, X_source: np.ndarray, X_target: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -156,7 +192,7 @@ class BaseImportanceWeighting(
         source_rows = domains.source & domains.labeled
         if self.sources == "select":
             choice = select_sources(
-                lambda: clone(self).set_params(sources="pooled"),
+                lambda: clone(self).set_params(sources="pooled", guard=False),
                 X,
                 y,
                 domains.sample_domain,
@@ -175,9 +211,100 @@ class BaseImportanceWeighting(
         reject_empty(self, X)
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
+    def _predictor(self):
+        """The fit used for prediction: the guard's plain fit when it kept one, else ``estimator_``."""
+        check_is_fitted(self)
+        baseline = getattr(self, "baseline_estimator_", None)
+        return self.estimator_ if baseline is None else baseline
+
+    @property
+    def classes_(self):
+        """The classes of the fit used for prediction."""
+        return self._predictor().classes_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the fit used for prediction (``estimator_``, or ``baseline_estimator_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predictions.
+        """
+        return self._predictor().predict(self._delegated_input(X))
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Predict class probabilities with the fit used for prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            The class probabilities, columns in the order of :attr:`classes_`.
+        """
+        return self._predictor().predict_proba(self._delegated_input(X))
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Predict log class probabilities with the fit used for prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            The log class probabilities, columns in the order of :attr:`classes_`.
+        """
+        return self._predictor().predict_log_proba(self._delegated_input(X))
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Compute the decision function of the fit used for prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The decision function.
+        """
+        return self._predictor().decision_function(self._delegated_input(X))
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """Transform with the fit used for prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to transform.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            The rows transformed.
+        """
+        return self._predictor().transform(self._delegated_input(X))
+
     @available_if(_estimator_has("score"))
     def score(self, X, y, sample_weight=None):
-        """Score of the fitted estimator (accuracy for classifiers, R² for regressors).
+        """Score of the fit used for prediction (accuracy for classifiers, R² for regressors).
 
         Parameters
         ----------
@@ -189,5 +316,4 @@ class BaseImportanceWeighting(
         -------
         score : float
         """
-        check_is_fitted(self)
-        return self.estimator_.score(self._delegated_input(X), y, sample_weight=sample_weight)
+        return self._predictor().score(self._delegated_input(X), y, sample_weight=sample_weight)

@@ -107,17 +107,27 @@ class LeastSquaresImportanceFitting(BaseImportanceWeighting):
         With several source domains (``sample_domain >= 0`` with several values):
         ``"pooled"`` weights the rows of every source; ``"select"`` first chooses the source
         domains to keep, as :class:`~skltransfer.model_selection.SourceSelector` does: with
-        labeled target rows (which otherwise only shape the weights), the weighted fit on
-        all the sources, each all-but-one and each alone is compared by cross-validation over
-        them, by the guard's rule against all the sources pooled; without, the sources whose
-        domain gap (MMD) to the target rows is at most twice the smallest are kept. The rows
-        of the other sources get a weight of 0. One source domain: no change.
+        labeled target rows, the weighted fit (without the guard) on all the sources,
+        each all-but-one and each alone is compared by cross-validation over them, by the
+        guard's rule against all the sources pooled; without, the sources whose domain gap
+        (MMD) to the target rows is at most twice the smallest are kept. The rows of the
+        other sources get a weight of 0. One source domain: no change.
+    guard : bool, default=True
+        With labeled target rows (``sample_domain < 0`` and a label), which the transfer
+        fit trains on with a weight of 1 each: compare it with the plain fits of
+        ``estimator`` (source only, target only, pooled) by cross-validation over them and
+        keep the best by the rule of :class:`TrAdaBoostClassifier` (a plain fit replaces
+        the transfer fit only when it wins by more than one standard error, with a
+        ``UserWarning``). The guard costs up to 5 more transfer fits and 12 plain fits;
+        ``False`` keeps the transfer fit without comparing. Without labeled target rows
+        nothing is compared.
 
     Attributes
     ----------
     weights_ : ndarray of shape (n_samples,)
         Weight of every training row: the estimated ratio for labeled source rows, scaled
-        to mean 1 over them, ``0`` for target rows and unlabeled source rows.
+        to mean 1 over them, ``0`` for target rows and unlabeled source rows (the transfer fit
+        gives each labeled target row a weight of 1).
     effective_sample_size_ : float
         Kish's effective sample size ``(sum w)^2 / sum w^2`` of the labeled source weights;
         a ``UserWarning`` says when it is below 10 % of the labeled source rows.
@@ -133,7 +143,19 @@ class LeastSquaresImportanceFitting(BaseImportanceWeighting):
         "gain_std_error"}``, its cross-validated score on the labeled target rows and its
         gain over all the sources; None otherwise.
     estimator_ : estimator object
-        The clone of ``estimator`` fitted on the weighted labeled source rows.
+        The clone of ``estimator`` fitted on the weighted labeled source rows and the
+        labeled target rows (the transfer fit, also when the guard did not keep it).
+    selected_ : {"transfer", "source only", "target only", "pooled"}
+        The fit used for prediction: the weighted fit (``"transfer"``) or the plain fit the
+        guard kept instead.
+    baseline_scores_ : dict or None
+        Each compared fit's cross-validated score on the labeled target rows (accuracy, or
+        minus the squared error), by name: ``{"mean", "std_error", "gain",
+        "gain_std_error"}`` (``gain``: mean difference with the transfer fit on the same
+        rows). None when the guard is off or the labeled target rows are too few.
+    baseline_estimator_ : estimator or None
+        The plain fit used for prediction, fitted on all its rows; None when the transfer
+        fit is kept.
     classes_ : ndarray of shape (n_classes,)
         The classes (classifiers only).
     n_features_in_ : int
@@ -176,7 +198,15 @@ class LeastSquaresImportanceFitting(BaseImportanceWeighting):
     }
 
     def __init__(
-        self, estimator, *, gamma=None, alpha=None, n_centers=100, random_state=None, sources="pooled"
+        self,
+        estimator,
+        *,
+        gamma=None,
+        alpha=None,
+        n_centers=100,
+        random_state=None,
+        sources="pooled",
+        guard=True,
     ):
         self.estimator = estimator
         self.gamma = gamma
@@ -184,6 +214,7 @@ class LeastSquaresImportanceFitting(BaseImportanceWeighting):
         self.n_centers = n_centers
         self.random_state = random_state
         self.sources = sources
+        self.guard = guard
 
     def _candidates(self, value, default: np.ndarray, name: str) -> np.ndarray:
         values = default if value is None else np.atleast_1d(np.asarray(value, dtype=float))

@@ -48,15 +48,18 @@ _N_SPLITS = 5
 _MARGIN = 1e-9
 
 
-def _target_folds(y_target: np.ndarray, classification: bool, min_train: int) -> list | None:
-    """Shuffled folds of the labeled target rows (stratified for classes when every class has
-    two rows), or None when some training fold would hold fewer than ``min_train`` rows."""
+def _target_folds(
+    y_target: np.ndarray, classification: bool, min_train: int, n_splits: int = _N_SPLITS
+) -> list | None:
+    """Shuffled folds (at most ``n_splits``) of the labeled target rows (stratified for classes
+    when every class has two rows), or None when some training fold would hold fewer than
+    ``min_train`` rows."""
     n_rows = y_target.shape[0]
     counts = np.unique(y_target, return_counts=True)[1] if classification else np.zeros(0)
     if classification and counts.min() >= 2:
-        splitter = StratifiedKFold(min(_N_SPLITS, int(counts.min())), shuffle=True, random_state=0)
+        splitter = StratifiedKFold(min(n_splits, int(counts.min())), shuffle=True, random_state=0)
     elif n_rows >= 2:
-        splitter = KFold(min(_N_SPLITS, n_rows), shuffle=True, random_state=0)
+        splitter = KFold(min(n_splits, n_rows), shuffle=True, random_state=0)
     else:
         return None
     folds = list(splitter.split(np.zeros((n_rows, 1)), y_target))
@@ -73,10 +76,18 @@ class TransferGuardMixin:
     fitted attributes) and ``_guard_baseline()`` (the unfitted plain estimator of the
     candidates), and predict with ``baseline_estimator_`` when it is not None.
 
-    The rule. The labeled target rows are split into (at most) 5 shuffled folds, stratified
-    by class for a classifier when every class has two labeled target rows; every training
-    fold holds all the source rows. Each candidate predicts every labeled target row once,
-    from the fold that leaves it out:
+    Class attributes: ``_guard_n_splits``, the most folds (5; fewer for an estimator whose
+    fit is expensive), and ``_min_labeled_target``, the fewest labeled target rows of a
+    training fold. An estimator whose transfer fit learns from the unlabeled target rows
+    passes their positions to :meth:`_fit_guarded` (``unlabeled``): each fold's transfer fit
+    then also gets them, and the fold's held-out labeled target rows as unlabeled target rows
+    (their label replaced by the marker of unlabeled rows), so that it sees the target rows
+    the full fit sees.
+
+    The rule. The labeled target rows are split into (at most) ``_guard_n_splits`` (5)
+    shuffled folds, stratified by class for a classifier when every class has two labeled
+    target rows; every training fold holds all the source rows. Each candidate predicts
+    every labeled target row once, from the fold that leaves it out:
 
     - ``"transfer"``: the estimator itself with ``guard=False``;
     - ``"source only"``: the plain estimator fitted on the source rows;
@@ -96,28 +107,37 @@ class TransferGuardMixin:
     transfer fit in every training fold), nothing is compared and the transfer fit is kept.
     """
 
+    _guard_n_splits = _N_SPLITS
+
     def _guard_baseline(self):
         raise NotImplementedError
 
     def _fit_transfer(self, X, y, rows, target) -> None:
         raise NotImplementedError
 
-    def _fit_guarded(self, X, y, rows, target):
-        """The transfer fit, then (when ``guard``) the comparison and the selected fit."""
+    def _fit_guarded(self, X, y, rows, target, unlabeled=None):
+        """The transfer fit, then (when ``guard``) the comparison and the selected fit.
+
+        ``rows``: positions in ``X`` of the labeled rows of the fit; ``target``: which of
+        them are target rows; ``unlabeled``: positions of the unlabeled target rows each
+        fold's transfer fit also gets (None: none).
+        """
         self._fit_transfer(X, y, rows, target)
         self.selected_ = "transfer"
         self.baseline_scores_ = None
         self.baseline_estimator_ = None
-        if not self.guard:
+        if not self.guard or not np.any(target):
             return self
         classification = is_classifier(self)
         source, labeled = rows[~target], rows[target]
-        folds = _target_folds(y[labeled], classification, self._min_labeled_target)
+        folds = _target_folds(y[labeled], classification, self._min_labeled_target, self._guard_n_splits)
         if folds is None:
             return self
         baseline = self._guard_baseline()
         fitted_source = clone(baseline).fit(X[source], y[source])
-        predictions = self._out_of_fold_predictions(X, y, source, labeled, folds, baseline, fitted_source)
+        predictions = self._out_of_fold_predictions(
+            X, y, source, labeled, folds, baseline, fitted_source, unlabeled
+        )
         self.baseline_scores_ = _candidate_scores(predictions, y[labeled], classification)
         best = _best_candidate(self.baseline_scores_)
         if best is None:
@@ -139,7 +159,9 @@ class TransferGuardMixin:
         )
         return self
 
-    def _out_of_fold_predictions(self, X, y, source, labeled, folds, baseline, fitted_source) -> dict:
+    def _out_of_fold_predictions(
+        self, X, y, source, labeled, folds, baseline, fitted_source, unlabeled=None
+    ) -> dict:
         """Every candidate's prediction of every labeled target row, from the fold leaving it out."""
         X_source, y_source, X_target, y_target = X[source], y[source], X[labeled], y[labeled]
         predictions = {name: np.empty_like(y_target) for name in CANDIDATES}
@@ -149,7 +171,15 @@ class TransferGuardMixin:
             X_train = np.concatenate([X_source, X_target[train]])
             y_train = np.concatenate([y_source, y_target[train]])
             domain = np.r_[np.zeros(source.shape[0], dtype=np.int64), np.full(train.shape[0], -1)]
-            fitted = clone(transfer).fit(X_train, y_train, sample_domain=domain)
+            if unlabeled is None:
+                fitted = clone(transfer).fit(X_train, y_train, sample_domain=domain)
+            else:
+                X_extra = np.concatenate([X[unlabeled], X_target[test]])
+                fitted = clone(transfer).fit(
+                    np.concatenate([X_train, X_extra]),
+                    _with_unlabeled(y_train, X_extra.shape[0], classification=is_classifier(self)),
+                    sample_domain=np.r_[domain, np.full(X_extra.shape[0], -1)],
+                )
             predictions["transfer"][test] = fitted.predict(X_target[test])
             predictions["pooled"][test] = clone(baseline).fit(X_train, y_train).predict(X_target[test])
             if is_classifier(self) and np.unique(y_target[train]).shape[0] < 2:
@@ -158,6 +188,16 @@ class TransferGuardMixin:
                 model = clone(baseline).fit(X_target[train], y_target[train])
                 predictions["target only"][test] = model.predict(X_target[test])
         return predictions
+
+
+def _with_unlabeled(y_train: np.ndarray, n_unlabeled: int, *, classification: bool) -> np.ndarray:
+    """``y_train`` followed by ``n_unlabeled`` markers of unlabeled rows: ``-1`` for class
+    labels (in an object array for text labels), NaN for regression targets."""
+    if not classification:
+        return np.r_[y_train.astype(np.float64), np.full(n_unlabeled, np.nan)]
+    if y_train.dtype.kind in "if":
+        return np.r_[y_train, np.full(n_unlabeled, -1, dtype=y_train.dtype)]
+    return np.r_[y_train.astype(object), np.full(n_unlabeled, -1, dtype=object)]
 
 
 def _best_candidate(scores: dict):
