@@ -4,6 +4,11 @@ One phase is one or more ``Model.fit`` calls on the same batches (several when l
 unfrozen in steps: a change of trainable layers needs a new compile); its history is the
 concatenation of theirs. Batches are shuffled in NumPy with the estimator's random state, so
 training is reproducible without touching any global seed.
+
+``Model.fit`` reads the batches from a ``tf.data`` pipeline (:meth:`ShuffledBatches.as_dataset`),
+as it does for NumPy arrays: one Python call per epoch draws the epoch's rows, and the
+batches are gathered from tensors in parallel and prefetched while the compiled training
+step runs, so that a step costs what it costs in ``model.fit(x, y)`` of the same network.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ __all__ = [
 #: Optimizers available by name.
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "nadam": "Nadam", "rmsprop": "RMSprop", "sgd": "SGD"}
 
+#: Batches of a ``PyDataset`` that ``Model.fit`` reads at its start to learn their shapes.
+SIGNATURE_BATCHES = 2
+
+#: ``jit_compile`` of the training step: Keras' "auto" (XLA on accelerators, not on CPU).
+JIT_COMPILE = "auto"
+
 
 class ShuffledBatches(keras.utils.PyDataset):
     """``(x, y, sample_weight)`` batches in an order drawn anew, in NumPy, every epoch.
@@ -41,6 +52,10 @@ class ShuffledBatches(keras.utils.PyDataset):
     from a new permutation. Batches then have ``batch_size`` rows each (the rows that do
     not fill a last batch wait for the next epoch's order), so that a domain loss always
     compares full batches.
+
+    Indexing gives the batches of the current epoch one by one (a ``PyDataset``);
+    :meth:`as_dataset` gives the same batches, epoch after epoch, as a ``tf.data`` pipeline,
+    which is what :func:`train_phase` trains on.
     """
 
     def __init__(self, x, y, sample_weight, batch_size, rng, target=None):
@@ -79,6 +94,90 @@ class ShuffledBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.order = self.rng.permutation(len(self.x))
+
+    def begin_fit(self):
+        """Draw what ``Model.fit`` on this ``PyDataset`` draws at its start.
+
+        Keras reads the first ``SIGNATURE_BATCHES`` batches of a ``PyDataset`` at the start of
+        every ``fit`` to learn their shapes (which draws their target rows), then ends an
+        epoch (a new order). :func:`train_phase` calls this before every ``fit`` on
+        :meth:`as_dataset`, so that a random state gives the same batches, and the same
+        weights, whichever way they are read.
+        """
+        if self.target is not None:
+            for index in range(min(SIGNATURE_BATCHES, len(self))):
+                self._target_rows(len(self.order[index * self.batch_size : (index + 1) * self.batch_size]))
+        self.on_epoch_end()
+
+    def epoch_rows(self):
+        """The rows of the next epoch's batches, and the epoch ended (the next order drawn).
+
+        Returns ``(rows, target_rows)``: the labeled rows of every batch in order, and the
+        target rows paired with them (None without ``target``); the draws of the random
+        state are those of indexing every batch in turn, then :meth:`on_epoch_end`.
+        """
+        rows = self.order[: len(self) * self.batch_size]
+        target_rows = None if self.target is None else self._target_rows(len(rows))
+        self.on_epoch_end()
+        return rows, target_rows
+
+    def as_dataset(self):
+        """The batches of every epoch, rows drawn by :meth:`epoch_rows`, as a ``tf.data.Dataset``.
+
+        Every iteration over the dataset (``Model.fit`` starts one per epoch) is one epoch:
+        one Python call draws its rows, then the batches are gathered from tensors holding
+        the arrays, in parallel, and prefetched. The tensors are a copy of the arrays, as in
+        ``Model.fit`` of NumPy arrays.
+        """
+        import tensorflow as tf
+
+        n_batches, size = len(self), self.batch_size
+        full, partial = divmod(min(len(self.x), n_batches * size), size)
+        has_target = self.target is not None
+
+        def epochs():
+            rows, target_rows = self.epoch_rows()
+            rows = rows.astype(np.int64)
+            target_rows = rows if target_rows is None else target_rows.astype(np.int64)
+            cut = full * size
+            yield (
+                rows[:cut].reshape(full, size),
+                target_rows[:cut].reshape(full, size),
+                rows[cut:],
+                target_rows[cut:],
+            )
+
+        def batches(rows, target_rows, rest, target_rest):
+            batched = tf.data.Dataset.from_tensor_slices((rows, target_rows))
+            if partial:  # the last batch, smaller
+                batched = batched.concatenate(tf.data.Dataset.from_tensors((rest, target_rest)))
+            return batched
+
+        arrays = (self.x, self.y, self.sample_weight) + ((self.target,) if has_target else ())
+        # the arrays are an element of their own dataset, not constants of the gathering
+        # function: nothing copies them when an epoch's iterator starts (as in Keras' own
+        # pipeline of NumPy arrays)
+        arrays = tf.data.Dataset.from_tensors(tuple(tf.convert_to_tensor(a) for a in arrays)).repeat()
+
+        def gather(indices, arrays):
+            (rows, target_rows), (x, y, sample_weight, *target) = indices, arrays
+            labeled = tf.gather(x, rows)
+            inputs = (labeled, tf.gather(target[0], target_rows)) if has_target else labeled
+            return inputs, tf.gather(y, rows), tf.gather(sample_weight, rows)
+
+        full_batches, last_batch = tf.TensorSpec((None, size), tf.int64), tf.TensorSpec((None,), tf.int64)
+        indices = tf.data.Dataset.from_generator(
+            epochs, output_signature=(full_batches, full_batches, last_batch, last_batch)
+        ).flat_map(batches)
+        dataset = tf.data.Dataset.zip((indices, arrays)).map(
+            gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
+        options = tf.data.Options()
+        # no rewriting of the pipeline's graph at every epoch's iterator (which serializes it)
+        options.experimental_optimization.apply_default_optimizations = False
+        dataset = dataset.with_options(options)
+        return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 class PhaseEarlyStopping(keras.callbacks.EarlyStopping):
@@ -195,7 +294,8 @@ def train_phase(
     Parameters
     ----------
     model : keras.Model
-    batches : keras.utils.PyDataset
+    batches : ShuffledBatches or keras.utils.PyDataset
+        A :class:`ShuffledBatches` trains from its :meth:`~ShuffledBatches.as_dataset`.
     validation : tuple (x, y) or None
         Monitored by early stopping, the plateau stop and the plateau schedule.
     steps : sequence of (end_epoch, prepare)
@@ -247,16 +347,24 @@ def train_phase(
     elif budget is not None:
         stopper = PlateauStopping(monitor, patience, PLATEAU_TOLERANCE)
     history: dict = {}
+    data = batches.as_dataset() if isinstance(batches, ShuffledBatches) else batches
     start = 0
     for end, prepare in steps:
         if end <= start:
             continue
         prepare()
-        model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss, metrics=list(metrics))
+        model.compile(
+            optimizer=make_optimizer(optimizer, learning_rate),
+            loss=loss,
+            metrics=list(metrics),
+            jit_compile=JIT_COMPILE,
+        )
         step_callbacks = [_schedule_callback(lr_schedule, learning_rate, epochs, monitor), stopper]
         step_callbacks += [copy.deepcopy(cb) for cb in callbacks] + list(own_callbacks)
+        if data is not batches:
+            batches.begin_fit()
         fitted = model.fit(
-            batches,
+            data,
             validation_data=validation,
             epochs=end,
             initial_epoch=start,
