@@ -89,8 +89,10 @@ def fit_nystroem_blocks(aligner, X, y, sample_domain):
     gram, sums = np.zeros((m, m), dtype=dtype), np.zeros(m, dtype=dtype)
     cross = np.zeros((m, E.shape[1]), dtype=dtype)
     start = 0
-    for i in range(X.numblocks[0]):
-        block = validate_data(aligner, X.blocks[i].compute(), dtype=[np.float64, np.float32], reset=False)
+    # One graph optimisation for all blocks: ``X.blocks[i].compute()`` would cull the whole
+    # graph again for every block, a cost quadratic in the number of blocks.
+    for delayed_block in X.to_delayed().ravel():
+        block = validate_data(aligner, delayed_block.compute(), dtype=[np.float64, np.float32], reset=False)
         stop = start + block.shape[0]
         C = aligner._kernel(block.astype(dtype, copy=False), landmarks)
         gram += C.T @ C
