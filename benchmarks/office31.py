@@ -383,6 +383,20 @@ def table(setting, methods, tasks, seeds, results):
     return "\n".join(lines)
 
 
+def warning_summary(results, tasks) -> str:
+    """The warnings raised by the fits of ``tasks`` (numbers as N), each with the methods raising it."""
+    warned: dict = {}  # message -> methods that raised it
+    for key, record in results.items():
+        if key.split("|")[1] in tasks:
+            for note in record["warnings"]:
+                warned.setdefault(re.sub(r"\d+", "N", note.split("\n")[0]), set()).add(key.split("|")[2])
+    if not warned:
+        return ""
+    return "Warnings raised during the fits:\n\n" + "\n".join(
+        f"- {w}... ({'; '.join(sorted(m))})" for w, m in sorted(warned.items())
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with amazon/, dslr/, webcam/")
@@ -459,11 +473,6 @@ def main() -> None:
     info_path = backbone.with_suffix(".json")
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     n_images = {DOMAINS[d]: len(v[1]) for d, v in domains.items()}
-    warned: dict = {}  # message (numbers as N) -> methods that raised it
-    for key, record in results.items():
-        if key.split("|")[1] in args.tasks:
-            for note in record["warnings"]:
-                warned.setdefault(re.sub(r"\d+", "N", note.split("\n")[0]), set()).add(key.split("|")[2])
     header = [
         "# Office-31, small CNN pretrained on CIFAR-10, deep and shallow domain adaptation",
         "",
@@ -488,11 +497,9 @@ def main() -> None:
     if sf_note:
         header += ["", sf_note]
     body = [table(s, m, t, args.seeds, results) for s, m, t, _ in settings]
-    if warned:
-        body.append(
-            "Warnings raised during the fits:\n\n"
-            + "\n".join(f"- {w}... ({'; '.join(sorted(m))})" for w, m in sorted(warned.items()))
-        )
+    notes = warning_summary(results, args.tasks)
+    if notes:
+        body.append(notes)
     text = "\n\n".join(["\n".join(header), *body]) + "\n"
     print("\n" + text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
