@@ -262,6 +262,24 @@ def _unguarded_predict(model, X):
     return model.estimator_.predict(X)
 
 
+def _adapt_counterpart(label: str, base, boosting: dict, seed: int, Xs, ys, Xl, yl):
+    """ADAPT's fitted counterpart of our ``label`` (None without ``adapt``): its two-stage
+    TrAdaBoost.R2 with the same base and stages, or its ridge pulled towards the source
+    ridge (``RegularTransferLR``, ``lambda_ = 1``)."""
+    if adapt_instance is None:
+        return None
+    if label == "TransferRidge":
+        return adapt_parameter.RegularTransferLR(
+            clone(base).fit(Xs, ys), lambda_=1.0, verbose=0, random_state=seed
+        ).fit(Xl, yl)
+    stages = (
+        {"n_estimators": boosting["n_steps"], "n_estimators_fs": boosting["n_estimators"]} if boosting else {}
+    )
+    return adapt_instance.TwoStageTrAdaBoostR2(
+        clone(base), Xt=Xl, yt=yl, verbose=0, random_state=seed, **stages
+    ).fit(Xs, ys)
+
+
 def part_c(n_draws: int, n_labeled: int, bases=tuple(GUARD_BASES), splits=("sex", "age")) -> None:
     print(
         f"## (c) the guard: diabetes, {n_labeled} labeled target rows, {n_draws} draws: target test MSE "
@@ -270,8 +288,8 @@ def part_c(n_draws: int, n_labeled: int, bases=tuple(GUARD_BASES), splits=("sex"
     for by in splits:
         Xs, ys, Xt, yt = _diabetes_split(by)
         print(f"### split by {by}: {len(Xs)} source rows, {len(Xt)} target rows\n")
-        print("| base | source only | target only | pooled | ours | no guard | guard | guard kept |")
-        print("| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+        print("| base | source only | target only | pooled | ours | no guard | guard | guard kept | ADAPT |")
+        print("| --- | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |")
         for base_name, base, boosting in (GUARD_BASES[name] for name in bases):
             ratios: dict[str, list[float]] = {}
             kept: dict[str, dict[str, int]] = {}
@@ -303,6 +321,10 @@ def part_c(n_draws: int, n_labeled: int, bases=tuple(GUARD_BASES), splits=("sex"
                     ratios.setdefault(f"{label} on", []).append(mse(model.predict(Xt[test])) / source)
                     counts = kept.setdefault(label, {})
                     counts[model.selected_] = counts.get(model.selected_, 0) + 1
+                    adapt_model = _adapt_counterpart(label, base, boosting, draw, Xs, ys, Xl, yl)
+                    if adapt_model is not None:
+                        prediction = np.ravel(adapt_model.predict(Xt[test]))
+                        ratios.setdefault(f"{label} ADAPT", []).append(mse(prediction) / source)
 
             def cell(label, ratios=ratios):
                 values = np.array(ratios[label])
@@ -312,7 +334,8 @@ def part_c(n_draws: int, n_labeled: int, bases=tuple(GUARD_BASES), splits=("sex"
                 choices = ", ".join(f"{name} {count}" for name, count in sorted(kept[label].items()))
                 print(
                     f"| {base_name} | {cell('source only')} | {cell('target only')} | {cell('pooled')} "
-                    f"| `{label}` | {cell(label + ' off')} | {cell(label + ' on')} | {choices} |",
+                    f"| `{label}` | {cell(label + ' off')} | {cell(label + ' on')} | {choices} "
+                    f"| {cell(label + ' ADAPT') if label + ' ADAPT' in ratios else 'not installed'} |",
                     flush=True,
                 )
         print()
