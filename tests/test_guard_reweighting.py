@@ -99,10 +99,17 @@ def _brute_force_scores(model, X, y, domain, classification):
     predictions = {name: np.empty_like(y_target) for name in CANDIDATES}
     predictions["source only"] = clone(model.estimator).fit(X[source], y[source]).predict(X[labeled])
     for train, test in folds:
+        # every fold keeps the source rows and all the target rows (its held-out labeled rows
+        # unlabeled): the weights of a fold's transfer fit are those of the full fit
         fit_rows = np.r_[source, labeled[train], unlabeled, labeled[test]]
         y_fit = np.r_[y[source], y_target[train], np.full(len(unlabeled) + len(test), marker)]
         domain_fit = np.r_[np.zeros(len(source), int), np.full(len(fit_rows) - len(source), -1)]
         transfer = _quiet_fit(clone(model).set_params(guard=False), X[fit_rows], y_fit, domain_fit)
+        if isinstance(model, (KernelMeanMatching, DomainClassifierWeighting)):  # order-free weights
+            np.testing.assert_allclose(transfer.weights_[: len(source)], model.weights_[source], rtol=1e-5)
+        rows = np.r_[source, labeled[train]]
+        weight = np.r_[model.weights_[source], np.ones(len(train))]
+        transfer = clone(model.estimator).fit(X[rows], y[rows], sample_weight=weight)
         predictions["transfer"][test] = transfer.predict(X[labeled[test]])
         pooled_rows = np.r_[source, labeled[train]]
         pooled = clone(model.estimator).fit(X[pooled_rows], y[pooled_rows])

@@ -183,6 +183,14 @@ class BaseImportanceWeighting(
     def _guard_baseline(self):
         return clone(self.estimator)
 
+    def _fold_transfer_predict(self, X, y, source, train, test, unlabeled):
+        # The weights depend on the source rows and on all the target rows, which every fold
+        # of the guard keeps (its held-out labeled rows as unlabeled ones): they are the
+        # full fit's, and only the estimator is fitted again.
+        rows = np.r_[source, train]
+        sample_weight = np.r_[self.weights_[source], np.ones(train.shape[0])]
+        return clone(self.estimator).fit(X[rows], y[rows], sample_weight=sample_weight).predict(X[test])
+
     def _source_weights(self, X_source: np.ndarray, X_target: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 

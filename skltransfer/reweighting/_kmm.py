@@ -230,7 +230,9 @@ class KernelMeanMatching(BaseImportanceWeighting):
         ``estimator`` (source only, target only, pooled) by cross-validation over them and
         keep the best by the rule of :class:`TrAdaBoostClassifier` (a plain fit replaces
         the transfer fit only when it wins by more than one standard error, with a
-        ``UserWarning``). The guard costs up to 5 more transfer fits and 12 plain fits;
+        ``UserWarning``). The guard costs up to 18 more fits of
+        ``estimator`` and none of the weights (every fold keeps all the target rows, so the
+        weights are the full fit's);
         ``False`` keeps the transfer fit without comparing. Without labeled target rows
         nothing is compared.
 

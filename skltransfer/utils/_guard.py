@@ -166,21 +166,12 @@ class TransferGuardMixin:
         X_source, y_source, X_target, y_target = X[source], y[source], X[labeled], y[labeled]
         predictions = {name: np.empty_like(y_target) for name in CANDIDATES}
         predictions["source only"] = fitted_source.predict(X_target)
-        transfer = clone(self).set_params(guard=False)
         for train, test in folds:
             X_train = np.concatenate([X_source, X_target[train]])
             y_train = np.concatenate([y_source, y_target[train]])
-            domain = np.r_[np.zeros(source.shape[0], dtype=np.int64), np.full(train.shape[0], -1)]
-            if unlabeled is None:
-                fitted = clone(transfer).fit(X_train, y_train, sample_domain=domain)
-            else:
-                X_extra = np.concatenate([X[unlabeled], X_target[test]])
-                fitted = clone(transfer).fit(
-                    np.concatenate([X_train, X_extra]),
-                    _with_unlabeled(y_train, X_extra.shape[0], classification=is_classifier(self)),
-                    sample_domain=np.r_[domain, np.full(X_extra.shape[0], -1)],
-                )
-            predictions["transfer"][test] = fitted.predict(X_target[test])
+            predictions["transfer"][test] = self._fold_transfer_predict(
+                X, y, source, labeled[train], labeled[test], unlabeled
+            )
             predictions["pooled"][test] = clone(baseline).fit(X_train, y_train).predict(X_target[test])
             if is_classifier(self) and np.unique(y_target[train]).shape[0] < 2:
                 predictions.pop("target only", None)
@@ -188,6 +179,20 @@ class TransferGuardMixin:
                 model = clone(baseline).fit(X_target[train], y_target[train])
                 predictions["target only"][test] = model.predict(X_target[test])
         return predictions
+
+    def _fold_transfer_predict(self, X, y, source, train, test, unlabeled):
+        """The transfer fit (``guard=False``) of one fold, on the rows ``source`` and the
+        labeled target rows ``train`` (and the target rows ``unlabeled`` and ``test`` as
+        unlabeled ones when ``unlabeled`` is not None), predicting the rows ``test``."""
+        domain = np.r_[np.zeros(source.shape[0], dtype=np.int64), np.full(train.shape[0], -1)]
+        fit_rows, y_fit = np.r_[source, train], y[np.r_[source, train]]
+        if unlabeled is not None:
+            extra = np.r_[unlabeled, test]
+            fit_rows = np.r_[fit_rows, extra]
+            y_fit = _with_unlabeled(y_fit, extra.shape[0], classification=is_classifier(self))
+            domain = np.r_[domain, np.full(extra.shape[0], -1)]
+        fitted = clone(self).set_params(guard=False).fit(X[fit_rows], y_fit, sample_domain=domain)
+        return fitted.predict(X[test])
 
 
 def _with_unlabeled(y_train: np.ndarray, n_unlabeled: int, *, classification: bool) -> np.ndarray:
