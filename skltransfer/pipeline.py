@@ -70,11 +70,15 @@ class FittedEstimatorDelegationMixin:
         """``X`` as the fitted estimator takes it (as given, unless ``fit`` converted it)."""
         return X
 
+    def _predictor(self):
+        """The fitted estimator that predicts: ``estimator_`` (a subclass may keep another)."""
+        check_is_fitted(self)
+        return self.estimator_
+
     @property
     def classes_(self):
         """The classes of the fitted estimator."""
-        check_is_fitted(self)
-        return self.estimator_.classes_
+        return self._predictor().classes_
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
@@ -90,8 +94,7 @@ class FittedEstimatorDelegationMixin:
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The fitted estimator's predictions.
         """
-        check_is_fitted(self)
-        return self.estimator_.predict(self._delegated_input(X))
+        return self._predictor().predict(self._delegated_input(X))
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
@@ -107,8 +110,7 @@ class FittedEstimatorDelegationMixin:
         proba : ndarray of shape (n_samples, n_classes)
             The class probabilities, columns in the order of :attr:`classes_`.
         """
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(self._delegated_input(X))
+        return self._predictor().predict_proba(self._delegated_input(X))
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
@@ -124,8 +126,7 @@ class FittedEstimatorDelegationMixin:
         log_proba : ndarray of shape (n_samples, n_classes)
             The log class probabilities, columns in the order of :attr:`classes_`.
         """
-        check_is_fitted(self)
-        return self.estimator_.predict_log_proba(self._delegated_input(X))
+        return self._predictor().predict_log_proba(self._delegated_input(X))
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
@@ -141,8 +142,7 @@ class FittedEstimatorDelegationMixin:
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The fitted estimator's decision function.
         """
-        check_is_fitted(self)
-        return self.estimator_.decision_function(self._delegated_input(X))
+        return self._predictor().decision_function(self._delegated_input(X))
 
     @available_if(_estimator_has("transform"))
     def transform(self, X):
@@ -158,8 +158,7 @@ class FittedEstimatorDelegationMixin:
         X_new : ndarray of shape (n_samples, n_components)
             The rows transformed by the fitted estimator.
         """
-        check_is_fitted(self)
-        return self.estimator_.transform(self._delegated_input(X))
+        return self._predictor().transform(self._delegated_input(X))
 
     def __sklearn_tags__(self):
         inner = self.estimator.__sklearn_tags__()
