@@ -517,12 +517,18 @@ def test_float32_path_agrees_with_float64(estimator, n_features, dense_max_rows,
 class _CountingKernel:
     """A kernel matrix that counts the columns it is multiplied with."""
 
+    __array_ufunc__ = None  # ``ndarray @ kernel`` calls ``__rmatmul__``
+
     def __init__(self, K):
         self.K, self.shape, self.dtype, self.columns = K, K.shape, K.dtype, 0
 
     def __matmul__(self, other):
         self.columns += other.shape[1]
         return self.K @ other
+
+    def __rmatmul__(self, other):  # rows times K: K (symmetric) times as many columns
+        self.columns += other.shape[0]
+        return other @ self.K
 
 
 def _tca_problem(n, dtype=np.float64, seed=0):
