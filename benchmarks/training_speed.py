@@ -61,8 +61,6 @@ import numpy as np
 EPOCHS: list[tuple[list[float], float, float]] = []
 #: The model the estimator trained last and the trainable flags of its layers during training.
 CAPTURED: dict = {}
-#: ``ShuffledBatches.as_dataset`` as the package defines it.
-PIPELINES: dict = {}
 #: The figures of a run, in the order of ``measure``.
 METRICS = ("median step", "fastest-decile step", "epochs", "CPU")
 
@@ -120,15 +118,10 @@ def measure(steps_per_epoch: int) -> tuple[float, float, float, float]:
     )
 
 
-def run_ours(path, x, y, batch_size, epochs, jit, target, pipeline="dataset"):
+def run_ours(path, x, y, batch_size, epochs, jit, target):
     from skltransfer.keras import FineTunedCNNClassifier, _training
 
     _training.JIT_COMPILE = jit
-    batches = _training.ShuffledBatches
-    if "as_dataset" not in PIPELINES:
-        PIPELINES["as_dataset"] = batches.as_dataset
-    # "pydataset": Model.fit on the PyDataset itself, its batches indexed one by one in Python
-    batches.as_dataset = PIPELINES["as_dataset"] if pipeline == "dataset" else (lambda self: self)
     kwargs = {"domain_loss": "mmd", "target_loss": "im"} if target is not None else {"target_loss": None}
     if target is not None:
         x = np.concatenate([x, target])
@@ -189,11 +182,6 @@ def main() -> None:
     parser.add_argument("--network", choices=("small", "mobilenet"), default="small")
     parser.add_argument("--settings", default="source,target", help="comma-separated: source, target")
     parser.add_argument("--xla", choices=("both", "off", "on"), default="both")
-    parser.add_argument(
-        "--pydataset",
-        action="store_true",
-        help="also train the estimator on its PyDataset (batches indexed in Python)",
-    )
     args = parser.parse_args()
     if args.quick:
         args.rows, args.epochs = 1024, 3
@@ -223,7 +211,7 @@ def main() -> None:
         f"batch {args.batch_size}, {args.epochs} epochs ({args.epochs - 1} timed), {args.repeats} repeats\n"
     )
     jits = {"both": (False, True), "off": (False,), "on": (True,)}[args.xla]
-    sides = ["plain", "ours"] + (["ours (PyDataset)"] if args.pydataset else [])
+    sides = ["plain", "ours"]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "backbone.keras")
@@ -242,8 +230,7 @@ def main() -> None:
                         if side == "plain":
                             speed = run_plain(x, y, args.batch_size, args.epochs, jit, tgt, learning_rate)
                         else:
-                            pipeline = "pydataset" if "PyDataset" in side else "dataset"
-                            speed = run_ours(path, x, y, args.batch_size, args.epochs, jit, tgt, pipeline)
+                            speed = run_ours(path, x, y, args.batch_size, args.epochs, jit, tgt)
                         speeds[side].append(speed)
                     for side in sides[1:]:
                         ratios[side].append(

@@ -9,6 +9,8 @@ training is reproducible without touching any global seed.
 as it does for NumPy arrays: one Python call per epoch draws the epoch's rows, and the
 batches are gathered from tensors in parallel and prefetched while the compiled training
 step runs, so that a step costs what it costs in ``model.fit(x, y)`` of the same network.
+An epoch's rows are a function of its number, so one iterator serves every epoch of a
+``fit`` (a new ``tf.data`` iterator costs about 10 ms, more than a small network's step).
 """
 
 from __future__ import annotations
@@ -37,126 +39,116 @@ __all__ = [
 #: Optimizers available by name.
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "nadam": "Nadam", "rmsprop": "RMSprop", "sgd": "SGD"}
 
-#: Batches of a ``PyDataset`` that ``Model.fit`` reads at its start to learn their shapes.
-SIGNATURE_BATCHES = 2
-
 #: ``jit_compile`` of the training step: Keras' "auto" (XLA on accelerators, not on CPU).
 JIT_COMPILE = "auto"
 
 
-class ShuffledBatches(keras.utils.PyDataset):
-    """``(x, y, sample_weight)`` batches in an order drawn anew, in NumPy, every epoch.
+class ShuffledBatches:
+    """``(x, y, sample_weight)`` batches in an order drawn anew every epoch, from the epoch's number.
 
-    With ``target``, each batch is ``((x, x_target), y, sample_weight)``: as many target
-    rows as labeled ones, drawn without replacement until the target rows run out, then
-    from a new permutation. Batches then have ``batch_size`` rows each (the rows that do
-    not fill a last batch wait for the next epoch's order), so that a domain loss always
-    compares full batches.
+    Epoch ``e`` takes the rows in the order of a permutation drawn by a NumPy generator seeded
+    with ``(seed, e)``, ``seed`` being drawn once from ``rng``. With ``target``, each batch is
+    ``((x, x_target), y, sample_weight)``: as many target rows as labeled ones, taken in turn
+    from a stream of permutations of the target rows (every row once before any row twice),
+    and batches have ``batch_size`` rows each (the rows that do not fill a last batch sit
+    the epoch out), so that a domain loss always compares full batches.
 
-    Indexing gives the batches of the current epoch one by one (a ``PyDataset``);
-    :meth:`as_dataset` gives the same batches, epoch after epoch, as a ``tf.data`` pipeline,
-    which is what :func:`train_phase` trains on.
+    An epoch's rows depend only on its number, so :meth:`as_dataset` runs over every epoch
+    with one iterator and prefetches across epochs without changing which rows a fit sees,
+    and :meth:`epoch_batches` gives the same batches as NumPy arrays.
+
+    Parameters
+    ----------
+    x, y, sample_weight : ndarray
+        The labeled rows.
+    batch_size : int
+    rng : numpy.random.RandomState
+        Draws ``seed``.
+    target : ndarray or None, default=None
+        The unlabeled target rows paired with the labeled ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skltransfer.keras._training import ShuffledBatches
+    >>> batches = ShuffledBatches(np.arange(5.0), np.arange(5), np.ones(5), 2, np.random.RandomState(0))
+    >>> [len(x) for x, _, _ in batches.epoch_batches(0)]
+    [2, 2, 1]
+    >>> sorted(np.concatenate([x for x, _, _ in batches.epoch_batches(3)]).tolist())
+    [0.0, 1.0, 2.0, 3.0, 4.0]
     """
 
     def __init__(self, x, y, sample_weight, batch_size, rng, target=None):
-        super().__init__()
         self.x, self.y, self.sample_weight = x, y, sample_weight
-        self.batch_size, self.rng, self.target = batch_size, rng, target
-        self.order = rng.permutation(len(x))
-        if target is not None:
-            self.target_order, self.target_next = rng.permutation(len(target)), 0
+        self.batch_size, self.target = batch_size, target
+        self.seed = int(rng.randint(np.iinfo(np.int32).max))
 
     def __len__(self):
+        """Batches per epoch."""
         if self.target is None:
             return math.ceil(len(self.x) / self.batch_size)
         return max(1, len(self.x) // self.batch_size)
 
-    def __getitem__(self, index):
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+    def _rows_per_epoch(self) -> int:
+        return min(len(self.x), len(self) * self.batch_size)
+
+    def epoch_rows(self, epoch: int):
+        """The labeled rows of epoch ``epoch``'s batches in order, and the target rows paired with them.
+
+        Returns ``(rows, target_rows)``, ``target_rows`` None without ``target``.
+        """
+        count = self._rows_per_epoch()
+        rows = np.random.default_rng([self.seed, 0, epoch]).permutation(len(self.x))[:count]
         if self.target is None:
-            return self.x[rows], self.y[rows], self.sample_weight[rows]
-        return (
-            (self.x[rows], self.target[self._target_rows(len(rows))]),
-            self.y[rows],
-            self.sample_weight[rows],
+            return rows, None
+        n_target, start = len(self.target), epoch * count
+        first, last = start // n_target, (start + count - 1) // n_target
+        stream = np.concatenate(
+            [np.random.default_rng([self.seed, 1, j]).permutation(n_target) for j in range(first, last + 1)]
         )
+        offset = start - first * n_target
+        return rows, stream[offset : offset + count]
 
-    def _target_rows(self, count):
-        picked = []
-        while count > 0:
-            if self.target_next == len(self.target_order):
-                self.target_order, self.target_next = self.rng.permutation(len(self.target)), 0
-            chunk = self.target_order[self.target_next : self.target_next + count]
-            picked.append(chunk)
-            self.target_next += len(chunk)
-            count -= len(chunk)
-        return np.concatenate(picked)
+    def epoch_batches(self, epoch: int) -> list:
+        """Epoch ``epoch``'s batches as NumPy arrays (what :meth:`as_dataset` gives for it)."""
+        rows, target_rows = self.epoch_rows(epoch)
+        batches = []
+        for start in range(0, len(rows), self.batch_size):
+            batch = rows[start : start + self.batch_size]
+            x = self.x[batch]
+            if target_rows is not None:
+                x = (x, self.target[target_rows[start : start + self.batch_size]])
+            batches.append((x, self.y[batch], self.sample_weight[batch]))
+        return batches
 
-    def on_epoch_end(self):
-        self.order = self.rng.permutation(len(self.x))
+    def as_dataset(self, start_epoch: int = 0):
+        """The batches of every epoch from ``start_epoch`` on, as one endless ``tf.data.Dataset``.
 
-    def begin_fit(self):
-        """Draw what ``Model.fit`` on this ``PyDataset`` draws at its start.
-
-        Keras reads the first ``SIGNATURE_BATCHES`` batches of a ``PyDataset`` at the start of
-        every ``fit`` to learn their shapes (which draws their target rows), then ends an
-        epoch (a new order). :func:`train_phase` calls this before every ``fit`` on
-        :meth:`as_dataset`, so that a random state gives the same batches, and the same
-        weights, whichever way they are read.
-        """
-        if self.target is not None:
-            for index in range(min(SIGNATURE_BATCHES, len(self))):
-                self._target_rows(len(self.order[index * self.batch_size : (index + 1) * self.batch_size]))
-        self.on_epoch_end()
-
-    def epoch_rows(self):
-        """The rows of the next epoch's batches, and the epoch ended (the next order drawn).
-
-        Returns ``(rows, target_rows)``: the labeled rows of every batch in order, and the
-        target rows paired with them (None without ``target``); the draws of the random
-        state are those of indexing every batch in turn, then :meth:`on_epoch_end`.
-        """
-        rows = self.order[: len(self) * self.batch_size]
-        target_rows = None if self.target is None else self._target_rows(len(rows))
-        self.on_epoch_end()
-        return rows, target_rows
-
-    def as_dataset(self):
-        """The batches of every epoch, rows drawn by :meth:`epoch_rows`, as a ``tf.data.Dataset``.
-
-        Every iteration over the dataset (``Model.fit`` starts one per epoch) is one epoch:
-        one Python call draws its rows, then the batches are gathered from tensors holding
-        the arrays, in parallel, and prefetched. The tensors are a copy of the arrays, as in
-        ``Model.fit`` of NumPy arrays.
+        ``Model.fit`` reads it with ``steps_per_epoch=len(self)``, so that one iterator serves
+        every epoch of the fit. Each epoch's rows are drawn by one Python call
+        (:meth:`epoch_rows`), then its batches are gathered from tensors holding the arrays,
+        in parallel, and prefetched, across epochs too. The tensors are a copy of the arrays,
+        as in ``Model.fit`` of NumPy arrays.
         """
         import tensorflow as tf
 
-        n_batches, size = len(self), self.batch_size
-        full, partial = divmod(min(len(self.x), n_batches * size), size)
+        size, count = self.batch_size, self._rows_per_epoch()
         has_target = self.target is not None
 
-        def epochs():
-            rows, target_rows = self.epoch_rows()
-            rows = rows.astype(np.int64)
-            target_rows = rows if target_rows is None else target_rows.astype(np.int64)
-            cut = full * size
-            yield (
-                rows[:cut].reshape(full, size),
-                target_rows[:cut].reshape(full, size),
-                rows[cut:],
-                target_rows[cut:],
-            )
+        def draw(epoch):
+            rows, target_rows = self.epoch_rows(int(epoch))
+            return rows.astype(np.int64), (rows if target_rows is None else target_rows).astype(np.int64)
 
-        def batches(rows, target_rows, rest, target_rest):
-            batched = tf.data.Dataset.from_tensor_slices((rows, target_rows))
-            if partial:  # the last batch, smaller
-                batched = batched.concatenate(tf.data.Dataset.from_tensors((rest, target_rest)))
-            return batched
+        def epoch_indices(epoch):
+            rows, target_rows = tf.numpy_function(draw, [epoch], (tf.int64, tf.int64), stateful=False)
+            rows.set_shape((count,))
+            target_rows.set_shape((count,))
+            return tf.data.Dataset.from_tensor_slices((rows, target_rows)).batch(size)
 
         arrays = (self.x, self.y, self.sample_weight) + ((self.target,) if has_target else ())
         # the arrays are an element of their own dataset, not constants of the gathering
-        # function: nothing copies them when an epoch's iterator starts (as in Keras' own
-        # pipeline of NumPy arrays)
+        # function: nothing copies them when the iterator starts (as in Keras' own pipeline
+        # of NumPy arrays)
         arrays = tf.data.Dataset.from_tensors(tuple(tf.convert_to_tensor(a) for a in arrays)).repeat()
 
         def gather(indices, arrays):
@@ -165,16 +157,11 @@ class ShuffledBatches(keras.utils.PyDataset):
             inputs = (labeled, tf.gather(target[0], target_rows)) if has_target else labeled
             return inputs, tf.gather(y, rows), tf.gather(sample_weight, rows)
 
-        full_batches, last_batch = tf.TensorSpec((None, size), tf.int64), tf.TensorSpec((None,), tf.int64)
-        indices = tf.data.Dataset.from_generator(
-            epochs, output_signature=(full_batches, full_batches, last_batch, last_batch)
-        ).flat_map(batches)
+        indices = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(epoch_indices)
         dataset = tf.data.Dataset.zip((indices, arrays)).map(
             gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         )
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
         options = tf.data.Options()
-        # no rewriting of the pipeline's graph at every epoch's iterator (which serializes it)
         options.experimental_optimization.apply_default_optimizations = False
         dataset = dataset.with_options(options)
         return dataset.prefetch(tf.data.AUTOTUNE)
@@ -294,8 +281,8 @@ def train_phase(
     Parameters
     ----------
     model : keras.Model
-    batches : ShuffledBatches or keras.utils.PyDataset
-        A :class:`ShuffledBatches` trains from its :meth:`~ShuffledBatches.as_dataset`.
+    batches : ShuffledBatches
+        Read through :meth:`~ShuffledBatches.as_dataset`.
     validation : tuple (x, y) or None
         Monitored by early stopping, the plateau stop and the plateau schedule.
     steps : sequence of (end_epoch, prepare)
@@ -347,7 +334,6 @@ def train_phase(
     elif budget is not None:
         stopper = PlateauStopping(monitor, patience, PLATEAU_TOLERANCE)
     history: dict = {}
-    data = batches.as_dataset() if isinstance(batches, ShuffledBatches) else batches
     start = 0
     for end, prepare in steps:
         if end <= start:
@@ -361,10 +347,9 @@ def train_phase(
         )
         step_callbacks = [_schedule_callback(lr_schedule, learning_rate, epochs, monitor), stopper]
         step_callbacks += [copy.deepcopy(cb) for cb in callbacks] + list(own_callbacks)
-        if data is not batches:
-            batches.begin_fit()
         fitted = model.fit(
-            data,
+            batches.as_dataset(start),
+            steps_per_epoch=len(batches),
             validation_data=validation,
             epochs=end,
             initial_epoch=start,

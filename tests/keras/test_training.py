@@ -1,4 +1,4 @@
-"""The training phases' batches: the ``tf.data`` pipeline gives the batches of the ``PyDataset``."""
+"""Training batches: each epoch's rows from its number; the ``tf.data`` pipeline over every epoch."""
 
 import numpy as np
 import pytest
@@ -29,19 +29,40 @@ def _flat(batch):
     "n, batch_size, n_target",
     [(10, 4, None), (8, 4, None), (3, 4, None), (10, 4, 7), (3, 4, 5), (37, 5, 100)],
 )
-def test_the_dataset_gives_the_batches_of_indexing_epoch_after_epoch(n, batch_size, n_target):
-    indexed, piped = _batches(n, batch_size, n_target), _batches(n, batch_size, n_target)
-    dataset = piped.as_dataset()
-    assert int(dataset.cardinality()) == len(piped)
-    for _ in range(3):
-        expected = [_flat(indexed[i]) for i in range(len(indexed))]
-        indexed.on_epoch_end()
-        got = [_flat(batch) for batch in dataset]
-        assert len(got) == len(expected)
-        for parts, expected_parts in zip(got, expected, strict=True):
-            for part, expected_part in zip(parts, expected_parts, strict=True):
+def test_the_dataset_gives_each_epochs_batches_and_one_iterator_serves_every_epoch(n, batch_size, n_target):
+    batches = _batches(n, batch_size, n_target)
+    iterator = iter(batches.as_dataset(start_epoch=2))
+    for epoch in range(2, 6):
+        expected = batches.epoch_batches(epoch)
+        assert len(expected) == len(batches)
+        for expected_batch in expected:
+            got = _flat(next(iterator))
+            for part, expected_part in zip(got, _flat(expected_batch), strict=True):
                 assert part.dtype == expected_part.dtype
                 np.testing.assert_array_equal(part, expected_part)
+
+
+@pytest.mark.parametrize("n, batch_size, n_target", [(10, 4, None), (3, 4, None), (10, 4, 7), (37, 5, 100)])
+def test_each_epoch_shuffles_every_row_and_the_target_rows_come_in_turn(n, batch_size, n_target):
+    batches = _batches(n, batch_size, n_target)
+    epochs = [batches.epoch_rows(epoch) for epoch in range(6)]
+    if n_target is None:
+        for rows, target_rows in epochs:
+            assert sorted(rows) == list(range(n)) and target_rows is None
+    else:  # full batches; the target rows: every row once before any row twice, across epochs
+        count = len(batches) * batch_size
+        assert all(len(rows) == len(set(rows)) == count for rows, _ in epochs)
+        stream = np.concatenate([target_rows for _, target_rows in epochs])
+        for start in range(0, len(stream) - n_target + 1, n_target):
+            assert sorted(stream[start : start + n_target]) == list(range(n_target))
+    assert len({tuple(rows) for rows, _ in epochs}) > 1  # a new order every epoch
+    again = _batches(n, batch_size, n_target)  # the same seed, the same epochs
+    for (rows, target_rows), epoch in zip(epochs, range(6), strict=True):
+        rows_again, target_again = again.epoch_rows(epoch)
+        np.testing.assert_array_equal(rows, rows_again)
+        assert (target_rows is None) == (target_again is None)
+        if target_rows is not None:
+            np.testing.assert_array_equal(target_rows, target_again)
 
 
 def test_a_phase_trains_on_the_dataset_and_counts_its_steps():
@@ -78,38 +99,43 @@ def test_a_phase_trains_on_the_dataset_and_counts_its_steps():
 
 
 @pytest.mark.parametrize("n_target", [None, 7])
-def test_a_phase_trains_as_on_the_py_dataset(monkeypatch, n_target):
-    """The same random state gives the same weights through the pipeline as through the PyDataset."""
+def test_a_phase_trains_as_train_on_batch_over_the_epochs_batches(n_target):
+    """Reference: the same model, optimizer and random state, stepped by ``train_on_batch`` over
+    :meth:`ShuffledBatches.epoch_batches` of every epoch in turn (NumPy arrays, no pipeline)."""
     rng = np.random.RandomState(0)
     x, y = rng.rand(20, 3).astype("float32"), rng.rand(20, 1).astype("float32")
     target = None if n_target is None else rng.rand(n_target, 3).astype("float32")
 
-    def trained():
+    def model_and_batches():
         keras.utils.set_random_seed(0)
         inputs = [keras.Input((3,)), keras.Input((3,))]
         # the target batch moves the output through a penalty-free path: the weights depend on its rows
         merged = keras.layers.Concatenate()(inputs) if target is not None else inputs[0]
         model = keras.Model(inputs if target is not None else inputs[0], keras.layers.Dense(1)(merged))
         batches = ShuffledBatches(x, y, np.ones(20, "float32"), 8, np.random.RandomState(1), target=target)
-        train_phase(
-            model,
-            batches,
-            None,
-            steps=[(2, lambda: None), (4, lambda: None)],
-            optimizer="sgd",
-            learning_rate=0.1,
-            lr_schedule="constant",
-            early_stopping=False,
-            patience=10,
-            callbacks=[],
-            verbose=0,
-            loss="mean_squared_error",
-            metrics=(),
-            owner="test",
-        )
-        return model.get_weights()
+        return model, batches
 
-    piped = trained()
-    monkeypatch.setattr(ShuffledBatches, "as_dataset", lambda self: self)
-    for w, w_indexed in zip(piped, trained(), strict=True):
-        np.testing.assert_array_equal(w, w_indexed)
+    model, batches = model_and_batches()
+    train_phase(
+        model,
+        batches,
+        None,
+        steps=[(2, lambda: None), (4, lambda: None)],
+        optimizer="sgd",
+        learning_rate=0.1,
+        lr_schedule="constant",
+        early_stopping=False,
+        patience=10,
+        callbacks=[],
+        verbose=0,
+        loss="mean_squared_error",
+        metrics=(),
+        owner="test",
+    )
+    reference, reference_batches = model_and_batches()
+    reference.compile(optimizer=keras.optimizers.SGD(0.1), loss="mean_squared_error")
+    for epoch in range(4):
+        for inputs, targets, weights in reference_batches.epoch_batches(epoch):
+            reference.train_on_batch(inputs, targets, sample_weight=weights)
+    for w, w_reference in zip(model.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_allclose(w, w_reference, rtol=1e-6, atol=1e-7)
