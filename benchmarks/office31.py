@@ -106,6 +106,7 @@ SEMI_METHODS = [
     "extractor + scaler + logistic (no adaptation)",
     'DAN (`domain_loss="mmd"`)',
     'MCC (`target_loss="mcc"`)',
+    'IM (`target_loss="im"`)',  # the default with target rows; with labeled target rows, guarded
 ]
 
 

@@ -405,3 +405,26 @@ def test_memory_caches_frozen_features_and_skips_the_backbone(tmp_path, monkeypa
     assert_allclose(
         fresh.predict_proba(X + 0.5), _clf(**params).fit(X + 0.5, y).predict_proba(X + 0.5), atol=1e-5
     )
+
+
+def test_eight_bit_images_train_as_their_float_values_in_a_quarter_of_the_memory():
+    """Reference: the same pixels as float32. uint8 images stay uint8 until the network casts
+    each batch, which is exact, so the fits are bit-identical."""
+    keras = pytest.importorskip("keras")
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, (48, 8, 8, 3)).astype(np.uint8)
+    y = (X[:, :4].mean(axis=(1, 2, 3)) > 127).astype(int)
+
+    def fitted(images):
+        inputs = keras.Input((8, 8, 3))
+        x = keras.layers.Conv2D(4, 3, kernel_initializer=keras.initializers.GlorotUniform(0))(inputs)
+        base = keras.Model(inputs, keras.layers.ReLU()(keras.layers.BatchNormalization()(x)))
+        params = dict(weights=None, unfreeze=1.0, fine_tune_epochs=2, augmentation=["flip"], random_state=0)
+        return FineTunedCNNClassifier(base, **params).fit(images, y)
+
+    eight_bit, single = fitted(X), fitted(X.astype(np.float32))
+    assert_array_equal(eight_bit.predict_proba(X), single.predict_proba(X.astype(np.float32)))
+    from skltransfer.keras.images import as_images
+
+    kept = eight_bit._as_array(as_images(X), eight_bit.image_shape_)
+    assert kept.dtype == np.uint8 and kept.nbytes == X.nbytes
