@@ -164,8 +164,12 @@ def _kernel_krylov_eigh(
     them changes the objective by less than the cluster's spread); the subspace of
     well-separated eigenvalues converges with the trace (an angle of order
     ``sqrt(tol * trace / gap)``). A check costs one symmetric eigenvalue solve of the
-    Rayleigh-Ritz matrix; checks are made where the trace's decay predicts convergence
-    (:func:`_next_check`). A cycle that ends first restarts from its Ritz vectors.
+    Rayleigh-Ritz matrix, of order ``(j b)^3`` after ``j`` blocks of ``b`` columns, against
+    ``n^2 b`` for a block's product with ``K``: while a check is the cheaper, every block is
+    checked (at n = 4000 and 30 components, up to 544 columns: the isotropic case above
+    stops one block earlier than with predicted checks, 5% of its time); after that, checks
+    are made where the trace's decay predicts convergence (:func:`_next_check`). A cycle
+    that ends first restarts from its Ritz vectors.
 
     Parameters
     ----------
@@ -228,7 +232,10 @@ def _kernel_krylov_eigh(
         for j in range(1, blocks + 1):
             block = slice((j - 1) * b, j * b)
             KV[:, block] = (V[:, block].T @ K).T  # K is symmetric; this form is ~20% faster (OpenBLAS)
-            if j >= 2 and (j == blocks or j >= _next_check(checks, tol)):
+            # a check costs an eigenvalue solve of order (j b)^3, a block a product of order n^2 b:
+            # while the check is the cheaper, every block is checked (a late stop costs a block)
+            cheap_check = (j * b) ** 3 <= n * n * b
+            if j >= 2 and (j == blocks or cheap_check or j >= _next_check(checks, tol)):
                 checks.append((j, float(ritz.values(k, j * b).sum())))
                 deficit = _trace_deficit(checks)
                 if deficit <= tol * abs(checks[-1][1]):
