@@ -10,6 +10,20 @@ import tensorflow as tf
 
 from skltransfer.keras._training import ShuffledBatches, train_phase
 
+# a phase of plain SGD at a constant rate on a mean squared error
+SGD_PHASE = dict(
+    optimizer="sgd",
+    learning_rate=0.1,
+    lr_schedule="constant",
+    early_stopping=False,
+    patience=10,
+    callbacks=[],
+    verbose=0,
+    loss="mean_squared_error",
+    metrics=(),
+    owner="test",
+)
+
 
 def _batches(n, batch_size, n_target, seed=3):
     x = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
@@ -79,16 +93,7 @@ def test_a_phase_trains_on_the_dataset_and_counts_its_steps():
             batches,
             None,
             steps=[(1, lambda: None), (3, lambda: None)],
-            optimizer="sgd",
-            learning_rate=0.1,
-            lr_schedule="constant",
-            early_stopping=False,
-            patience=10,
-            callbacks=[],
-            verbose=0,
-            loss="mean_squared_error",
-            metrics=(),
-            owner="test",
+            **SGD_PHASE,
         )
         return history, model.get_weights()
 
@@ -121,16 +126,7 @@ def test_a_phase_trains_as_train_on_batch_over_the_epochs_batches(n_target):
         batches,
         None,
         steps=[(2, lambda: None), (4, lambda: None)],
-        optimizer="sgd",
-        learning_rate=0.1,
-        lr_schedule="constant",
-        early_stopping=False,
-        patience=10,
-        callbacks=[],
-        verbose=0,
-        loss="mean_squared_error",
-        metrics=(),
-        owner="test",
+        **SGD_PHASE,
     )
     reference, reference_batches = model_and_batches()
     reference.compile(optimizer=keras.optimizers.SGD(0.1), loss="mean_squared_error")
