@@ -334,7 +334,15 @@ def run_one(method, Xs, ys, Xt, yt, backbone, seed, task, labeled=None):
             if not issubclass(w.category, DeprecationWarning)
         }
     )
-    return accuracy, seconds, notes
+    return accuracy, seconds, notes, guard_choice(estimator)
+
+
+def guard_choice(estimator) -> dict | None:
+    """What the guard of a fit with labeled target rows kept, and its candidates' scores."""
+    scores = getattr(estimator, "baseline_scores_", None)
+    if scores is None:
+        return None
+    return {"selected": estimator.selected_, "scores": scores}  # out-of-fold: mean, gain, errors
 
 
 def few_labeled(yt, per_class: int, seed: int):
@@ -463,8 +471,12 @@ def main() -> None:
                     if key in results or args.report:
                         continue
                     labeled = few_labeled(yt, per_class, seed) if per_class else None
-                    accuracy, seconds, notes = run_one(method, Xs, ys, Xt, yt, backbone, seed, task, labeled)
+                    accuracy, seconds, notes, guard = run_one(
+                        method, Xs, ys, Xt, yt, backbone, seed, task, labeled
+                    )
                     results[key] = {"accuracy": accuracy, "seconds": seconds, "warnings": notes}
+                    if guard is not None:
+                        results[key]["guard"] = guard
                     store.write_text(json.dumps(results, indent=1))
                     print(
                         f"{setting} | {task} | {method[0]} | seed {seed}: {accuracy:.3f} ({seconds:.1f} s)"

@@ -152,7 +152,7 @@ def main() -> None:
                 key = f"{setting}|{target}|{method[0]}|{seed}"
                 if key in results or args.report:
                     continue
-                accuracy, seconds, notes = run_one(method, Xs, ys, Xt, yt, backbone, seed, target)
+                accuracy, seconds, notes, _ = run_one(method, Xs, ys, Xt, yt, backbone, seed, target)
                 results[key] = {
                     "accuracy": accuracy,
                     "seconds": seconds,
