@@ -16,6 +16,7 @@ An epoch's rows are a function of its number, so one iterator serves every epoch
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -53,9 +54,9 @@ class ShuffledBatches:
     and batches have ``batch_size`` rows each (the rows that do not fill a last batch sit
     the epoch out), so that a domain loss always compares full batches.
 
-    An epoch's rows depend only on its number, so :meth:`as_dataset` runs over every epoch
-    with one iterator and prefetches across epochs without changing which rows a fit sees,
-    and :meth:`epoch_batches` gives the same batches as NumPy arrays.
+    An epoch's rows depend only on its number (:meth:`epoch_rows`), so :meth:`as_dataset`
+    runs over every epoch with one iterator and prefetches across epochs without changing
+    which rows a fit sees.
 
     Parameters
     ----------
@@ -72,10 +73,13 @@ class ShuffledBatches:
     >>> import numpy as np
     >>> from skltransfer.keras._training import ShuffledBatches
     >>> batches = ShuffledBatches(np.arange(5.0), np.arange(5), np.ones(5), 2, np.random.RandomState(0))
-    >>> [len(x) for x, _, _ in batches.epoch_batches(0)]
-    [2, 2, 1]
-    >>> sorted(np.concatenate([x for x, _, _ in batches.epoch_batches(3)]).tolist())
-    [0.0, 1.0, 2.0, 3.0, 4.0]
+    >>> len(batches)  # batches per epoch, the last one of a single row
+    3
+    >>> rows, _ = batches.epoch_rows(3)
+    >>> sorted(rows.tolist())  # every row once per epoch
+    [0, 1, 2, 3, 4]
+    >>> bool((batches.epoch_rows(3)[0] == rows).all())  # the epoch's number gives its rows
+    True
     """
 
     def __init__(self, x, y, sample_weight, batch_size, rng, target=None):
@@ -91,6 +95,14 @@ class ShuffledBatches:
 
     def _rows_per_epoch(self) -> int:
         return min(len(self.x), len(self) * self.batch_size)
+
+    @functools.cached_property
+    def _tensors(self) -> tuple:
+        """The arrays as tensors, copied once for every ``fit`` of a phase."""
+        import tensorflow as tf
+
+        arrays = (self.x, self.y, self.sample_weight) + (() if self.target is None else (self.target,))
+        return tuple(tf.convert_to_tensor(a) for a in arrays)
 
     def epoch_rows(self, epoch: int):
         """The labeled rows of epoch ``epoch``'s batches in order, and the target rows paired with them.
@@ -108,18 +120,6 @@ class ShuffledBatches:
         )
         offset = start - first * n_target
         return rows, stream[offset : offset + count]
-
-    def epoch_batches(self, epoch: int) -> list:
-        """Epoch ``epoch``'s batches as NumPy arrays (what :meth:`as_dataset` gives for it)."""
-        rows, target_rows = self.epoch_rows(epoch)
-        batches = []
-        for start in range(0, len(rows), self.batch_size):
-            batch = rows[start : start + self.batch_size]
-            x = self.x[batch]
-            if target_rows is not None:
-                x = (x, self.target[target_rows[start : start + self.batch_size]])
-            batches.append((x, self.y[batch], self.sample_weight[batch]))
-        return batches
 
     def as_dataset(self, start_epoch: int = 0):
         """The batches of every epoch from ``start_epoch`` on, as one endless ``tf.data.Dataset``.
@@ -145,11 +145,10 @@ class ShuffledBatches:
             target_rows.set_shape((count,))
             return tf.data.Dataset.from_tensor_slices((rows, target_rows)).batch(size)
 
-        arrays = (self.x, self.y, self.sample_weight) + ((self.target,) if has_target else ())
         # the arrays are an element of their own dataset, not constants of the gathering
         # function: nothing copies them when the iterator starts (as in Keras' own pipeline
         # of NumPy arrays)
-        arrays = tf.data.Dataset.from_tensors(tuple(tf.convert_to_tensor(a) for a in arrays)).repeat()
+        arrays = tf.data.Dataset.from_tensors(self._tensors).repeat()
 
         def gather(indices, arrays):
             (rows, target_rows), (x, y, sample_weight, *target) = indices, arrays
@@ -157,7 +156,7 @@ class ShuffledBatches:
             inputs = (labeled, tf.gather(target[0], target_rows)) if has_target else labeled
             return inputs, tf.gather(y, rows), tf.gather(sample_weight, rows)
 
-        indices = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(epoch_indices)
+        indices = tf.data.Dataset.counter(start_epoch).flat_map(epoch_indices)
         dataset = tf.data.Dataset.zip((indices, arrays)).map(
             gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         )

@@ -28,6 +28,7 @@ from skltransfer.keras.losses import (
 from skltransfer.metrics import maximum_mean_discrepancy
 from tests._checks import with_alternate_domains
 from tests.keras.test_classifier import CHECKED as PLAIN_CHECKED
+from tests.keras.test_training import epoch_batches
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -360,7 +361,7 @@ def test_batches_with_target_pair_full_batches_and_cover_the_target():
     batches = ShuffledBatches(x, np.arange(10), np.ones(10), 4, np.random.RandomState(0), target=target)
     assert len(batches) == 2  # the 2 rows that do not fill a batch wait for the next epoch
     drawn = []
-    for (xb, tb), yb, wb in batches.epoch_batches(0):
+    for (xb, tb), yb, wb in epoch_batches(batches, 0):
         assert xb.shape == tb.shape == (4, 1) and yb.shape == wb.shape == (4,)
         drawn.extend(tb[:, 0])
     # 8 target rows drawn from 7: every row once before any row twice
