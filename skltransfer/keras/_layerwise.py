@@ -23,11 +23,28 @@ from ._layers import InferenceMode
 __all__ = [
     "LayerwiseNetwork",
     "adapt_batch_statistics",
+    "batch_signature",
     "is_graph",
     "restore_trainable",
     "set_batch_statistics",
     "trainable_flags",
 ]
+
+
+def batch_signature(x: np.ndarray) -> tf.TensorSpec:
+    """The ``tf.function`` input signature of batches of ``x``'s rows, of any number of rows.
+
+    Without it, a function called on batches of two sizes (the last one shorter) is traced
+    twice; a trace costs more than many small batches.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skltransfer.keras._layerwise import batch_signature
+    >>> batch_signature(np.zeros((10, 8, 8, 3), np.float32))
+    TensorSpec(shape=(None, 8, 8, 3), dtype=tf.float32, name=None)
+    """
+    return tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype))
 
 
 def is_graph(layer) -> bool:
@@ -154,7 +171,7 @@ def set_batch_statistics(network: LayerwiseNetwork, x: np.ndarray, batch_size: i
     def is_norm(layer):
         return id(layer) in index
 
-    @tf.function(reduce_retracing=True, autograph=False)
+    @tf.function(input_signature=[batch_signature(x)], autograph=False)
     def moments(batch):
         found = [None] * len(norms)
 

@@ -45,7 +45,14 @@ from .._domains import score_labeled_rows, unlabeled_mask
 from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, check_is_fitted
 from ..utils._tags import LearnsFromTargetMixin
 from ._inference import Runtime, fold_batch_normalization
-from ._layerwise import LayerwiseNetwork, is_graph, restore_trainable, set_batch_statistics, trainable_flags
+from ._layerwise import (
+    LayerwiseNetwork,
+    batch_signature,
+    is_graph,
+    restore_trainable,
+    set_batch_statistics,
+    trainable_flags,
+)
 from ._persistence import KerasStateMixin, load_keras_model, model_from_bytes, model_to_bytes
 from ._runtime import derive_seed, scoped_seed
 from .classifier import FineTunedCNNClassifier
@@ -627,7 +634,7 @@ class SHOTClassifier(LearnsFromTargetMixin, _SourceFreeClassifier):
             features = captured["features"]
             return ops.reshape(features, (ops.shape(features)[0], -1)), proba
 
-        @tf.function(reduce_retracing=True, autograph=False)
+        @tf.function(input_signature=[batch_signature(x)], autograph=False)
         def infer(batch):
             return forward(batch, lambda layer: False)
 
@@ -641,7 +648,7 @@ class SHOTClassifier(LearnsFromTargetMixin, _SourceFreeClassifier):
         )
         optimizer.build(variables)
 
-        @tf.function(reduce_retracing=True, autograph=False)
+        @tf.function(input_signature=[batch_signature(x), tf.TensorSpec((None,), tf.int32)], autograph=False)
         def step(batch, labels):
             with tf.GradientTape() as tape:
                 _, proba = forward(batch, lambda layer: id(layer) in body_ids)  # the body in training mode
@@ -820,7 +827,7 @@ class TENTClassifier(LearnsFromTargetMixin, _SourceFreeClassifier):
             optimizer = keras.optimizers.Adam(learning_rate=self.learning_rate, beta_1=TENT_BETA_1)
             optimizer.build(variables)
 
-            @tf.function(reduce_retracing=True, autograph=False)
+            @tf.function(input_signature=[batch_signature(x)], autograph=False)
             def step(batch):
                 with tf.GradientTape() as tape:
                     proba = network.run(batch, training=lambda layer: id(layer) in norm_ids)

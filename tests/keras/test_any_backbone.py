@@ -150,7 +150,9 @@ def test_one_channel_signals_as_rows_and_any_length():
     X = np.random.RandomState(2).randn(4, 30)
     extractor = PretrainedFeatureExtractor(model).fit(X)
     assert extractor.input_shape_ == (30, 1) and extractor.n_features_in_ == 30
-    assert_allclose(extractor.transform(X), _outputs(model, "conv", X[..., None]).mean(axis=1), rtol=1e-5)
+    assert_allclose(
+        extractor.transform(X), _outputs(model, "conv", X[..., None]).mean(axis=1), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_saved_signal_model_reads_three_axes_as_signals(tmp_path):

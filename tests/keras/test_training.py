@@ -148,3 +148,42 @@ def test_a_phase_trains_as_train_on_batch_over_the_epochs_batches(n_target):
             reference.train_on_batch(inputs, targets, sample_weight=weights)
     for w, w_reference in zip(model.get_weights(), reference.get_weights(), strict=True):
         np.testing.assert_allclose(w, w_reference, rtol=1e-6, atol=1e-7)
+
+
+class StepCountingModel(keras.Model):
+    """A functional model that counts the traces of its training step."""
+
+    traces = 0
+
+    def train_step(self, data):
+        self.traces += 1
+        return super().train_step(data)
+
+
+def test_a_phase_traces_its_step_once_and_trains_as_model_fit():
+    """Keras creates the optimizer's slots and the metrics' counts while tracing the first step,
+    and ``tf.function`` then traces it again; the phase creates them first. Reference: plain
+    ``model.fit`` of the same model on the same batches (its two traces train the same way)."""
+    rng = np.random.RandomState(0)
+    x, y = rng.rand(30, 4).astype("float32"), rng.randint(0, 3, 30)
+    phase = {**SGD_PHASE, "optimizer": "adam", "loss": "sparse_categorical_crossentropy"}
+    phase["metrics"] = ("accuracy",)
+
+    def model_and_batches():
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((4,))
+        model = StepCountingModel(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
+        return model, ShuffledBatches(x, y, rng.rand(30).astype("float32"), 8, np.random.RandomState(1))
+
+    model, batches = model_and_batches()
+    history = train_phase(model, batches, None, steps=[(3, lambda: None)], **phase)
+    assert model.traces == 1
+    reference, _ = model_and_batches()
+    reference.compile(optimizer=keras.optimizers.Adam(0.1), loss=phase["loss"], metrics=["accuracy"])
+    expected = reference.fit(
+        batches.as_dataset(), steps_per_epoch=len(batches), epochs=3, shuffle=False, verbose=0
+    )
+    for name in ("loss", "accuracy"):
+        np.testing.assert_allclose(history[name], expected.history[name], rtol=1e-6)
+    for w, w_reference in zip(model.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_allclose(w, w_reference, rtol=1e-6, atol=1e-7)
