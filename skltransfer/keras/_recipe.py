@@ -63,7 +63,7 @@ from ._heads import (
     set_unfrozen,
     unfrozen_count,
 )
-from ._inference import fold_batch_normalization
+from ._inference import call_in_chunks, fold_batch_normalization
 from ._layers import InferenceMode
 from ._layerwise import adapt_batch_statistics
 from ._mlp_head import solve_hidden_head
@@ -759,8 +759,7 @@ class FineTunedCNN(TransferGuardMixin, KerasImageEstimator, ABC):
         """The fitted network's outputs for the target rows of this fit."""
         target = fitting.rows.target
         if self._frozen_backbone:  # the head on the features computed for the fit
-            features = fitting.features[target]
-            return self.head_.predict(features, batch_size=max(self.batch_size, 256), verbose=0)
+            return call_in_chunks(self.head_, fitting.features[target])
         return self.model_.predict(fitting.x[target], batch_size=self.batch_size, verbose=0)
 
     def _warn_if_target_collapsed(self, proba: np.ndarray, codes: np.ndarray) -> None:
@@ -871,8 +870,7 @@ class FineTunedCNN(TransferGuardMixin, KerasImageEstimator, ABC):
                 frozen = self._runtime.get("frozen", lambda: FrozenFeatures.from_model(self.model_))
                 return self._compute_frozen(frozen, x)
 
-            features = cache.lookup(self._as_array(images, shape), compute)
-            return self.head_.predict(features, batch_size=max(self.batch_size, 256), verbose=0)
+            return call_in_chunks(self.head_, cache.lookup(self._as_array(images, shape), compute))
         folded = self._runtime.get("folded", lambda: fold_batch_normalization(self.model_))
         predictor = self._runtime.predictor(
             ("model", self.image_shape_),

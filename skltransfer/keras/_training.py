@@ -33,6 +33,7 @@ __all__ = [
     "ShuffledBatches",
     "auto_epochs",
     "auto_patience",
+    "build_training_variables",
     "make_optimizer",
     "train_phase",
 ]

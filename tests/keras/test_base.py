@@ -11,8 +11,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import skltransfer.keras
+from skltransfer.keras import _inference
 from skltransfer.keras._backbone import reinitialize_model
-from skltransfer.keras._inference import CompiledPredictor, fold_batch_normalization
+from skltransfer.keras._inference import CompiledPredictor, call_in_chunks, fold_batch_normalization
 from skltransfer.keras._persistence import load_keras_model, model_from_bytes, model_to_bytes
 from skltransfer.keras._runtime import scoped_seed
 
@@ -94,6 +95,17 @@ def test_compiled_predictor_pads_the_last_batch():
     pixels = (X * 255).astype(np.uint8)
     as_uint8 = CompiledPredictor(lambda x: model(x, training=False), (8, 8, 3), batch_size=4, dtype="uint8")
     assert_allclose(as_uint8(pixels), predictor(pixels.astype(np.float32)), rtol=1e-6)
+
+
+def test_call_in_chunks_matches_predict_across_chunks(monkeypatch):
+    head = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dropout(0.5), keras.layers.Dense(3, activation="softmax")]
+    )
+    X = np.random.RandomState(0).rand(10, 6).astype(np.float32)
+    expected = head.predict(X, verbose=0)  # inference mode: no dropout
+    monkeypatch.setattr(_inference, "CHUNK_BYTES", 4 * X[:1].nbytes)  # chunks of 4, 4 and 2 rows
+    assert_allclose(call_in_chunks(head, X), expected, rtol=1e-6)
+    assert call_in_chunks(head, X[:0]).shape == (0, 3)
 
 
 def _with_statistics(model, seed=0):
