@@ -40,16 +40,26 @@ for name, predictions in fitted.items():
 """
 
 
-def _predictions() -> dict:
+def _predictions_of_two_processes() -> tuple[dict, dict]:
+    """The printed predictions of two fresh processes, run at the same time."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", _FITS], capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return dict(line.split() for line in done.stdout.splitlines())
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FITS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    ]
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+        results.append(dict(line.split() for line in stdout.splitlines()))
+    return results[0], results[1]
 
 
 @pytest.mark.slow
 def test_the_same_random_state_gives_the_same_predictions_in_two_fresh_processes():
-    first, second = _predictions(), _predictions()
+    first, second = _predictions_of_two_processes()
     assert sorted(first) == [
         "FineTunedCNNClassifier",
         "FineTunedCNNRegressor",
