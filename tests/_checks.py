@@ -11,6 +11,7 @@ fitted state, transform, pickling) is the real estimator's.
 import sys
 
 import numpy as np
+import pytest
 
 from skltransfer._domains import unlabeled_mask
 
@@ -30,3 +31,45 @@ def with_alternate_domains(cls):
         subclass = type(name, (_AlternateDomainsMixin, cls), {"__module__": __name__, "__doc__": cls.__doc__})
         setattr(module, name, subclass)
     return getattr(module, name)
+
+
+#: scikit-learn checks of input conversion alone: the containers, dtypes and layouts of X and
+#: y, converted before anything estimator-specific runs.
+INPUT_CONVERSION_CHECKS = frozenset(
+    {
+        "check_classifier_data_not_an_array",
+        "check_dtype_object",
+        "check_estimators_dtypes",
+        "check_f_contiguous_array_estimator",
+        "check_fit2d_predict1d",
+        "check_readonly_memmap_input",
+        "check_regressor_data_not_an_array",
+        "check_regressors_int",
+        "check_supervised_y_2d",
+    }
+)
+
+
+def converts_input_only(check) -> bool:
+    """Whether a check of ``parametrize_with_checks`` tests input conversion alone.
+
+    One of ``INPUT_CONVERSION_CHECKS``, or another check rerun on read-only memory-mapped
+    or float32 data.
+    """
+    keywords = {}
+    while not hasattr(check, "__name__"):  # functools.partial layers
+        keywords.update(check.keywords)
+        check = check.func
+    return check.__name__ in INPUT_CONVERSION_CHECKS or bool({"readonly_memmap", "X_dtype"} & set(keywords))
+
+
+def check_beyond_input_conversion(estimator, check, converted_by: str) -> None:
+    """Run ``check`` unless it tests input conversion alone, which ``converted_by``'s checks test.
+
+    For a variant of an estimator (a domain loss, a sibling class) that converts its input
+    with the same code as ``converted_by``, whose checks run every input conversion check:
+    the variant's checks then spend their fits on what the variant changes.
+    """
+    if converts_input_only(check):
+        pytest.skip(f"input conversion only: the code of {converted_by}, whose checks run this one")
+    check(estimator)

@@ -26,7 +26,7 @@ from skltransfer.keras.losses import (
     warmup_factor,
 )
 from skltransfer.metrics import maximum_mean_discrepancy
-from tests._checks import with_alternate_domains
+from tests._checks import check_beyond_input_conversion, with_alternate_domains
 from tests.keras.test_classifier import CHECKED as PLAIN_CHECKED
 from tests.keras.test_training import epoch_batches
 
@@ -393,7 +393,7 @@ DA_EXPECTED_FAILED_CHECKS = {
 @pytest.mark.slow
 @parametrize_with_checks([CHECKED], expected_failed_checks=lambda e: DA_EXPECTED_FAILED_CHECKS)
 def test_sklearn_compatible_with_a_domain_loss(estimator, check):
-    check(estimator)
+    check_beyond_input_conversion(estimator, check, "FineTunedCNNClassifier without a domain loss")
 
 
 def _shifted_domains(n=40, seed=0):

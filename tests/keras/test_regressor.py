@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import check_param_validation, parametrize_w
 
 from skltransfer import FineTunedCNNRegressor, PretrainedFeatureExtractor, stack_domains
 from skltransfer.utils._tags import get_domain_tags
-from tests._checks import with_alternate_domains
+from tests._checks import check_beyond_input_conversion, with_alternate_domains
 
 from .conftest import write_check_model
 
@@ -172,7 +172,7 @@ DA_CHECKED = with_alternate_domains(FineTunedCNNRegressor)(
 @pytest.mark.slow
 @parametrize_with_checks([DA_CHECKED], expected_failed_checks=lambda e: e._expected_failed_checks)
 def test_sklearn_compatible_with_a_domain_loss(estimator, check):
-    check(estimator)
+    check_beyond_input_conversion(estimator, check, "FineTunedCNNRegressor without a domain loss")
 
 
 def test_training_phases_and_their_budget_warning_name_the_regressor(monkeypatch):
