@@ -123,14 +123,22 @@ def fold_batch_normalization(model):
 CHUNK_BYTES = 1 << 24
 
 
-def call_in_chunks(model, x: np.ndarray) -> np.ndarray:
+def call_in_chunks(model, x: np.ndarray, rows: int | None = None) -> np.ndarray:
     """``model``'s outputs for the rows of ``x`` in inference mode, by eager calls on chunks.
 
-    For small networks on rows of features, such as a head on cached features:
-    ``Model.predict`` costs about 0.15 s a call beyond its computation (its data adapter,
-    callbacks, and a traced function per model), more than a head's products on thousands
-    of rows, while an eager call costs milliseconds. Chunks of at most ``CHUNK_BYTES`` of
-    input bound the memory of the intermediate outputs.
+    ``Model.predict`` costs about 0.15 s a call beyond its computation (its data adapter and
+    callbacks), and a trace of its function for every new model: more than a head's
+    products on thousands of rows, or a small network on a few hundred images, while an
+    eager call costs milliseconds. For networks called once or twice per fit, where a trace
+    would not pay for itself.
+
+    Parameters
+    ----------
+    model : keras.Model
+    x : ndarray
+    rows : int, default=None
+        Rows per call (for images, a batch size that bounds the memory of the activations).
+        None: as many as fit in ``CHUNK_BYTES`` of input (for rows of features).
 
     Examples
     --------
@@ -141,7 +149,8 @@ def call_in_chunks(model, x: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(call_in_chunks(head, x), head.predict(x, verbose=0), atol=1e-6))
     True
     """
-    rows = max(1, CHUNK_BYTES // max(1, x[:1].nbytes))
+    if rows is None:
+        rows = max(1, CHUNK_BYTES // max(1, x[:1].nbytes))
     chunks = [model(x[start : start + rows], training=False) for start in range(0, max(len(x), 1), rows)]
     return np.concatenate([keras.ops.convert_to_numpy(chunk) for chunk in chunks])
 

@@ -731,7 +731,7 @@ class FineTunedCNN(TransferGuardMixin, KerasImageEstimator, ABC):
 
         The mean weighted loss plus the head's penalties, as Keras reports the loss.
         """
-        outputs = self.model_.predict(x, batch_size=self.batch_size, verbose=0)
+        outputs = call_in_chunks(self.model_, x, rows=self.batch_size)
         penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in self.model_.losses)
         return self._task.objective(outputs, targets, sample_weight) + penalty
 
@@ -760,7 +760,7 @@ class FineTunedCNN(TransferGuardMixin, KerasImageEstimator, ABC):
         target = fitting.rows.target
         if self._frozen_backbone:  # the head on the features computed for the fit
             return call_in_chunks(self.head_, fitting.features[target])
-        return self.model_.predict(fitting.x[target], batch_size=self.batch_size, verbose=0)
+        return call_in_chunks(self.model_, fitting.x[target], rows=self.batch_size)
 
     def _warn_if_target_collapsed(self, proba: np.ndarray, codes: np.ndarray) -> None:
         """Warn when the target rows' predictions have collapsed onto one class.
