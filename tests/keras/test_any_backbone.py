@@ -66,7 +66,12 @@ def _token_model():
     x = layers.MultiHeadAttention(2, 3, name="attention")(x, x)
     x = layers.LayerNormalization(name="norm")(x)
     x = layers.GlobalAveragePooling1D(name="gap")(x)
-    return keras.Model(inputs, layers.Dense(3, name="head")(x))
+    model = keras.Model(inputs, layers.Dense(3, name="head")(x))
+    # seeded, small weights: unseeded ones on 0-255 pixels sometimes gave attention logits so
+    # large that the softmax amplified float rounding (batch 2 against batch 5) past 1e-5
+    rng = np.random.RandomState(0)
+    model.set_weights([rng.normal(0, 0.05, w.shape).astype("float32") for w in model.get_weights()])
+    return model
 
 
 def _signal_model(steps=20):
